@@ -1,0 +1,128 @@
+//! The quickstart: an axum app with Streamlit-style login.
+//!
+//! ```text
+//! cargo run --example quickstart
+//! ```
+//!
+//! With `.streamlit/secrets.toml` in the working directory (Streamlit's schema), it logs
+//! visitors in with the providers listed there. Without one, it starts the crate's
+//! embedded development provider on a loopback port, so it works on a fresh machine.
+//!
+//! Routes (a contract that outside checks use; keep them stable):
+//! - `/`: a page with a login link per provider, or the user's name and email and a
+//!   logout button;
+//! - `/me`: the user as JSON, like Streamlit's `st.user.to_dict()`;
+//! - `/private`: login required (browsers are redirected to login, other clients get 401).
+
+use std::error::Error;
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::response::Html;
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_oidc_login::testing::DevProvider;
+use tower_oidc_login::{AuthConfig, AuthLayer, CurrentUser, User};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_oidc_login=debug".into()),
+        )
+        .init();
+
+    let port: u16 = match std::env::var("PORT") {
+        Ok(p) => p.parse().map_err(|_| format!("PORT={p:?} is not a port number"))?,
+        Err(_) => 8501,
+    };
+
+    // Keep the development provider alive for as long as the app runs.
+    let mut dev_provider = None;
+    let config = match AuthConfig::load_optional()? {
+        Some(config) => config,
+        None => {
+            let dev = DevProvider::start().await?;
+            println!(
+                "No .streamlit/secrets.toml found: using the embedded development provider at {}",
+                dev.issuer()
+            );
+            let secrets = dev.secrets_toml(
+                "http://127.0.0.1:{port}/oauth2callback",
+                &dev_cookie_secret(),
+            );
+            let config = AuthConfig::from_toml_str(&secrets)?;
+            dev_provider = Some(dev);
+            config
+        }
+    };
+    let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
+
+    let auth = AuthLayer::builder(config).port(port).build()?;
+    auth.warm_up().await;
+
+    let app = Router::new()
+        .route("/", get(move |user: User| index(user, providers.clone())))
+        .route("/me", get(me))
+        .route("/private", get(private))
+        .layer(auth);
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    println!("Open http://127.0.0.1:{port}/ in your browser");
+    axum::serve(listener, app).await?;
+    drop(dev_provider);
+    Ok(())
+}
+
+/// A fresh secret per run: development sessions do not need to survive a restart.
+fn dev_cookie_secret() -> String {
+    let bytes: [u8; 32] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
+}
+
+async fn index(user: User, providers: Vec<String>) -> Html<String> {
+    let body = if user.is_logged_in() {
+        format!(
+            "<p>Logged in as <strong id=\"name\">{}</strong> (<span id=\"email\">{}</span>) with {}.</p>\
+             <p><a href=\"/me\">/me</a> · <a href=\"/private\">/private</a></p>\
+             <form method=\"post\" action=\"/auth/logout\"><button id=\"logout\" type=\"submit\">Log out</button></form>",
+            escape(user.name().unwrap_or("")),
+            escape(user.email().unwrap_or("")),
+            escape(user.provider().unwrap_or("")),
+        )
+    } else {
+        let links: String = providers
+            .iter()
+            .map(|p| {
+                format!(
+                    "<li><a class=\"login\" href=\"/auth/login?provider={p}\">Log in with {p}</a></li>",
+                    p = escape(p)
+                )
+            })
+            .collect();
+        format!("<p>You are not logged in.</p><ul>{links}</ul>")
+    };
+    Html(format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>tower-oidc-login quickstart</title></head>\
+         <body><h1>tower-oidc-login quickstart</h1>{body}</body></html>"
+    ))
+}
+
+async fn me(user: User) -> Json<serde_json::Value> {
+    Json(user.to_json())
+}
+
+async fn private(CurrentUser(user): CurrentUser) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html><body><h1>Private</h1><p>Only logged-in users see this, {}.</p></body></html>",
+        escape(user.name().unwrap_or("friend"))
+    ))
+}

@@ -1,0 +1,283 @@
+//! Typed configuration errors.
+//!
+//! Every message names the key, the provider and where the value came from, so the fix is
+//! obvious from the message alone. No variant ever holds a secret (`client_secret`,
+//! `cookie_secret`): values are only quoted for keys that are not secret, and TOML syntax
+//! errors keep the parser's message but never the quoted source line.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::env::ENV_PREFIX;
+
+/// Where a configuration (or one value of it) came from; every [`ConfigError`] names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigSource {
+    /// A `secrets.toml` file.
+    File(PathBuf),
+    /// A string passed to [`super::AuthConfig::from_toml_str`].
+    String,
+    /// Built in code with [`super::AuthConfig::builder`].
+    Builder,
+    /// One environment variable, e.g. `OIDC_AUTH__CLIENT_ID`.
+    Env(String),
+    /// The `OIDC_AUTH__*` environment variables as a whole (a configuration defined only by
+    /// the environment).
+    Environment,
+    /// A configuration from `base` with `OIDC_AUTH__*` environment variables applied on top.
+    WithEnv(Box<ConfigSource>),
+}
+
+impl ConfigSource {
+    /// The same source with environment variables applied on top (never wrapped twice).
+    pub(crate) fn with_env(self) -> ConfigSource {
+        match self {
+            ConfigSource::WithEnv(_) | ConfigSource::Environment | ConfigSource::Env(_) => self,
+            other => ConfigSource::WithEnv(Box::new(other)),
+        }
+    }
+
+    /// Whether values from this source are environment strings that still need typing.
+    pub(crate) fn is_env_var(&self) -> bool {
+        matches!(self, ConfigSource::Env(_))
+    }
+
+    fn involves_env(&self) -> bool {
+        matches!(
+            self,
+            ConfigSource::Env(_) | ConfigSource::Environment | ConfigSource::WithEnv(_)
+        )
+    }
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(p) => write!(f, "{}", p.display()),
+            ConfigSource::String => f.write_str("the secrets.toml text passed in code"),
+            ConfigSource::Builder => f.write_str("the configuration built in code"),
+            ConfigSource::Env(var) => write!(f, "environment variable {var}"),
+            ConfigSource::Environment => write!(f, "the {ENV_PREFIX}* environment variables"),
+            ConfigSource::WithEnv(base) => {
+                write!(f, "{base} and the {ENV_PREFIX}* environment variables")
+            }
+        }
+    }
+}
+
+/// Everything that can be wrong with a configuration.
+///
+/// Messages are meant for the person running the app: each names the key (as a dotted path
+/// such as `auth.google.client_kwargs.timeout`), the provider where there is one, and the
+/// file or environment variable it came from. None contains a secret value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No `[auth]` table anywhere (and no `OIDC_AUTH__*` variables).
+    #[error(
+        "to use authentication you need to configure credentials for at least one login \
+         provider, but no [auth] table was found (looked in {}); see the tower_oidc_login::config \
+         documentation for an example secrets.toml",
+        list_sources(searched)
+    )]
+    NoAuthSection {
+        /// Every place that was searched, in search order.
+        searched: Vec<ConfigSource>,
+    },
+    /// `[auth]` exists but defines no provider at all.
+    #[error(
+        "[auth] in {origin} defines no login provider: add client_id, client_secret and \
+         server_metadata_url to [auth] (the default provider) or to an [auth.NAME] table"
+    )]
+    NoProvider {
+        /// Where `[auth]` came from.
+        origin: ConfigSource,
+    },
+    /// Required keys are missing from a section.
+    #[error(
+        "{section} in {origin} is missing {}{}{}",
+        list_keys(keys),
+        for_provider(provider),
+        env_hint(origin, provider, keys)
+    )]
+    MissingKeys {
+        /// `"[auth]"` or `"[auth.google]"`.
+        section: String,
+        /// The provider the keys are for (`default` for the one in `[auth]` itself); empty
+        /// when only the shared keys `redirect_uri` / `cookie_secret` are missing.
+        provider: String,
+        /// Every missing key, in schema order.
+        keys: Vec<String>,
+        /// Where the section came from.
+        origin: ConfigSource,
+    },
+    /// A value that must be a table is not, e.g. `auth.google = "x"`.
+    #[error(
+        "`{key}` in {origin} must be a table (a [{key}] section or an inline {{ ... }} table), \
+         not {found}{}",
+        provider_hint(key)
+    )]
+    NotATable {
+        /// The dotted key, e.g. `auth.google`.
+        key: String,
+        /// What was found instead (`a string`, `an integer`…).
+        found: String,
+        /// Where the value came from.
+        origin: ConfigSource,
+    },
+    /// Streamlit forbids `_` in provider names; so do we, so files stay portable both ways.
+    #[error(
+        "login provider name \"{provider}\" in {origin} contains an underscore; please use a \
+         name without underscores (for example \"{}\"). The provider name is part of the login \
+         state key, which Streamlit splits on `_`, so Streamlit rejects such names and this \
+         crate does too to keep secrets.toml files portable both ways",
+        provider.replace('_', "-")
+    )]
+    UnderscoreInProviderName {
+        /// The provider name as written.
+        provider: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// `redirect_uri` or `post_logout_redirect_uri` is not usable.
+    #[error("invalid `{key}` \"{value}\" in {origin}: {reason}")]
+    InvalidRedirectUri {
+        /// The dotted key, `auth.redirect_uri` or `auth.post_logout_redirect_uri`.
+        key: String,
+        /// The value as written (any password in it replaced by `***`).
+        value: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// `cookie_secret` is empty.
+    #[error(
+        "`auth.cookie_secret` in {origin} is empty; set it to a long random string (for \
+         example the output of `openssl rand -hex 32`)"
+    )]
+    EmptyCookieSecret {
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// `expose_tokens` holds something other than `"id"` / `"access"`.
+    #[error(
+        "invalid expose_tokens configuration in {origin}: found {found}. Only 'id' and 'access' \
+         are allowed (a string or a list of them)"
+    )]
+    InvalidExposeTokens {
+        /// What was found (quoted values or a type name).
+        found: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// A value has the wrong type or an unacceptable value.
+    #[error("invalid `{key}` in {origin}: {reason}")]
+    InvalidValue {
+        /// The dotted key, e.g. `auth.google.client_kwargs.timeout`.
+        key: String,
+        /// What is wrong and what is allowed. Never quotes a secret.
+        reason: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// An authorization parameter the login flow sets itself was set in the configuration.
+    #[error(
+        "`{key}` in {origin} cannot be set: the `{param}` authorization parameter is set by \
+         the login flow itself{}",
+        reserved_hint(param)
+    )]
+    ReservedParameter {
+        /// The dotted key, e.g. `auth.google.client_kwargs.nonce`.
+        key: String,
+        /// The parameter name, e.g. `nonce`.
+        param: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
+    /// The file is not valid TOML.
+    #[error("{origin} is not valid TOML: {message}")]
+    Toml {
+        /// The file (or string) that failed to parse.
+        origin: ConfigSource,
+        /// The parser's message with line and column, without the source text.
+        message: String,
+    },
+    /// A configuration file exists but could not be read.
+    #[error("cannot read {}: {message}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// `redirect_uri` (or `post_logout_redirect_uri`) contains `{port}` but no port is known.
+    #[error(
+        "\"{value}\" contains the {{port}} placeholder but the port the app listens on is not \
+         known; pass it when building the layer or write the port into the URL"
+    )]
+    PortRequired {
+        /// The URL with the placeholder.
+        value: String,
+    },
+}
+
+fn list_sources(sources: &[ConfigSource]) -> String {
+    if sources.is_empty() {
+        return "nowhere".into();
+    }
+    sources
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn list_keys(keys: &[String]) -> String {
+    let quoted: Vec<String> = keys.iter().map(|k| format!("`{k}`")).collect();
+    match quoted.len() {
+        0 => "required keys".into(),
+        1 => format!("the required key {}", quoted[0]),
+        _ => format!("the required keys {}", quoted.join(", ")),
+    }
+}
+
+fn for_provider(provider: &str) -> String {
+    if provider.is_empty() {
+        String::new()
+    } else if provider == super::DEFAULT_PROVIDER {
+        " for the default login provider".into()
+    } else {
+        format!(" for the login provider \"{provider}\"")
+    }
+}
+
+/// Names the variables that would fill the gap, when the environment is already in play.
+fn env_hint(origin: &ConfigSource, provider: &str, keys: &[String]) -> String {
+    if !origin.involves_env() || keys.is_empty() {
+        return String::new();
+    }
+    let vars: Vec<String> = keys
+        .iter()
+        .map(|k| super::env::var_name(provider, k))
+        .collect();
+    format!(" (or set {})", vars.join(", "))
+}
+
+fn provider_hint(key: &str) -> &'static str {
+    if key.matches('.').count() == 1 && key.starts_with("auth.") {
+        "; a key in [auth] that is not one of the known keys names a login provider"
+    } else {
+        ""
+    }
+}
+
+fn reserved_hint(param: &str) -> &'static str {
+    match param {
+        "scope" => "; set the scopes with client_kwargs.scope",
+        "prompt" => "; set it with client_kwargs.prompt",
+        "code_challenge_method" => "; PKCE with S256 is always used",
+        _ => "",
+    }
+}

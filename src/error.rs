@@ -1,0 +1,81 @@
+//! Why a login failed, with the status and the plain-words message the visitor sees.
+//!
+//! Messages here reach a browser (HTML-escaped by [`crate::pages`]) and the log. They name
+//! what went wrong, never a code, token, secret or cookie value.
+
+use http::StatusCode;
+
+pub use crate::config::{ConfigError, ConfigSource};
+
+/// A failed step of the login, logout or callback flow.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoginError {
+    /// `/auth/login?provider=NAME` names no configured provider.
+    #[error("there is no login provider named \"{0}\"")]
+    UnknownProvider(String),
+    /// Discovery or the key set could not be fetched; the provider is down or misconfigured.
+    #[error("the login provider \"{provider}\" is not reachable right now ({reason})")]
+    ProviderUnavailable {
+        /// Provider name.
+        provider: String,
+        /// What failed (no secrets).
+        reason: String,
+    },
+    /// The provider sent the browser back with `error=…` (for example `access_denied`).
+    #[error("the login provider refused the login: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    ProviderRefused {
+        /// The `error` code.
+        error: String,
+        /// `error_description`, if any.
+        description: Option<String>,
+    },
+    /// A query parameter was missing, repeated or malformed.
+    #[error("the login response is malformed: {0}")]
+    BadRequest(String),
+    /// No pending login matches `state`: never started here, already used, or expired.
+    #[error("this login link is unknown, expired or was already used")]
+    UnknownState,
+    /// The pending login was started in another browser (or its cookie was lost).
+    #[error("this login was started in another browser, or this browser did not keep the login cookie")]
+    BrowserMismatch,
+    /// The pending login is older than its lifetime.
+    #[error("this login took too long and expired")]
+    Expired,
+    /// The authorization response's `iss` (RFC 9207) is not the provider the login started with.
+    #[error("the login response came from a different provider than the one the login started with")]
+    IssuerMismatch,
+    /// The token endpoint answered with an OAuth error such as `invalid_grant`.
+    #[error("the login provider rejected the login code: {0}")]
+    TokenRejected(String),
+    /// The token endpoint could not be reached or answered garbage.
+    #[error("the login provider's token endpoint failed: {0}")]
+    TokenRequestFailed(String),
+    /// The ID token failed a check (signature, issuer, audience, expiry, nonce, at_hash…).
+    #[error("the identity token from the login provider failed verification: {0}")]
+    IdTokenRejected(String),
+    /// The session store failed.
+    #[error("the session store failed: {0}")]
+    Session(String),
+}
+
+impl LoginError {
+    /// The HTTP status of the error page: 4xx for anything a client or a login attempt did
+    /// wrong, 502/503 when the provider is at fault, 500 only when our own store fails.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            LoginError::UnknownProvider(_) => StatusCode::NOT_FOUND,
+            LoginError::ProviderUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            LoginError::ProviderRefused { .. } => StatusCode::FORBIDDEN,
+            LoginError::BadRequest(_)
+            | LoginError::UnknownState
+            | LoginError::BrowserMismatch
+            | LoginError::Expired
+            | LoginError::IssuerMismatch
+            | LoginError::TokenRejected(_)
+            | LoginError::IdTokenRejected(_) => StatusCode::BAD_REQUEST,
+            LoginError::TokenRequestFailed(_) => StatusCode::BAD_GATEWAY,
+            LoginError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}

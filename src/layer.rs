@@ -1,0 +1,359 @@
+//! [`AuthLayer`]: the login routes, and the current user on every other request.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//! use tower_oidc_login::{AuthConfig, AuthLayer, User};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = AuthConfig::from_file(".streamlit/secrets.toml")?;
+//! let auth = AuthLayer::builder(config).port(8501).build()?;
+//!
+//! let app = Router::new()
+//!     .route("/", get(|user: User| async move {
+//!         format!("logged in: {}", user.is_logged_in())
+//!     }))
+//!     .layer(auth);
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8501").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The layer answers `GET /auth/login`, the callback path of `redirect_uri` (normally
+//! `/oauth2callback`) and `GET`/`POST /auth/logout` itself, all under the path prefix of
+//! `redirect_uri`; every other request goes to the wrapped service with a [`User`] in its
+//! extensions.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use http_body_util::{Either, Full};
+use tower_http::csrf::{CsrfLayer, ProtectionError};
+use tower_layer::Layer;
+use tower_service::Service;
+use url::Url;
+
+use crate::config::{AuthConfig, ConfigError, ExposeTokens};
+use crate::keys::Keys;
+use crate::pages;
+use crate::provider::Provider;
+use crate::session::{CookieJar, Id, MemoryStore, SessionStore, Sessions};
+use crate::user::User;
+
+/// The response body of [`AuthService`]: the wrapped service's body, or one of the
+/// layer's own small pages and redirects.
+pub type AuthBody<B> = Either<B, Full<Bytes>>;
+
+/// Default session cookie name. The login-binding and logout cookies add `_login` and
+/// `_logout`.
+pub const DEFAULT_COOKIE_NAME: &str = "oidc_session";
+
+/// Default session lifetime, as in Streamlit.
+pub const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
+/// A tower [`Layer`] that adds OpenID Connect login to any service; see the
+/// [module docs](crate::layer).
+#[derive(Clone)]
+pub struct AuthLayer {
+    state: Arc<AuthState>,
+}
+
+/// Builds an [`AuthLayer`]; everything is validated in [`build`](Self::build).
+pub struct AuthLayerBuilder {
+    config: AuthConfig,
+    port: Option<u16>,
+    store: Option<Arc<dyn SessionStore>>,
+    cookie_name: String,
+    lifetime: Option<Duration>,
+}
+
+impl AuthLayer {
+    /// A layer for `config`, with the in-memory session store. Fails when `redirect_uri`
+    /// contains `{port}`: use [`AuthLayer::builder`] with [`AuthLayerBuilder::port`].
+    pub fn new(config: AuthConfig) -> Result<AuthLayer, ConfigError> {
+        AuthLayer::builder(config).build()
+    }
+
+    /// Starts building a layer for `config`.
+    pub fn builder(config: AuthConfig) -> AuthLayerBuilder {
+        AuthLayerBuilder {
+            config,
+            port: None,
+            store: None,
+            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
+            lifetime: None,
+        }
+    }
+
+    /// Fetches every provider's discovery document and key set now instead of at its
+    /// first login, and logs a warning for each provider that is not reachable. The app
+    /// works either way: an unreachable provider is retried at the next login.
+    pub async fn warm_up(&self) {
+        for provider in self.state.providers.values() {
+            if let Err(e) = provider.ready().await {
+                tracing::warn!(provider = provider.name(), error = %e, "provider not reachable at start-up; login with it will retry");
+            }
+        }
+    }
+
+    /// The paths the layer answers: login, logout and callback.
+    pub fn routes(&self) -> &Routes {
+        &self.state.routes
+    }
+}
+
+impl AuthLayerBuilder {
+    /// The port the app listens on, substituted for `{port}` in `redirect_uri`.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Any tower-sessions 0.14 store (Redis, SQL, moka…) instead of the in-memory default.
+    /// Pending logins live there too, so a store shared by several replicas lets a login
+    /// start on one replica and finish on another.
+    pub fn session_store(mut self, store: impl SessionStore) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The session cookie's name (default [`DEFAULT_COOKIE_NAME`]).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// How long a login lasts (default: `session_lifetime_days` from the config, else 30 days).
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// Validates everything and builds the layer. No network access happens here.
+    pub fn build(self) -> Result<AuthLayer, ConfigError> {
+        let config = self.config;
+        let redirect_uri = config.redirect_uri_for_port(self.port)?;
+        let post_logout = match &config.post_logout_redirect_uri {
+            Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
+            None => None,
+        }
+        .unwrap_or_else(|| redirect_uri.clone());
+        if !is_cookie_name(&self.cookie_name) {
+            return Err(ConfigError::Invalid {
+                key: "cookie_name".into(),
+                reason: format!(
+                    "\"{}\" is not a valid cookie name (use letters, digits, '_' or '-')",
+                    self.cookie_name
+                ),
+                origin: config.source.clone(),
+            });
+        }
+        let routes = Routes::from_redirect_uri(&redirect_uri);
+        let mut providers = BTreeMap::new();
+        for (name, provider) in &config.providers {
+            providers.insert(
+                name.clone(),
+                Arc::new(Provider::new(provider.clone(), redirect_uri.clone())?),
+            );
+        }
+        let keys = Keys::derive(config.cookie_secret.expose());
+        let secure = redirect_uri.scheme() == "https";
+        let cookies = CookieJar::new(&self.cookie_name, &routes.cookie_path, secure, keys);
+        let store = self
+            .store
+            .unwrap_or_else(|| Arc::new(MemoryStore::default()));
+        let lifetime = self.lifetime.unwrap_or(config.session_lifetime);
+        let origin = redirect_uri.origin().ascii_serialization();
+        let csrf = CsrfLayer::new()
+            .add_trusted_origin(&origin)
+            .unwrap_or_else(|_| CsrfLayer::new())
+            .with_rejection_response(csrf_rejected as CsrfRejection);
+        Ok(AuthLayer {
+            state: Arc::new(AuthState {
+                providers,
+                sessions: Sessions::new(store, lifetime),
+                cookies,
+                routes,
+                expose: config.expose_tokens,
+                redirect_uri,
+                post_logout_redirect_uri: post_logout,
+                csrf,
+            }),
+        })
+    }
+}
+
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+pub(crate) type CsrfRejection = fn(ProtectionError) -> Response<Full<Bytes>>;
+
+fn csrf_rejected(_: ProtectionError) -> Response<Full<Bytes>> {
+    tracing::warn!("cross-site logout request refused");
+    pages::error_page(
+        StatusCode::FORBIDDEN,
+        "this logout request came from another site and was refused; use the logout button of this site",
+        "/",
+    )
+}
+
+/// The paths the layer answers, all under the path prefix of `redirect_uri`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Routes {
+    /// `<prefix>/auth/login`.
+    pub login: String,
+    /// `<prefix>/auth/logout`.
+    pub logout: String,
+    /// The path of `redirect_uri`, normally `<prefix>/oauth2callback`.
+    pub callback: String,
+    /// `<prefix>/`: where logout and failed redirects land.
+    pub home: String,
+    /// The path of every cookie the layer sets: the prefix, or `/`.
+    pub cookie_path: String,
+}
+
+impl Routes {
+    fn from_redirect_uri(redirect_uri: &Url) -> Routes {
+        let callback = redirect_uri.path().to_owned();
+        let prefix = callback
+            .rsplit_once('/')
+            .map(|(p, _)| p.to_owned())
+            .unwrap_or_default();
+        Routes {
+            login: format!("{prefix}/auth/login"),
+            logout: format!("{prefix}/auth/logout"),
+            home: format!("{prefix}/"),
+            cookie_path: if prefix.is_empty() { "/".into() } else { prefix },
+            callback,
+        }
+    }
+}
+
+/// Everything the layer's services share.
+pub(crate) struct AuthState {
+    pub(crate) providers: BTreeMap<String, Arc<Provider>>,
+    pub(crate) sessions: Sessions,
+    pub(crate) cookies: CookieJar,
+    pub(crate) routes: Routes,
+    pub(crate) expose: ExposeTokens,
+    pub(crate) redirect_uri: Url,
+    pub(crate) post_logout_redirect_uri: Url,
+    pub(crate) csrf: CsrfLayer<CsrfRejection>,
+}
+
+impl AuthState {
+    /// The session id the request's cookie carries, if validly signed.
+    pub(crate) fn session_id(&self, headers: &http::HeaderMap) -> Option<Id> {
+        let value = self.cookies.read(headers, &self.cookies.session_name)?;
+        value.parse().ok()
+    }
+
+    /// The visitor of this request. A request without a session cookie never touches the
+    /// store; one whose session is gone, expired or unreadable is anonymous.
+    async fn current_user(&self, headers: &http::HeaderMap) -> (User, bool) {
+        let Some(id) = self.session_id(headers) else {
+            let stale = CookieJar::present(headers, &self.cookies.session_name);
+            return (User::anonymous(), stale);
+        };
+        match self.sessions.load_user(&id).await {
+            Ok(Some(stored)) => (User::from_stored(stored, self.expose), false),
+            Ok(None) => (User::anonymous(), true),
+            Err(e) => {
+                tracing::error!(error = %e, "session store failed; treating the request as anonymous");
+                (User::anonymous(), false)
+            }
+        }
+    }
+}
+
+/// Request extension with what extractors and guards need to send a visitor to login.
+#[derive(Clone)]
+pub(crate) struct AuthContext {
+    pub(crate) login_path: Arc<str>,
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            state: self.state.clone(),
+            context: AuthContext {
+                login_path: Arc::from(self.state.routes.login.as_str()),
+            },
+        }
+    }
+}
+
+/// The [`Service`] made by [`AuthLayer`].
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    state: Arc<AuthState>,
+    context: AuthContext,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let state = self.state.clone();
+        if let Some(route) = crate::routes::Route::match_path(&state.routes, req.uri().path()) {
+            let (parts, _body) = req.into_parts();
+            return Box::pin(async move {
+                let response = crate::routes::handle(&state, route, parts).await;
+                Ok(response.map(Either::Right))
+            });
+        }
+        // Swap in a fresh clone: the one that was polled ready is the one we call.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let context = self.context.clone();
+        Box::pin(async move {
+            let mut req = req;
+            let (user, stale_cookie) = state.current_user(req.headers()).await;
+            req.extensions_mut().insert(user);
+            req.extensions_mut().insert(context);
+            let mut response = inner.call(req).await?;
+            if stale_cookie {
+                response.headers_mut().append(
+                    http::header::SET_COOKIE,
+                    state.cookies.remove(&state.cookies.session_name),
+                );
+            }
+            Ok(response.map(Either::Left))
+        })
+    }
+}
+
+/// Lets the layer's own handlers be `Service`s too (the logout behind `CsrfLayer`).
+pub(crate) fn infallible<T>(value: T) -> Result<T, Infallible> {
+    Ok(value)
+}

@@ -1,0 +1,128 @@
+//! The few HTML pages the layer answers itself: errors, the provider chooser and the
+//! logout confirmation. Every value shown is HTML-escaped.
+
+use bytes::Bytes;
+use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+
+/// `&`, `<`, `>`, `"` and `'` escaped: safe in element content and quoted attributes.
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(title: &str, body_html: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#222}}\
+a.button,button{{display:inline-block;padding:.5rem 1rem;border-radius:.4rem;border:1px solid #888;background:#f4f4f4;color:#222;text-decoration:none;font-size:1rem;cursor:pointer}}\
+li{{margin:.5rem 0;list-style:none}}</style></head><body>{body_html}</body></html>\n",
+        title = escape(title),
+    )
+}
+
+/// Headers every page and redirect of the login flow carries: nothing of it may be
+/// cached, and no URL of it (codes, states) may leak through `Referer`.
+pub(crate) fn no_store<B>(mut response: Response<B>) -> Response<B> {
+    let h = response.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    response
+}
+
+pub(crate) fn html(status: StatusCode, document: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(document)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    no_store(response)
+}
+
+/// A 302 to `location`. Locations are built from validated configuration, provider
+/// metadata or checked same-origin paths; one that still cannot be a header value goes
+/// to `fallback` instead of failing the request.
+pub(crate) fn redirect(location: &str, fallback: &str) -> Response<Full<Bytes>> {
+    let value = HeaderValue::from_str(location)
+        .or_else(|_| HeaderValue::from_str(fallback))
+        .unwrap_or_else(|_| HeaderValue::from_static("/"));
+    let mut response = Response::new(Full::default());
+    *response.status_mut() = StatusCode::FOUND;
+    response.headers_mut().insert(LOCATION, value);
+    no_store(response)
+}
+
+pub(crate) fn error_page(status: StatusCode, message: &str, retry_href: &str) -> Response<Full<Bytes>> {
+    let heading = if status.is_server_error() {
+        "Login is not available right now"
+    } else {
+        "Login failed"
+    };
+    let body = format!(
+        "<h1>{heading}</h1><p>{message}.</p><p><a class=\"button\" href=\"{retry}\">Try again</a></p>",
+        message = escape(&capitalize(message)),
+        retry = escape(retry_href),
+    );
+    html(status, page(heading, &body))
+}
+
+pub(crate) fn chooser(providers: &[(String, String)]) -> Response<Full<Bytes>> {
+    let items: String = providers
+        .iter()
+        .map(|(name, href)| {
+            format!(
+                "<li><a class=\"button\" href=\"{}\">Log in with {}</a></li>",
+                escape(href),
+                escape(name)
+            )
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        page("Log in", &format!("<h1>Log in</h1><ul>{items}</ul>")),
+    )
+}
+
+pub(crate) fn logout_confirm(action: &str, home: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<h1>Log out?</h1><form method=\"post\" action=\"{action}\"><button type=\"submit\">Log out</button> \
+<a href=\"{home}\">Cancel</a></form>",
+        action = escape(action),
+        home = escape(home)
+    );
+    html(StatusCode::OK, page("Log out", &body))
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(
+            escape("<script>alert('x')&\"</script>"),
+            "&lt;script&gt;alert(&#x27;x&#x27;)&amp;&quot;&lt;/script&gt;"
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! The layer's cookies: names, attributes, signing and reading.
+//!
+//! Values are signed with the `cookie` crate (HMAC-SHA256) under a key derived from
+//! `cookie_secret`, so a changed secret turns every old cookie into an anonymous visitor
+//! rather than an error, and a guessed or planted value is never taken at face value.
+
+use cookie::{Cookie, SameSite};
+use http::header::{HeaderMap, HeaderValue, COOKIE};
+
+use crate::keys::Keys;
+
+/// Cookie names and attributes shared by every cookie the layer sets.
+#[derive(Clone, Debug)]
+pub(crate) struct CookieJar {
+    pub(crate) session_name: String,
+    pub(crate) login_name: String,
+    pub(crate) logout_name: String,
+    path: String,
+    secure: bool,
+    keys: Keys,
+}
+
+/// Browsers cap a `Cookie` header at a few KB; anything far beyond is not ours to parse.
+const MAX_COOKIE_HEADER: usize = 16 * 1024;
+
+impl CookieJar {
+    pub(crate) fn new(session_name: &str, path: &str, secure: bool, keys: Keys) -> Self {
+        CookieJar {
+            login_name: format!("{session_name}_login"),
+            logout_name: format!("{session_name}_logout"),
+            session_name: session_name.to_owned(),
+            path: path.to_owned(),
+            secure,
+            keys,
+        }
+    }
+
+    /// The verified value of cookie `name`, if the request carries one with a valid
+    /// signature. Several cookies of that name (another app on the same host, an old
+    /// path) are each tried.
+    pub(crate) fn read(&self, headers: &HeaderMap, name: &str) -> Option<String> {
+        for header in headers.get_all(COOKIE) {
+            let Ok(text) = header.to_str() else { continue };
+            if text.len() > MAX_COOKIE_HEADER {
+                continue;
+            }
+            for c in Cookie::split_parse(text).flatten() {
+                if c.name() != name {
+                    continue;
+                }
+                let mut jar = cookie::CookieJar::new();
+                jar.add_original(c.into_owned());
+                if let Some(verified) = jar.signed(&self.keys.cookies).get(name) {
+                    return Some(verified.value().to_owned());
+                }
+            }
+        }
+        None
+    }
+
+    /// A `Set-Cookie` value for `name=value`, signed, `HttpOnly`, `SameSite=Lax` (the
+    /// provider's redirect back is a cross-site top-level navigation, which `Strict`
+    /// cookies do not survive), `Secure` on https, scoped to the layer's path.
+    pub(crate) fn set(&self, name: &str, value: &str, max_age: std::time::Duration) -> HeaderValue {
+        let mut jar = cookie::CookieJar::new();
+        jar.signed_mut(&self.keys.cookies)
+            .add(Cookie::new(name.to_owned(), value.to_owned()));
+        let signed = jar
+            .get(name)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default();
+        let max_age = time::Duration::try_from(max_age).unwrap_or(time::Duration::days(30));
+        let cookie = Cookie::build((name.to_owned(), signed))
+            .path(self.path.clone())
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(max_age)
+            .build();
+        header_value(&cookie)
+    }
+
+    /// A `Set-Cookie` value that deletes `name`.
+    pub(crate) fn remove(&self, name: &str) -> HeaderValue {
+        let cookie = Cookie::build((name.to_owned(), ""))
+            .path(self.path.clone())
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::ZERO)
+            .expires(time::OffsetDateTime::UNIX_EPOCH)
+            .build();
+        header_value(&cookie)
+    }
+
+    /// Whether the request sends a cookie called `name` at all (valid or not).
+    pub(crate) fn present(headers: &HeaderMap, name: &str) -> bool {
+        headers.get_all(COOKIE).iter().any(|h| {
+            h.to_str()
+                .map(|t| Cookie::split_parse(t).flatten().any(|c| c.name() == name))
+                .unwrap_or(false)
+        })
+    }
+}
+
+fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    // Names come from configuration (validated) and values are base64 with a signature,
+    // so this cannot fail; an empty header is the harmless fallback.
+    HeaderValue::from_str(&cookie.encoded().to_string())
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}

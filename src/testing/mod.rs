@@ -1,0 +1,1 @@
+//! The embedded development OpenID provider. OWNER: testing helper.
