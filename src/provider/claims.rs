@@ -8,7 +8,7 @@ use openidconnect::core::{
     CoreTokenType,
 };
 use openidconnect::{
-    AdditionalClaims, EmptyExtraTokenFields, EndpointNotSet, EndpointSet, StandardErrorResponse,
+    AdditionalClaims, EmptyExtraTokenFields, EndpointNotSet, StandardErrorResponse,
     StandardTokenResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -55,9 +55,10 @@ pub(crate) type TokenResponse = StandardTokenResponse<
 /// The token endpoint's OAuth error answer (`invalid_grant`, …).
 pub(crate) type TokenErrorResponse = StandardErrorResponse<CoreErrorResponseType>;
 
-/// The client used for the code exchange: only the token endpoint is set, because the
-/// authorization URL is built by [`super::Provider::authorization_request`] itself.
-pub(crate) type TokenClient = openidconnect::Client<
+/// The client used for the code exchange, before (`EndpointNotSet`) and after
+/// (`EndpointSet`) its token endpoint is set. No other endpoint is ever set: the authorization
+/// URL is built by [`super::Provider::authorization_request`] itself.
+pub(crate) type TokenClient<HasTokenUrl = EndpointNotSet> = openidconnect::Client<
     ExtraClaims,
     CoreAuthDisplay,
     CoreGenderClaim,
@@ -73,7 +74,7 @@ pub(crate) type TokenClient = openidconnect::Client<
     EndpointNotSet,
     EndpointNotSet,
     EndpointNotSet,
-    EndpointSet,
+    HasTokenUrl,
     EndpointNotSet,
 >;
 

@@ -6,7 +6,6 @@
 //! addresses (SSRF), and a token request must never be re-sent with the code and secret to
 //! another place.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use http::header::{HeaderValue, CONTENT_TYPE};

@@ -1,2 +1,423 @@
 //! One OpenID provider at run time: discovery, key set, authorization request, token
 //! exchange and ID-token verification. OWNER: provider helper.
+//!
+//! Nothing here touches the network until the first call that needs the provider, so the layer
+//! can be built while a provider is down; [`Provider::ready`] is where discovery happens.
+
+mod claims;
+mod discovery;
+mod http;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use openidconnect::{
+    AccessToken, AuthType, AuthorizationCode, ClientId, ClientSecret, JsonWebKeySet, Nonce,
+    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+};
+use serde_json::{Map, Value};
+use url::Url;
+
+use crate::config::{ConfigError, ConfigSource, ProviderConfig, TokenEndpointAuth};
+use crate::error::LoginError;
+
+use self::claims::{IdToken, TokenClient, TokenErrorResponse};
+use self::discovery::{Cache, Snapshot};
+use self::http::{HttpClient, HttpError};
+use self::verify::{Expected, Rejection};
+
+/// Authorization parameters the login flow sets itself; a configured value for one of them is
+/// dropped rather than sent twice (the configuration already refuses them; this is the backstop).
+const RESERVED_PARAMS: [&str; 9] = [
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+];
+
+/// One configured OpenID provider: its configuration, its HTTP client and its cached discovery
+/// document and key set.
+///
+/// All methods take `&self`; share it behind an `Arc`. Discovery is lazy: the first method that
+/// needs the provider fetches it, and a provider that is down is retried after a short back-off.
+pub(crate) struct Provider {
+    config: ProviderConfig,
+    redirect_uri: RedirectUrl,
+    http: HttpClient,
+    cache: Cache,
+}
+
+/// A login about to start: the URL to send the browser to, and the secrets the callback needs.
+/// The caller stores `nonce` and `pkce_verifier` with its `state`.
+pub(crate) struct AuthorizationRequest {
+    /// The provider's authorization endpoint with every parameter.
+    pub url: Url,
+    /// The `nonce` sent; the ID token must carry it back.
+    pub nonce: String,
+    /// The PKCE verifier whose S256 challenge was sent.
+    pub pkce_verifier: String,
+}
+
+/// The result of a successful code exchange.
+pub(crate) struct TokenSet {
+    /// Every claim of the verified ID token, standard and custom.
+    pub claims: Map<String, Value>,
+    /// The raw ID token (JWT).
+    pub id_token: String,
+    /// The access token.
+    pub access_token: String,
+}
+
+impl Provider {
+    /// Builds the provider's HTTP client. Does not touch the network.
+    pub(crate) fn new(config: ProviderConfig, redirect_uri: Url) -> Result<Provider, ConfigError> {
+        let key = |field: &str| {
+            // `default` is the name config gives the provider in `[auth]` itself.
+            if config.name == "default" {
+                format!("auth.{field}")
+            } else {
+                format!("auth.{}.{field}", config.name)
+            }
+        };
+        let metadata_url = Url::parse(&config.server_metadata_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
+            .ok_or_else(|| ConfigError::InvalidValue {
+                key: key("server_metadata_url"),
+                reason: "must be an absolute http(s) URL".to_owned(),
+                origin: ConfigSource::Builder,
+            })?;
+        let http = HttpClient::new(config.client_kwargs.timeout).map_err(|reason| {
+            ConfigError::InvalidValue {
+                key: key("client_kwargs"),
+                reason: format!("cannot build the HTTP client: {reason}"),
+                origin: ConfigSource::Builder,
+            }
+        })?;
+        Ok(Provider {
+            redirect_uri: RedirectUrl::from_url(redirect_uri),
+            http,
+            cache: Cache::new(metadata_url),
+            config,
+        })
+    }
+
+    /// The provider's name (`default` for `[auth]` itself).
+    pub(crate) fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// Makes sure the discovery document and key set are cached.
+    ///
+    /// Fetched on first use and again when older than 24 hours; concurrent callers share one
+    /// fetch. A failure is remembered for a few seconds (so a dead provider is not hammered) and
+    /// retried by the first call after that. If a refresh fails while an older document is
+    /// cached, the older one stays in use.
+    pub(crate) async fn ready(&self) -> Result<(), LoginError> {
+        self.snapshot().await.map(|_| ())
+    }
+
+    async fn snapshot(&self) -> Result<std::sync::Arc<Snapshot>, LoginError> {
+        self.cache.snapshot(&self.http).await.map_err(|reason| {
+            tracing::warn!(provider = %self.config.name, reason = %reason, "login provider unavailable");
+            LoginError::ProviderUnavailable {
+                provider: self.config.name.clone(),
+                reason,
+            }
+        })
+    }
+
+    /// The authorization URL for a new login with the caller's `state`.
+    ///
+    /// Always uses a fresh nonce and PKCE with S256 (even when discovery does not advertise
+    /// it: providers that do not know PKCE ignore the parameters). Sends `response_type=code`,
+    /// `client_id`, `redirect_uri`, `scope`, `prompt` when configured, and every
+    /// `client_kwargs` authorization parameter. A query already in the provider's
+    /// authorization endpoint is kept.
+    pub(crate) async fn authorization_request(
+        &self,
+        state: &str,
+    ) -> Result<AuthorizationRequest, LoginError> {
+        let snapshot = self.snapshot().await?;
+        let kwargs = &self.config.client_kwargs;
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = Nonce::new_random();
+
+        let mut scopes: Vec<&str> = kwargs.scope.iter().map(String::as_str).collect();
+        if !scopes.contains(&"openid") {
+            scopes.insert(0, "openid");
+        }
+
+        let mut url = snapshot.discovered.authorization_endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("redirect_uri", self.redirect_uri.as_str())
+                .append_pair("scope", &scopes.join(" "))
+                .append_pair("state", state)
+                .append_pair("nonce", nonce.secret())
+                .append_pair("code_challenge", challenge.as_str())
+                .append_pair("code_challenge_method", "S256");
+            if let Some(prompt) = &kwargs.prompt {
+                query.append_pair("prompt", prompt);
+            }
+            for (name, value) in &kwargs.authorize_params {
+                if RESERVED_PARAMS.contains(&name.as_str()) {
+                    tracing::warn!(provider = %self.config.name, param = %name, "ignoring a configured authorization parameter the login flow sets itself");
+                    continue;
+                }
+                query.append_pair(name, value);
+            }
+        }
+        Ok(AuthorizationRequest {
+            url,
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// The issuer from discovery, for the RFC 9207 `iss` check; `None` until discovered.
+    pub(crate) fn issuer(&self) -> Option<String> {
+        self.cache
+            .current()
+            .map(|s| s.discovered.issuer.as_str().to_owned())
+    }
+
+    /// Whether discovery advertised `authorization_response_iss_parameter_supported: true`.
+    pub(crate) fn advertises_iss_parameter(&self) -> bool {
+        self.cache
+            .current()
+            .is_some_and(|s| s.discovered.iss_parameter_supported)
+    }
+
+    /// Exchanges `code` (with the PKCE verifier and the configured redirect URI) at the token
+    /// endpoint and verifies the ID token against `nonce`. Returns the verified claims.
+    pub(crate) async fn exchange_code(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+    ) -> Result<TokenSet, LoginError> {
+        let snapshot = self.snapshot().await?;
+        let discovered = &snapshot.discovered;
+        let client = TokenClient::new(
+            ClientId::new(self.config.client_id.clone()),
+            discovered.issuer.clone(),
+            JsonWebKeySet::default(),
+        )
+        .set_client_secret(ClientSecret::new(
+            self.config.client_secret.expose().to_owned(),
+        ))
+        .set_token_uri(discovered.token_endpoint.clone())
+        .set_redirect_uri(self.redirect_uri.clone())
+        .set_auth_type(self.auth_type(discovered.post_only));
+
+        let http_client = |request: openidconnect::HttpRequest| self.http.token_call(request);
+        let response = client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .request_async(&http_client)
+            .await
+            .map_err(|e| self.token_error(e, &[code, pkce_verifier]))?;
+
+        let id_token = response.extra_fields().id_token().ok_or_else(|| {
+            LoginError::TokenRequestFailed(
+                "the token response has no id_token (is the openid scope requested?)".to_owned(),
+            )
+        })?;
+        let access_token = response.access_token();
+        let nonce = Nonce::new(nonce.to_owned());
+        let claims = self
+            .verify(id_token, access_token, &nonce, &snapshot)
+            .await
+            .map_err(|reason| {
+                tracing::warn!(provider = %self.config.name, reason = %reason, "ID token rejected");
+                LoginError::IdTokenRejected(reason)
+            })?;
+        let claims = claims::to_json_map(&claims).map_err(LoginError::IdTokenRejected)?;
+        let id_token = match serde_json::to_value(id_token) {
+            Ok(Value::String(jwt)) => jwt,
+            _ => {
+                return Err(LoginError::IdTokenRejected(
+                    "the token could not be stored".to_owned(),
+                ))
+            }
+        };
+        Ok(TokenSet {
+            claims,
+            id_token,
+            access_token: access_token.secret().clone(),
+        })
+    }
+
+    /// Verifies with the cached keys; when the token names a key we do not have, fetches the
+    /// key set once more (the provider may have rotated its keys) and tries again.
+    async fn verify(
+        &self,
+        id_token: &IdToken,
+        access_token: &AccessToken,
+        nonce: &Nonce,
+        snapshot: &Snapshot,
+    ) -> Result<claims::IdTokenClaims, String> {
+        let discovered = &snapshot.discovered;
+        let expected = Expected {
+            client_id: &self.config.client_id,
+            issuer: &discovered.issuer,
+            signing_algs: &discovered.signing_algs,
+            nonce,
+            access_token,
+        };
+        match verify::verify(id_token, &snapshot.keys, &expected) {
+            Err(Rejection::NoMatchingKey) => {
+                match self.cache.refetch_keys(&self.http, snapshot).await {
+                    Some(newer) => verify::verify(id_token, &newer.keys, &expected),
+                    None => Err(Rejection::NoMatchingKey),
+                }
+            }
+            other => other,
+        }
+        .map_err(Rejection::into_reason)
+    }
+
+    /// `client_secret_basic` unless configured otherwise or the provider only takes
+    /// `client_secret_post`. oauth2 form-encodes the id and secret before Base64 for Basic, as
+    /// RFC 6749 2.3.1 requires (oauth2 5.0.0 `endpoint_request`).
+    fn auth_type(&self, provider_post_only: bool) -> AuthType {
+        match self.config.client_kwargs.token_endpoint_auth_method {
+            Some(TokenEndpointAuth::ClientSecretPost) => AuthType::RequestBody,
+            Some(TokenEndpointAuth::ClientSecretBasic) => AuthType::BasicAuth,
+            None if provider_post_only => AuthType::RequestBody,
+            None => AuthType::BasicAuth,
+        }
+    }
+
+    /// Sorts a failed token request into "the provider refused" and "the exchange failed".
+    /// `secrets` (code, verifier) and the client secret are scrubbed from anything the provider
+    /// wrote, in case it echoes them.
+    fn token_error(
+        &self,
+        error: RequestTokenError<HttpError, TokenErrorResponse>,
+        secrets: &[&str],
+    ) -> LoginError {
+        let scrub = |text: &str| {
+            let mut text = text.to_owned();
+            for secret in secrets
+                .iter()
+                .copied()
+                .chain([self.config.client_secret.expose()])
+            {
+                if !secret.is_empty() {
+                    text = text.replace(secret, "[redacted]");
+                }
+            }
+            bounded(&text)
+        };
+        let failure = match error {
+            RequestTokenError::ServerResponse(response) => {
+                let code = scrub(response.error().as_ref());
+                let message = match response.error_description() {
+                    Some(description) => format!("{code} ({})", scrub(description)),
+                    None => code,
+                };
+                tracing::warn!(provider = %self.config.name, error = %message, "token endpoint refused the code");
+                return LoginError::TokenRejected(message);
+            }
+            RequestTokenError::Request(e) => e.to_string(),
+            RequestTokenError::Parse(_, body) => return parse_failure(&body),
+            RequestTokenError::Other(message) => scrub(&message),
+        };
+        tracing::warn!(provider = %self.config.name, reason = %failure, "token request failed");
+        LoginError::TokenRequestFailed(failure)
+    }
+
+    /// The RP-initiated logout URL, if discovery has an `end_session_endpoint`: adds
+    /// `client_id`, `id_token_hint` (when given), `post_logout_redirect_uri` and `state` to
+    /// whatever query the endpoint already has. `None` if the provider has no such endpoint or
+    /// cannot be discovered right now.
+    pub(crate) async fn end_session_url(
+        &self,
+        id_token_hint: Option<&str>,
+        post_logout_redirect_uri: &str,
+        state: &str,
+    ) -> Option<Url> {
+        let snapshot = self.snapshot().await.ok()?;
+        let mut url = snapshot.discovered.end_session_endpoint.clone()?;
+        {
+            let mut query = url.query_pairs_mut();
+            query.append_pair("client_id", &self.config.client_id);
+            if let Some(hint) = id_token_hint {
+                query.append_pair("id_token_hint", hint);
+            }
+            query
+                .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)
+                .append_pair("state", state);
+        }
+        Some(url)
+    }
+}
+
+/// A 2xx/4xx JSON answer oauth2 could not read as a token response or OAuth error. The body is
+/// only inspected to say which part is wrong; none of it is repeated.
+fn parse_failure(body: &[u8]) -> LoginError {
+    let reason = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => match (fields.get("access_token"), fields.get("id_token")) {
+            (Some(Value::String(_)), Some(Value::String(jwt))) if jwt.parse::<IdToken>().is_err() => {
+                return LoginError::IdTokenRejected(
+                    "the token is malformed (not a signed JWT, or a standard claim has the wrong type)"
+                        .to_owned(),
+                );
+            }
+            (Some(Value::String(_)), _) => "the token response is malformed",
+            _ => "the token response has no access_token",
+        },
+        _ => "the token response is not a JSON object",
+    };
+    LoginError::TokenRequestFailed(reason.to_owned())
+}
+
+/// Bounds text that came from the provider before it reaches a page or a log line.
+pub(crate) fn bounded(text: &str) -> String {
+    const MAX: usize = 200;
+    let cleaned: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match cleaned.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &cleaned[..cut]),
+        None => cleaned,
+    }
+}
+
+impl fmt::Debug for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Provider")
+            .field("name", &self.config.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthorizationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthorizationRequest")
+            .field("url", &http::display_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("sub", &self.claims.get("sub"))
+            .finish_non_exhaustive()
+    }
+}

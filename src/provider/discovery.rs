@@ -1,0 +1,348 @@
+//! The discovery document and key set of one provider, fetched lazily and cached.
+//!
+//! Login requests all go through [`Cache::snapshot`], so this is where a slow or dead provider
+//! must not pile up work: one fetch at a time (later callers wait for it and reuse its result),
+//! a failure is remembered for a short back-off so every page view does not re-hit a dead host,
+//! and the first call after the back-off tries again, so a provider that was down at start-up
+//! comes back by itself.
+
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType,
+    CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalProviderMetadata, IssuerUrl, JsonWebKeySetUrl, LogoutProviderMetadata,
+    ProviderMetadata, TokenUrl,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::http::{display_url, HttpClient};
+
+/// The only ID token algorithms accepted: asymmetric ones. `none` would accept forged tokens,
+/// and HS* would make the client secret a signing key that anyone holding it could mint
+/// tokens with.
+pub(crate) const ASYMMETRIC_ALGS: [CoreJwsSigningAlgorithm; 9] = [
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+    CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha256,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha384,
+    CoreJwsSigningAlgorithm::RsaSsaPssSha512,
+    CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+    CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+    CoreJwsSigningAlgorithm::EdDsa,
+];
+
+/// Discovery fields openidconnect does not model.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub(crate) struct ExtraMetadata {
+    /// RFC 9207. Anything but a JSON `true` counts as not advertised, so a provider that writes
+    /// `"true"` or `1` does not break discovery.
+    #[serde(default, deserialize_with = "only_true")]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for ExtraMetadata {}
+
+fn only_true<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    Ok(matches!(
+        serde_json::Value::deserialize(deserializer)?,
+        serde_json::Value::Bool(true)
+    ))
+}
+
+type Metadata = ProviderMetadata<
+    LogoutProviderMetadata<ExtraMetadata>,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// What one discovery fetch established.
+#[derive(Debug)]
+pub(crate) struct Discovered {
+    pub(crate) issuer: IssuerUrl,
+    pub(crate) authorization_endpoint: Url,
+    pub(crate) token_endpoint: TokenUrl,
+    pub(crate) jwks_uri: JsonWebKeySetUrl,
+    pub(crate) end_session_endpoint: Option<Url>,
+    pub(crate) iss_parameter_supported: bool,
+    /// [`ASYMMETRIC_ALGS`] intersected with `id_token_signing_alg_values_supported`.
+    pub(crate) signing_algs: Vec<CoreJwsSigningAlgorithm>,
+    /// `token_endpoint_auth_methods_supported` lists `client_secret_post` but not
+    /// `client_secret_basic`.
+    pub(crate) post_only: bool,
+    fetched_at: Instant,
+}
+
+/// Metadata plus the key set in use with it. Replaced as a whole, never mutated, so a login in
+/// flight keeps a consistent view while another request refreshes.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) discovered: Arc<Discovered>,
+    pub(crate) keys: Arc<CoreJsonWebKeySet>,
+}
+
+/// How long things are trusted; a struct so tests can shorten them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    pub(crate) metadata_max_age: Duration,
+    pub(crate) failure_backoff: Duration,
+    pub(crate) key_refetch_interval: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            metadata_max_age: Duration::from_secs(24 * 60 * 60),
+            failure_backoff: Duration::from_secs(5),
+            key_refetch_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct FetchState {
+    last_failure: Option<(Instant, String)>,
+    last_key_fetch: Option<Instant>,
+}
+
+/// The per-provider cache.
+#[derive(Debug)]
+pub(crate) struct Cache {
+    metadata_url: Url,
+    current: RwLock<Option<Arc<Snapshot>>>,
+    /// Held for the whole of a fetch, which is what makes concurrent callers share one.
+    fetch: Mutex<FetchState>,
+    pub(crate) timing: Timing,
+}
+
+impl Cache {
+    pub(crate) fn new(metadata_url: Url) -> Cache {
+        Cache {
+            metadata_url,
+            current: RwLock::new(None),
+            fetch: Mutex::new(FetchState::default()),
+            timing: Timing::default(),
+        }
+    }
+
+    /// The snapshot in use, if discovery has ever succeeded (possibly stale).
+    pub(crate) fn current(&self) -> Option<Arc<Snapshot>> {
+        // A panic elsewhere while holding the lock cannot leave a half-written Arc behind.
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn store(&self, snapshot: Arc<Snapshot>) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(snapshot);
+    }
+
+    fn is_fresh(&self, snapshot: &Snapshot) -> bool {
+        snapshot.discovered.fetched_at.elapsed() < self.timing.metadata_max_age
+    }
+
+    /// Fresh metadata and keys, fetching them if needed. The error is a plain reason.
+    pub(crate) async fn snapshot(&self, http: &HttpClient) -> Result<Arc<Snapshot>, String> {
+        let stale = match self.current() {
+            Some(s) if self.is_fresh(&s) => return Ok(s),
+            other => other,
+        };
+        let mut state = match &stale {
+            // With a usable (if old) snapshot, nobody should queue behind a slow refresh.
+            Some(s) => match self.fetch.try_lock() {
+                Ok(state) => state,
+                Err(_) => return Ok(s.clone()),
+            },
+            None => self.fetch.lock().await,
+        };
+        // Whoever held the lock before us may have just finished the fetch.
+        let stale = match self.current() {
+            Some(s) if self.is_fresh(&s) => return Ok(s),
+            other => other.or(stale),
+        };
+        if let Some((at, reason)) = &state.last_failure {
+            if at.elapsed() < self.timing.failure_backoff {
+                return stale.ok_or_else(|| reason.clone());
+            }
+        }
+        match self.fetch_all(http).await {
+            Ok(snapshot) => {
+                let snapshot = Arc::new(snapshot);
+                self.store(snapshot.clone());
+                state.last_failure = None;
+                state.last_key_fetch = Some(Instant::now());
+                Ok(snapshot)
+            }
+            Err(reason) => {
+                state.last_failure = Some((Instant::now(), reason.clone()));
+                match stale {
+                    Some(s) => {
+                        tracing::warn!(
+                            reason = %reason,
+                            "refreshing the provider's discovery document failed; using the previous one"
+                        );
+                        Ok(s)
+                    }
+                    None => Err(reason),
+                }
+            }
+        }
+    }
+
+    /// After a token named a key we do not have: fetch the key set again, unless another
+    /// request already did since `seen` was taken or one was fetched very recently. `None`
+    /// means there is nothing newer to try.
+    pub(crate) async fn refetch_keys(
+        &self,
+        http: &HttpClient,
+        seen: &Snapshot,
+    ) -> Option<Arc<Snapshot>> {
+        let mut state = self.fetch.lock().await;
+        let current = self.current()?;
+        if !Arc::ptr_eq(&current.keys, &seen.keys) {
+            return Some(current);
+        }
+        if let Some(at) = state.last_key_fetch {
+            if at.elapsed() < self.timing.key_refetch_interval {
+                tracing::debug!("not refetching the key set: it was fetched moments ago");
+                return None;
+            }
+        }
+        state.last_key_fetch = Some(Instant::now());
+        tracing::debug!("the ID token names an unknown key; refetching the key set");
+        match fetch_keys(http, &current.discovered.jwks_uri).await {
+            Ok(keys) => {
+                let snapshot = Arc::new(Snapshot {
+                    discovered: current.discovered.clone(),
+                    keys: Arc::new(keys),
+                });
+                self.store(snapshot.clone());
+                Some(snapshot)
+            }
+            Err(reason) => {
+                tracing::warn!(reason = %reason, "refetching the provider's key set failed");
+                None
+            }
+        }
+    }
+
+    async fn fetch_all(&self, http: &HttpClient) -> Result<Snapshot, String> {
+        tracing::debug!(url = %display_url(&self.metadata_url), "fetching the discovery document");
+        let discovered = self.fetch_metadata(http).await?;
+        let keys = fetch_keys(http, &discovered.jwks_uri).await?;
+        Ok(Snapshot {
+            discovered: Arc::new(discovered),
+            keys: Arc::new(keys),
+        })
+    }
+
+    async fn fetch_metadata(&self, http: &HttpClient) -> Result<Discovered, String> {
+        let shown = display_url(&self.metadata_url);
+        let body = http
+            .get_json(&self.metadata_url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let metadata: Metadata = serde_json::from_slice(&body).map_err(|e| {
+            format!(
+                "the discovery document at {shown} is not a valid OpenID configuration ({})",
+                super::bounded(&e.to_string())
+            )
+        })?;
+
+        let token_endpoint = metadata
+            .token_endpoint()
+            .cloned()
+            .ok_or_else(|| format!("the discovery document at {shown} has no token_endpoint"))?;
+        // Plain http for the endpoints that carry the client secret and the signing keys would
+        // undo the TLS the document itself was fetched with.
+        if self.metadata_url.scheme() == "https" {
+            for (field, url) in [
+                ("token_endpoint", token_endpoint.url()),
+                ("jwks_uri", metadata.jwks_uri().url()),
+            ] {
+                if url.scheme() != "https" {
+                    return Err(format!(
+                        "the discovery document at {shown} gives a plain http {field}"
+                    ));
+                }
+            }
+        }
+
+        let advertised = metadata.id_token_signing_alg_values_supported();
+        let signing_algs: Vec<_> = ASYMMETRIC_ALGS
+            .iter()
+            .filter(|alg| advertised.contains(alg))
+            .cloned()
+            .collect();
+        if signing_algs.is_empty() {
+            tracing::warn!(
+                url = %shown,
+                "the provider advertises no ID token signing algorithm this library accepts \
+                 (RS*, PS*, ES256, ES384, EdDSA); its logins will fail"
+            );
+        }
+
+        let post_only = metadata
+            .token_endpoint_auth_methods_supported()
+            .is_some_and(|methods| {
+                methods.contains(&CoreClientAuthMethod::ClientSecretPost)
+                    && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
+            });
+
+        let extra = metadata.additional_metadata();
+        Ok(Discovered {
+            issuer: metadata.issuer().clone(),
+            authorization_endpoint: metadata.authorization_endpoint().url().clone(),
+            token_endpoint,
+            jwks_uri: metadata.jwks_uri().clone(),
+            end_session_endpoint: extra.end_session_endpoint.as_ref().map(|u| u.url().clone()),
+            iss_parameter_supported: extra
+                .additional_metadata
+                .authorization_response_iss_parameter_supported,
+            signing_algs,
+            post_only,
+            fetched_at: Instant::now(),
+        })
+    }
+}
+
+async fn fetch_keys(http: &HttpClient, jwks_uri: &JsonWebKeySetUrl) -> Result<CoreJsonWebKeySet, String> {
+    let shown = display_url(jwks_uri.url());
+    let body = http
+        .get_json(jwks_uri.url())
+        .await
+        .map_err(|e| e.to_string())?;
+    // Keys openidconnect cannot parse (unknown kty, P-521…) are skipped rather than failing
+    // the whole set; only a set with nothing usable left is an error.
+    let keys: CoreJsonWebKeySet = serde_json::from_slice(&body).map_err(|e| {
+        format!(
+            "the key set at {shown} is not a valid JWK set ({})",
+            super::bounded(&e.to_string())
+        )
+    })?;
+    if keys.keys().is_empty() {
+        return Err(format!("the key set at {shown} has no usable keys"));
+    }
+    Ok(keys)
+}

@@ -1,0 +1,441 @@
+//! The login flow end to end over loopback: a real app, the embedded development
+//! provider as a real OpenID provider on its own port, and a real HTTP client with a
+//! cookie jar.
+
+mod support;
+
+use reqwest::StatusCode;
+use support::*;
+use tower_oidc_login::testing::{DevProvider, DevUser};
+
+const REDIRECT: &str = "http://127.0.0.1:{port}/oauth2callback";
+
+async fn one_provider_app() -> (DevProvider, App) {
+    let provider = DevProvider::start().await.expect("provider starts");
+    let app = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
+    (provider, app)
+}
+
+fn two_provider_secrets(alpha: &DevProvider, beta: &DevProvider) -> String {
+    format!(
+        "[auth]\nredirect_uri = \"{REDIRECT}\"\ncookie_secret = \"{COOKIE_SECRET}\"\n\n{}\n{}\n",
+        alpha.provider_table("alpha"),
+        beta.provider_table("beta")
+    )
+}
+
+#[tokio::test]
+async fn anonymous_me_has_streamlits_shape() {
+    let (_p, app) = one_provider_app().await;
+    let me = Browser::new().me(&app).await;
+    assert_eq!(me, serde_json::json!({"is_logged_in": false}));
+}
+
+#[tokio::test]
+async fn login_then_me_shows_the_providers_claims() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let callback = browser
+        .start_login(&app.url("/auth/login"), "Ada Lovelace", "ada@example.com", r#"{"groups": ["analysts", "admins"], "tid": "tenant-1"}"#)
+        .await;
+    assert!(callback.starts_with(&app.url("/oauth2callback?")), "{callback}");
+    let done = browser.get(&callback).await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert_eq!(location(done.headers()), "/");
+
+    let me = browser.me(&app).await;
+    assert_eq!(me["is_logged_in"], true);
+    assert_eq!(me["provider"], "default");
+    assert_eq!(me["name"], "Ada Lovelace");
+    assert_eq!(me["email"], "ada@example.com");
+    assert_eq!(me["groups"], serde_json::json!(["analysts", "admins"]));
+    assert_eq!(me["tid"], "tenant-1");
+    assert!(me["sub"].as_str().is_some_and(|s| !s.is_empty()));
+    assert!(me["iss"].as_str().is_some());
+
+    let home = browser.get(&app.url("/")).await.text().await.unwrap();
+    assert_eq!(home, "hello Ada Lovelace");
+}
+
+#[tokio::test]
+async fn session_cookie_has_the_documented_flags() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let r = browser.get(&app.url("/auth/login")).await;
+    let login_cookie = set_cookies(r.headers())
+        .into_iter()
+        .find(|c| c.starts_with("oidc_session_login="))
+        .expect("login-binding cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        assert!(login_cookie.contains(flag), "{flag} missing in {login_cookie}");
+    }
+    assert!(!login_cookie.contains("Secure"), "no Secure on plain-http loopback");
+
+    let done = browser.login(&app.url("/auth/login"), "A", "a@example.com").await;
+    let session = set_cookies(done.headers())
+        .into_iter()
+        .find(|c| c.starts_with("oidc_session="))
+        .expect("session cookie");
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
+        assert!(session.contains(flag), "{flag} missing in {session}");
+    }
+    // The cookie carries an id, not the claims: it stays small whatever the provider sends.
+    assert!(session.len() < 200, "{session}");
+    assert_eq!(done.headers()["cache-control"], "no-store");
+    assert_eq!(done.headers()["referrer-policy"], "no-referrer");
+}
+
+#[tokio::test]
+async fn login_redirect_carries_state_nonce_pkce_and_streamlit_defaults() {
+    let (provider, app) = one_provider_app().await;
+    let r = Browser::new().get(&app.url("/auth/login")).await;
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["referrer-policy"], "no-referrer");
+    let url = url::Url::parse(&location(r.headers())).unwrap();
+    assert!(url.as_str().starts_with(&provider.issuer()));
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], provider.client_id());
+    assert_eq!(q["redirect_uri"], app.url("/oauth2callback"));
+    assert_eq!(q["scope"], "openid email profile");
+    assert_eq!(q["prompt"], "select_account");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert!(q["code_challenge"].len() >= 43);
+    assert!(q["state"].len() >= 32);
+    assert!(q["nonce"].len() >= 16);
+}
+
+#[tokio::test]
+async fn client_kwargs_become_authorization_parameters() {
+    let provider = DevProvider::start().await.unwrap();
+    let secrets = format!(
+        "{}\n[auth.client_kwargs]\nprompt = \"login\"\ndomain_hint = \"contoso.com\"\nlogin_hint = \"ada@contoso.com\"\nscope = \"openid email\"\n",
+        provider.secrets_toml(REDIRECT, COOKIE_SECRET)
+    );
+    let app = start_app(&secrets).await;
+    let r = Browser::new().get(&app.url("/auth/login")).await;
+    let url = url::Url::parse(&location(r.headers())).unwrap();
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["prompt"], "login");
+    assert_eq!(q["domain_hint"], "contoso.com");
+    assert_eq!(q["login_hint"], "ada@contoso.com");
+    assert_eq!(q["scope"], "openid email");
+}
+
+#[tokio::test]
+async fn return_to_brings_the_user_back_and_only_to_this_site() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let done = browser
+        .login(&app.url("/auth/login?return_to=%2Fpage%3Fx%3D1"), "A", "a@example.com")
+        .await;
+    assert_eq!(location(done.headers()), "/page?x=1");
+
+    for evil in ["%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example"] {
+        let done = Browser::new()
+            .login(&app.url(&format!("/auth/login?return_to={evil}")), "A", "a@example.com")
+            .await;
+        assert_eq!(location(done.headers()), "/", "return_to={evil}");
+    }
+}
+
+#[tokio::test]
+async fn private_redirects_browsers_to_login_and_answers_401_to_apis() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let r = browser.get(&app.url("/private?tab=2")).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(r.headers()), "/auth/login?return_to=%2Fprivate%3Ftab%3D2");
+
+    let api = browser.client.get(app.url("/private")).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    let body: serde_json::Value = api.json().await.unwrap();
+    assert_eq!(body["error"], "login_required");
+
+    assert_eq!(browser.get(&app.url("/maybe")).await.text().await.unwrap(), "none");
+
+    // Following the redirect logs in and comes back to the page asked for.
+    let done = browser.login(&app.url("/auth/login?return_to=%2Fprivate%3Ftab%3D2"), "A", "a@example.com").await;
+    assert_eq!(location(done.headers()), "/private?tab=2");
+    let r = browser.get(&app.url("/private?tab=2")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "private for a@example.com");
+    assert_eq!(browser.get(&app.url("/maybe")).await.text().await.unwrap(), "some");
+}
+
+#[tokio::test]
+async fn guard_layer_makes_routes_login_only() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let r = browser.get(&app.url("/guarded")).await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(r.headers()), "/auth/login?return_to=%2Fguarded");
+    let api = browser.client.get(app.url("/guarded")).send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    browser.login(&app.url("/auth/login"), "G", "g@example.com").await;
+    let r = browser.get(&app.url("/guarded")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.text().await.unwrap(), "guarded for g@example.com");
+}
+
+#[tokio::test]
+async fn two_providers_in_one_app() {
+    let alpha = DevProvider::start().await.unwrap();
+    let beta = DevProvider::start().await.unwrap();
+    let app = start_app(&two_provider_secrets(&alpha, &beta)).await;
+    let browser = Browser::new();
+
+    // No provider named: a page lists them.
+    let chooser = browser.get(&app.url("/auth/login?return_to=%2Fpage")).await;
+    assert_eq!(chooser.status(), StatusCode::OK);
+    let html = chooser.text().await.unwrap();
+    assert!(html.contains("/auth/login?provider=alpha&amp;return_to=%2Fpage"), "{html}");
+    assert!(html.contains("/auth/login?provider=beta&amp;return_to=%2Fpage"), "{html}");
+
+    let r = browser.get(&app.url("/auth/login?provider=beta")).await;
+    assert!(location(r.headers()).starts_with(&beta.issuer()));
+    browser.login(&app.url("/auth/login?provider=beta"), "Bea", "bea@example.com").await;
+    let me = browser.me(&app).await;
+    assert_eq!(me["provider"], "beta");
+    assert_eq!(me["iss"], beta.issuer());
+
+    let other = Browser::new();
+    other.login(&app.url("/auth/login?provider=alpha"), "Al", "al@example.com").await;
+    assert_eq!(other.me(&app).await["provider"], "alpha");
+    assert_eq!(beta.request_counts().token, 1);
+    assert_eq!(alpha.request_counts().token, 1);
+
+    let unknown = browser.get(&app.url("/auth/login?provider=gamma")).await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert!(unknown.text().await.unwrap().contains("no login provider named &quot;gamma&quot;"));
+}
+
+#[tokio::test]
+async fn parallel_tabs_log_in_without_clobbering_each_other() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let first = browser
+        .start_login(&app.url("/auth/login?return_to=%2Fpage%3Ftab%3D1"), "T", "t@example.com", "")
+        .await;
+    let second = browser
+        .start_login(&app.url("/auth/login?return_to=%2Fpage%3Ftab%3D2"), "T", "t@example.com", "")
+        .await;
+    let r2 = browser.get(&second).await;
+    assert_eq!(location(r2.headers()), "/page?tab=2");
+    let r1 = browser.get(&first).await;
+    assert_eq!(r1.status(), StatusCode::FOUND, "{}", r1.text().await.unwrap_or_default());
+    assert_eq!(location(r1.headers()), "/page?tab=1");
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_here_and_at_the_provider() {
+    let (provider, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let done = browser.login(&app.url("/auth/login"), "L", "l@example.com").await;
+    let session = cookie_pair(done.headers(), "oidc_session").expect("session cookie");
+
+    let r = browser
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", app.base.clone())
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let end_session = url::Url::parse(&location(r.headers())).unwrap();
+    assert!(end_session.as_str().starts_with(&provider.issuer()));
+    let q: std::collections::HashMap<_, _> = end_session.query_pairs().into_owned().collect();
+    assert_eq!(q["client_id"], provider.client_id());
+    assert_eq!(q["post_logout_redirect_uri"], app.url("/oauth2callback"));
+    assert!(q["id_token_hint"].split('.').count() == 3);
+    assert!(!q["state"].is_empty());
+    assert!(set_cookies(r.headers()).iter().any(|c| c.starts_with("oidc_session=;") && c.contains("Max-Age=0")));
+
+    // The provider sends the browser back to the callback, which lands it on the home page.
+    let back = browser.get(end_session.as_str()).await;
+    let back_to_app = location(back.headers());
+    assert!(back_to_app.starts_with(&app.url("/oauth2callback?")), "{back_to_app}");
+    let landed = browser.get(&back_to_app).await;
+    assert_eq!(landed.status(), StatusCode::FOUND);
+    assert_eq!(location(landed.headers()), "/");
+
+    assert_eq!(browser.me(&app).await["is_logged_in"], false);
+    let calls = provider.end_session_calls();
+    assert_eq!(calls.len(), 1);
+
+    // The old cookie, replayed, is anonymous: the session is gone from the store.
+    let replay: serde_json::Value = reqwest::Client::new()
+        .get(app.url("/me"))
+        .header("cookie", session)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(replay["is_logged_in"], false);
+}
+
+#[tokio::test]
+async fn logout_get_from_the_app_logs_out_and_from_elsewhere_asks_first() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    browser.login(&app.url("/auth/login"), "L", "l@example.com").await;
+
+    // A cross-site GET (an <img>, a link elsewhere) only shows a confirmation page.
+    let r = browser.client.get(app.url("/auth/logout")).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("<form method=\"post\" action=\"/auth/logout\">"));
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+
+    // A cross-site POST is refused.
+    let r = browser
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+
+    // Streamlit's st.logout navigates to /auth/logout from the app itself.
+    let r = browser.client.get(app.url("/auth/logout")).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(browser.me(&app).await["is_logged_in"], false);
+}
+
+#[tokio::test]
+async fn a_second_login_in_the_same_browser_gets_a_new_session() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let first = browser.login(&app.url("/auth/login"), "One", "one@example.com").await;
+    let first_cookie = cookie_pair(first.headers(), "oidc_session").unwrap();
+    let second = browser.login(&app.url("/auth/login"), "Two", "two@example.com").await;
+    let second_cookie = cookie_pair(second.headers(), "oidc_session").unwrap();
+    assert_ne!(first_cookie, second_cookie);
+    assert_eq!(browser.me(&app).await["email"], "two@example.com");
+    let old: serde_json::Value = reqwest::Client::new()
+        .get(app.url("/me"))
+        .header("cookie", first_cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(old["is_logged_in"], false, "the first session is gone");
+}
+
+#[tokio::test]
+async fn a_provider_down_at_start_up_answers_503_then_recovers() {
+    let port = free_port();
+    let secrets = format!(
+        "[auth]\nredirect_uri = \"{REDIRECT}\"\ncookie_secret = \"{COOKIE_SECRET}\"\nclient_id = \"dev-client\"\nclient_secret = \"dev-secret\"\nserver_metadata_url = \"http://127.0.0.1:{port}/.well-known/openid-configuration\"\n"
+    );
+    let app = start_app(&secrets).await;
+    app.layer.warm_up().await;
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app.url("/")).await.text().await.unwrap(), "anonymous");
+    let r = browser.get(&app.url("/auth/login")).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("not reachable"), "{page}");
+    assert!(page.contains("Try again"));
+
+    let _provider = DevProvider::builder().port(port).start().await.expect("provider on the chosen port");
+    let mut recovered = false;
+    for _ in 0..60 {
+        let r = browser.get(&app.url("/auth/login")).await;
+        if r.status() == StatusCode::FOUND {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "login works once the provider is up");
+    browser.login(&app.url("/auth/login"), "R", "r@example.com").await;
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+}
+
+#[tokio::test]
+async fn discovery_and_keys_are_fetched_once_then_one_token_request_per_login() {
+    let (provider, app) = one_provider_app().await;
+    for i in 0..3 {
+        Browser::new().login(&app.url("/auth/login"), "N", &format!("n{i}@example.com")).await;
+    }
+    let counts = provider.request_counts();
+    assert_eq!(counts.discovery, 1);
+    assert_eq!(counts.jwks, 1);
+    assert_eq!(counts.token, 3);
+    assert_eq!(counts.userinfo, 0);
+}
+
+#[tokio::test]
+async fn signing_key_rotation_is_followed() {
+    let (provider, app) = one_provider_app().await;
+    Browser::new().login(&app.url("/auth/login"), "K", "k@example.com").await;
+    provider.rotate_signing_key();
+    let browser = Browser::new();
+    browser.login(&app.url("/auth/login"), "K", "k@example.com").await;
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+    assert_eq!(provider.request_counts().jwks, 2, "one refetch for the new key id");
+}
+
+#[tokio::test]
+async fn expose_tokens_controls_what_handlers_see() {
+    let provider = DevProvider::start().await.unwrap();
+    let hidden = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
+    let b = Browser::new();
+    b.login(&hidden.url("/auth/login"), "T", "t@example.com").await;
+    let t: serde_json::Value = b.client.get(hidden.url("/tokens")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(t, serde_json::json!({"id": false, "access": false}));
+
+    let secrets = provider
+        .secrets_toml(REDIRECT, COOKIE_SECRET)
+        .replacen("[auth]\n", "[auth]\nexpose_tokens = [\"id\", \"access\"]\n", 1);
+    let shown = start_app(&secrets).await;
+    let b = Browser::new();
+    b.login(&shown.url("/auth/login"), "T", "t@example.com").await;
+    let t: serde_json::Value = b.client.get(shown.url("/tokens")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(t, serde_json::json!({"id": true, "access": true}));
+}
+
+#[tokio::test]
+async fn a_path_prefix_moves_every_route_and_the_cookie_path() {
+    let provider = DevProvider::start().await.unwrap();
+    let secrets = provider.secrets_toml("http://127.0.0.1:{port}/app/oauth2callback", COOKIE_SECRET);
+    let app = start_app_with(&secrets, "/app", |b| b).await;
+    let browser = Browser::new();
+    assert_eq!(browser.get(&app.url("/auth/login")).await.status(), StatusCode::NOT_FOUND);
+    let r = browser.get(&app.url("/app/private")).await;
+    assert_eq!(location(r.headers()), "/app/auth/login?return_to=%2Fapp%2Fprivate");
+    let done = browser.login(&app.url("/app/auth/login"), "P", "p@example.com").await;
+    assert_eq!(location(done.headers()), "/app/");
+    let session = set_cookies(done.headers()).into_iter().find(|c| c.starts_with("oidc_session=")).unwrap();
+    assert!(session.contains("Path=/app"), "{session}");
+    let me: serde_json::Value = browser.client.get(app.url("/app/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["is_logged_in"], true);
+}
+
+#[tokio::test]
+async fn dev_provider_logs_a_chosen_user_in_with_one_call() {
+    let (provider, app) = one_provider_app().await;
+    let user = DevUser::new("Grace Hopper", "grace@example.com").claim("roles", serde_json::json!(["admiral"]));
+    let login = provider.login_as(&app.url("/auth/login?return_to=%2Fpage"), &user).await.expect("login_as");
+    assert_eq!(login.location, "/page");
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(app.url("/me"))
+        .header("cookie", &login.cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["name"], "Grace Hopper");
+    assert_eq!(me["roles"], serde_json::json!(["admiral"]));
+}
