@@ -14,7 +14,10 @@ pub(crate) const ENV_PREFIX: &str = "OIDC_AUTH__";
 /// The variable that sets `key` of `provider` (`default` or empty: the unnamed provider).
 pub(crate) fn var_name(provider: &str, key: &str) -> String {
     let key = key.to_ascii_uppercase();
-    if provider.is_empty() || provider == DEFAULT_PROVIDER || SHARED_KEYS.contains(&key.to_ascii_lowercase().as_str()) {
+    if provider.is_empty()
+        || provider == DEFAULT_PROVIDER
+        || SHARED_KEYS.contains(&key.to_ascii_lowercase().as_str())
+    {
         format!("{ENV_PREFIX}{key}")
     } else {
         format!(
@@ -127,10 +130,7 @@ fn parse_name(name: &str, auth: &RawTable, warnings: &mut Warnings) -> Option<Ta
         [sub, key] if is_provider_subtable(&lower(sub)) => {
             Some(Target::Sub(None, lower(sub), lower(key)))
         }
-        [provider, key] => Some(Target::Provider(
-            provider_name(provider, auth),
-            lower(key),
-        )),
+        [provider, key] => Some(Target::Provider(provider_name(provider, auth), lower(key))),
         [provider, sub, key] if is_provider_subtable(&lower(sub)) => Some(Target::Sub(
             provider_name(provider, auth),
             lower(sub),
@@ -155,7 +155,9 @@ fn provider_name(segment: &str, auth: &RawTable) -> Option<String> {
         return None;
     }
     let existing = auth.entries.iter().find(|(k, e)| {
-        matches!(e.value, RawValue::Table(_)) && !is_provider_subtable(k) && k.eq_ignore_ascii_case(&wanted)
+        matches!(e.value, RawValue::Table(_))
+            && !is_provider_subtable(k)
+            && k.eq_ignore_ascii_case(&wanted)
     });
     Some(match existing {
         Some((k, _)) => k.clone(),

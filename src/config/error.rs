@@ -212,6 +212,18 @@ pub enum ConfigError {
         /// The operating system's message.
         message: String,
     },
+    /// The skeleton's placeholder, kept only so code written against it still compiles.
+    /// Use [`ConfigError::InvalidValue`] instead; this variant will be removed.
+    #[doc(hidden)]
+    #[error("invalid `{key}` in {origin}: {reason}")]
+    Invalid {
+        /// The key.
+        key: String,
+        /// Why it is invalid.
+        reason: String,
+        /// Where it came from.
+        origin: ConfigSource,
+    },
     /// `redirect_uri` (or `post_logout_redirect_uri`) contains `{port}` but no port is known.
     #[error(
         "\"{value}\" contains the {{port}} placeholder but the port the app listens on is not \

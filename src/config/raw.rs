@@ -21,7 +21,7 @@ pub(crate) enum RawValue {
     Str(String),
     Int(i64),
     Float(f64),
-    Bool(bool),
+    Bool,
     Datetime,
     Array(Vec<RawValue>),
     Table(RawTable),
@@ -37,7 +37,7 @@ impl RawValue {
             RawValue::Str(_) => "a string",
             RawValue::Int(_) => "an integer",
             RawValue::Float(_) => "a float",
-            RawValue::Bool(_) => "a boolean",
+            RawValue::Bool => "a boolean",
             RawValue::Datetime => "a date-time",
             RawValue::Array(_) => "an array",
             RawValue::Table(_) => "a table",
@@ -87,7 +87,7 @@ enum Parsed {
     Str(String),
     Int(i64),
     Float(f64),
-    Bool(bool),
+    Bool,
     Datetime,
     Array(Vec<Parsed>),
     Table(Vec<(String, Parsed)>),
@@ -99,7 +99,7 @@ impl Parsed {
             Parsed::Str(s) => RawValue::Str(s),
             Parsed::Int(i) => RawValue::Int(i),
             Parsed::Float(f) => RawValue::Float(f),
-            Parsed::Bool(b) => RawValue::Bool(b),
+            Parsed::Bool => RawValue::Bool,
             Parsed::Datetime => RawValue::Datetime,
             Parsed::Array(items) => {
                 RawValue::Array(items.into_iter().map(|p| p.into_raw(origin)).collect())
@@ -137,8 +137,8 @@ impl<'de> Visitor<'de> for ParsedVisitor {
         f.write_str("any TOML value")
     }
 
-    fn visit_bool<E>(self, v: bool) -> Result<Parsed, E> {
-        Ok(Parsed::Bool(v))
+    fn visit_bool<E>(self, _: bool) -> Result<Parsed, E> {
+        Ok(Parsed::Bool)
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Parsed, E> {

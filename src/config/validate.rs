@@ -208,17 +208,14 @@ pub(crate) fn validate_auth(
                 || AUTHLIB_IGNORED_KEYS.contains(&k) => {}
             _ => match &entry.value {
                 RawValue::Table(t) => named.push((key.as_str(), t, &entry.origin)),
-                other if CLIENT_KWARGS_KEYS.contains(&key.as_str()) => warnings.warn(format!(
-                    "`{path}` in {} is ignored: `{key}` belongs in client_kwargs \
-                     (e.g. `client_kwargs = {{ {key} = ... }}`)",
-                    entry.origin
-                ))
-                .clone_unit(other),
+                _ if CLIENT_KWARGS_KEYS.contains(&key.as_str()) => {
+                    warnings.warn(misplaced_kwarg(&path, key, &entry.origin))
+                }
                 // Provider names cannot contain `_` and every known key does, so an unknown
                 // key with `_` is a typo and one without is a provider that is not a table.
-                other if key.contains('_') || key.is_empty() => warnings
-                    .warn(unknown_key(&path, "[auth]", &entry.origin))
-                    .clone_unit(other),
+                _ if key.contains('_') || key.is_empty() => {
+                    warnings.warn(unknown_key(&path, "[auth]", &entry.origin))
+                }
                 other => {
                     return Err(ConfigError::NotATable {
                         key: path,
@@ -251,7 +248,15 @@ pub(crate) fn validate_auth(
             ));
         }
     } else if top_has_provider {
-        let provider = parse_provider(DEFAULT_PROVIDER, "[auth]", "auth", auth, origin, true, warnings)?;
+        let provider = parse_provider(
+            DEFAULT_PROVIDER,
+            "[auth]",
+            "auth",
+            auth,
+            origin,
+            true,
+            warnings,
+        )?;
         providers.insert(DEFAULT_PROVIDER.to_owned(), provider);
     } else {
         let stray: Vec<&str> = auth
@@ -312,13 +317,16 @@ pub(crate) fn validate_auth(
     })
 }
 
-/// Lets a match arm that only warns still consume its binding.
-trait ClearUnit {
-    fn clone_unit(self, _: &RawValue);
-}
-
-impl ClearUnit for () {
-    fn clone_unit(self, _: &RawValue) {}
+fn misplaced_kwarg(path: &str, key: &str, origin: &ConfigSource) -> String {
+    let hint = if origin.is_env_var() {
+        format!(
+            "its variable needs a CLIENT_KWARGS__{} segment",
+            key.to_ascii_uppercase()
+        )
+    } else {
+        format!("e.g. `client_kwargs = {{ {key} = ... }}`")
+    };
+    format!("`{path}` in {origin} is ignored: `{key}` belongs in client_kwargs ({hint})")
 }
 
 fn unknown_key(path: &str, section: &str, origin: &ConfigSource) -> String {
@@ -420,6 +428,9 @@ fn parse_provider(
                  from [auth] itself",
                 entry.origin
             )),
+            k if CLIENT_KWARGS_KEYS.contains(&k) => {
+                warnings.warn(misplaced_kwarg(&path, k, &entry.origin))
+            }
             _ => warnings.warn(unknown_key(&path, section, &entry.origin)),
         }
     }
@@ -541,7 +552,9 @@ fn parse_client_kwargs(
                 if let Some(slot) = kwargs.authorize_params.iter_mut().find(|(k, _)| k == param) {
                     slot.1 = value.clone();
                 } else {
-                    kwargs.authorize_params.push((param.to_owned(), value.clone()));
+                    kwargs
+                        .authorize_params
+                        .push((param.to_owned(), value.clone()));
                 }
             }
         }

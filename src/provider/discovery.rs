@@ -116,15 +116,16 @@ impl Default for Timing {
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct FetchState {
     last_failure: Option<(Instant, String)>,
     last_key_fetch: Option<Instant>,
 }
 
 /// The per-provider cache.
-#[derive(Debug)]
 pub(crate) struct Cache {
+    /// The provider's name, for logs.
+    name: String,
     metadata_url: Url,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// Held for the whole of a fetch, which is what makes concurrent callers share one.
@@ -133,8 +134,9 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    pub(crate) fn new(metadata_url: Url) -> Cache {
+    pub(crate) fn new(name: &str, metadata_url: Url) -> Cache {
         Cache {
+            name: name.to_owned(),
             metadata_url,
             current: RwLock::new(None),
             fetch: Mutex::new(FetchState::default()),
@@ -152,10 +154,7 @@ impl Cache {
     }
 
     fn store(&self, snapshot: Arc<Snapshot>) {
-        *self
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Some(snapshot);
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(snapshot);
     }
 
     fn is_fresh(&self, snapshot: &Snapshot) -> bool {
@@ -199,12 +198,21 @@ impl Cache {
                 match stale {
                     Some(s) => {
                         tracing::warn!(
+                            provider = %self.name,
                             reason = %reason,
-                            "refreshing the provider's discovery document failed; using the previous one"
+                            "refreshing the provider's discovery document failed; still using the previous one"
                         );
                         Ok(s)
                     }
-                    None => Err(reason),
+                    None => {
+                        tracing::warn!(
+                            provider = %self.name,
+                            reason = %reason,
+                            retry_after = ?self.timing.failure_backoff,
+                            "login provider unavailable"
+                        );
+                        Err(reason)
+                    }
                 }
             }
         }
@@ -225,12 +233,12 @@ impl Cache {
         }
         if let Some(at) = state.last_key_fetch {
             if at.elapsed() < self.timing.key_refetch_interval {
-                tracing::debug!("not refetching the key set: it was fetched moments ago");
+                tracing::debug!(provider = %self.name, "not refetching the key set: it was fetched moments ago");
                 return None;
             }
         }
         state.last_key_fetch = Some(Instant::now());
-        tracing::debug!("the ID token names an unknown key; refetching the key set");
+        tracing::debug!(provider = %self.name, "the ID token names an unknown key; refetching the key set");
         match fetch_keys(http, &current.discovered.jwks_uri).await {
             Ok(keys) => {
                 let snapshot = Arc::new(Snapshot {
@@ -241,14 +249,14 @@ impl Cache {
                 Some(snapshot)
             }
             Err(reason) => {
-                tracing::warn!(reason = %reason, "refetching the provider's key set failed");
+                tracing::warn!(provider = %self.name, reason = %reason, "refetching the provider's key set failed");
                 None
             }
         }
     }
 
     async fn fetch_all(&self, http: &HttpClient) -> Result<Snapshot, String> {
-        tracing::debug!(url = %display_url(&self.metadata_url), "fetching the discovery document");
+        tracing::debug!(provider = %self.name, url = %display_url(&self.metadata_url), "fetching the discovery document");
         let discovered = self.fetch_metadata(http).await?;
         let keys = fetch_keys(http, &discovered.jwks_uri).await?;
         Ok(Snapshot {
@@ -327,7 +335,10 @@ impl Cache {
     }
 }
 
-async fn fetch_keys(http: &HttpClient, jwks_uri: &JsonWebKeySetUrl) -> Result<CoreJsonWebKeySet, String> {
+async fn fetch_keys(
+    http: &HttpClient,
+    jwks_uri: &JsonWebKeySetUrl,
+) -> Result<CoreJsonWebKeySet, String> {
     let shown = display_url(jwks_uri.url());
     let body = http
         .get_json(jwks_uri.url())

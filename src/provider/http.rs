@@ -6,11 +6,13 @@
 //! addresses (SSRF), and a token request must never be re-sent with the code and secret to
 //! another place.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use http::header::{HeaderValue, CONTENT_TYPE};
 use http::StatusCode;
-use openidconnect::{HttpRequest, HttpResponse};
+use openidconnect::{AsyncHttpClient, HttpRequest, HttpResponse};
 use url::Url;
 
 /// Largest body accepted from a provider. Discovery documents and key sets are a few KiB, token
@@ -21,8 +23,8 @@ pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// password or query) and never a request or response body.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum HttpError {
-    #[error("no answer from {url} within {secs} s")]
-    Timeout { url: String, secs: u64 },
+    #[error("no answer from {url} within {}", human(*after))]
+    Timeout { url: String, after: Duration },
     #[error("could not connect to {url}: {cause}")]
     Connect { url: String, cause: String },
     #[error("the answer from {url} is larger than {limit} bytes")]
@@ -95,7 +97,10 @@ impl HttpClient {
             }
             body.extend_from_slice(&chunk);
         }
-        builder.body(body).map_err(|e| HttpError::Other { url, cause: e.to_string() })
+        builder.body(body).map_err(|e| HttpError::Other {
+            url,
+            cause: e.to_string(),
+        })
     }
 
     /// A GET expecting a 200 JSON answer, for discovery and the key set.
@@ -169,12 +174,17 @@ impl HttpClient {
         Ok(response)
     }
 
+    /// This client as openidconnect's `AsyncHttpClient` for the token endpoint.
+    pub(crate) fn token_endpoint(&self) -> TokenEndpoint<'_> {
+        TokenEndpoint(self)
+    }
+
     fn classify(&self, error: reqwest::Error, url: &str) -> HttpError {
         let error = error.without_url();
         if error.is_timeout() {
             HttpError::Timeout {
                 url: url.to_owned(),
-                secs: self.timeout.as_secs().max(1),
+                after: self.timeout,
             }
         } else if error.is_connect() {
             HttpError::Connect {
@@ -187,6 +197,28 @@ impl HttpClient {
                 cause: root_cause(&error),
             }
         }
+    }
+}
+
+/// [`HttpClient::token_call`] as an `AsyncHttpClient`. A named type with a boxed `Send` future
+/// rather than a closure: with a closure, rustc cannot prove the exchange future `Send` for
+/// every lifetime, and axum handlers need it to be.
+pub(crate) struct TokenEndpoint<'a>(&'a HttpClient);
+
+impl<'c> AsyncHttpClient<'c> for TokenEndpoint<'_> {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.0.token_call(request))
+    }
+}
+
+fn human(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{} ms", duration.as_millis())
     }
 }
 

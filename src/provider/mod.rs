@@ -80,8 +80,7 @@ impl Provider {
     /// Builds the provider's HTTP client. Does not touch the network.
     pub(crate) fn new(config: ProviderConfig, redirect_uri: Url) -> Result<Provider, ConfigError> {
         let key = |field: &str| {
-            // `default` is the name config gives the provider in `[auth]` itself.
-            if config.name == "default" {
+            if config.name == crate::config::DEFAULT_PROVIDER {
                 format!("auth.{field}")
             } else {
                 format!("auth.{}.{field}", config.name)
@@ -105,7 +104,7 @@ impl Provider {
         Ok(Provider {
             redirect_uri: RedirectUrl::from_url(redirect_uri),
             http,
-            cache: Cache::new(metadata_url),
+            cache: Cache::new(&config.name, metadata_url),
             config,
         })
     }
@@ -126,13 +125,13 @@ impl Provider {
     }
 
     async fn snapshot(&self) -> Result<std::sync::Arc<Snapshot>, LoginError> {
-        self.cache.snapshot(&self.http).await.map_err(|reason| {
-            tracing::warn!(provider = %self.config.name, reason = %reason, "login provider unavailable");
-            LoginError::ProviderUnavailable {
+        self.cache
+            .snapshot(&self.http)
+            .await
+            .map_err(|reason| LoginError::ProviderUnavailable {
                 provider: self.config.name.clone(),
                 reason,
-            }
-        })
+            })
     }
 
     /// The authorization URL for a new login with the caller's `state`.
@@ -208,6 +207,12 @@ impl Provider {
         pkce_verifier: &str,
         nonce: &str,
     ) -> Result<TokenSet, LoginError> {
+        // An empty nonce would match a token carrying an empty one: never a real login.
+        if nonce.is_empty() {
+            return Err(LoginError::IdTokenRejected(
+                "no nonce was recorded for this login".to_owned(),
+            ));
+        }
         let snapshot = self.snapshot().await?;
         let discovered = &snapshot.discovered;
         let client = TokenClient::new(
@@ -222,11 +227,10 @@ impl Provider {
         .set_redirect_uri(self.redirect_uri.clone())
         .set_auth_type(self.auth_type(discovered.post_only));
 
-        let http_client = |request: openidconnect::HttpRequest| self.http.token_call(request);
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
-            .request_async(&http_client)
+            .request_async(&self.http.token_endpoint())
             .await
             .map_err(|e| self.token_error(e, &[code, pkce_verifier]))?;
 
@@ -371,7 +375,9 @@ impl Provider {
 fn parse_failure(body: &[u8]) -> LoginError {
     let reason = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(fields)) => match (fields.get("access_token"), fields.get("id_token")) {
-            (Some(Value::String(_)), Some(Value::String(jwt))) if jwt.parse::<IdToken>().is_err() => {
+            (Some(Value::String(_)), Some(Value::String(jwt)))
+                if jwt.parse::<IdToken>().is_err() =>
+            {
                 return LoginError::IdTokenRejected(
                     "the token is malformed (not a signed JWT, or a standard claim has the wrong type)"
                         .to_owned(),

@@ -107,9 +107,8 @@ pub(crate) fn verify(
         let key = id_token
             .signing_key(&verifier)
             .map_err(|e| rejection(ClaimsVerificationError::SignatureVerification(e)))?;
-        let actual = AccessTokenHash::from_token(expected.access_token, alg, key).map_err(|_| {
-            Rejection::Invalid("the token's at_hash cannot be checked".to_owned())
-        })?;
+        let actual = AccessTokenHash::from_token(expected.access_token, alg, key)
+            .map_err(|_| Rejection::Invalid("the token's at_hash cannot be checked".to_owned()))?;
         if !bool::from(actual.as_bytes().ct_eq(claimed.as_bytes())) {
             return Err(Rejection::Invalid(
                 "the token does not belong to the access token it came with (at_hash)".to_owned(),

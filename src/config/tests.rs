@@ -1,0 +1,1378 @@
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::*;
+
+const CLIENT_SECRET: &str = "CLIENT-SECRET-VALUE-a1b2c3";
+const COOKIE_SECRET: &str = "COOKIE-SECRET-VALUE-0123456789abcdef";
+const GOOGLE_URL: &str = "https://accounts.google.com/.well-known/openid-configuration";
+const ENTRA_URL: &str =
+    "https://login.microsoftonline.com/<tenant>/v2.0/.well-known/openid-configuration";
+
+fn shared() -> String {
+    format!(
+        "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
+         cookie_secret = \"{COOKIE_SECRET}\"\n"
+    )
+}
+
+fn google_table() -> String {
+    format!(
+        "[auth.google]\nclient_id = \"google-client\"\nclient_secret = \"{CLIENT_SECRET}\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n"
+    )
+}
+
+/// `shared()` plus a valid `[auth.google]` plus `extra` appended.
+fn with_google(extra: &str) -> String {
+    format!("{}{}{extra}", shared(), google_table())
+}
+
+fn err(text: &str) -> ConfigError {
+    match AuthConfig::from_toml_str(text) {
+        Ok(c) => panic!("expected an error, got {c:?}"),
+        Err(e) => e,
+    }
+}
+
+fn ok(text: &str) -> AuthConfig {
+    match AuthConfig::from_toml_str(text) {
+        Ok(c) => c,
+        Err(e) => panic!("expected a config, got error: {e}"),
+    }
+}
+
+fn assert_mentions(e: &ConfigError, parts: &[&str]) {
+    let msg = e.to_string();
+    for p in parts {
+        assert!(msg.contains(p), "message {msg:?} should mention {p:?}");
+    }
+}
+
+fn has_warning(c: &AuthConfig, parts: &[&str]) -> bool {
+    c.warnings
+        .iter()
+        .any(|w| parts.iter().all(|p| w.contains(p)))
+}
+
+fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
+    vars.iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+struct Dirs {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    cwd: PathBuf,
+}
+
+fn dirs() -> Dirs {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let home = tmp.path().join("home");
+    let cwd = tmp.path().join("project");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::create_dir_all(&cwd).expect("mkdir");
+    Dirs {
+        _tmp: tmp,
+        home,
+        cwd,
+    }
+}
+
+fn write_secrets(dir: &Path, text: &str) -> PathBuf {
+    let folder = dir.join(".streamlit");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let path = folder.join("secrets.toml");
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+// ---------------------------------------------------------------- Streamlit files
+
+#[test]
+fn plain_streamlit_single_provider_file() {
+    let text = format!(
+        "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
+         cookie_secret = \"xxx\"\nclient_id = \"xxx\"\nclient_secret = \"xxx\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n"
+    );
+    let c = ok(&text);
+    assert_eq!(c.provider_names().collect::<Vec<_>>(), ["default"]);
+    let p = c.default_provider().expect("default provider");
+    assert_eq!(p.name, "default");
+    assert_eq!(p.client_id, "xxx");
+    assert_eq!(p.client_secret.expose(), "xxx");
+    assert_eq!(p.server_metadata_url, GOOGLE_URL);
+    assert_eq!(p.client_kwargs, ClientKwargs::default());
+    assert_eq!(c.redirect_uri, "http://localhost:8501/oauth2callback");
+    assert_eq!(c.cookie_secret.expose(), "xxx");
+    assert_eq!(c.source, ConfigSource::String);
+    // Streamlit's docs use short secrets: accepted, but flagged.
+    assert!(has_warning(&c, &["auth.cookie_secret", "3 bytes"]));
+}
+
+#[test]
+fn multi_provider_file_in_streamlit_docs_style() {
+    let text = format!(
+        r#"
+[auth]
+redirect_uri = "http://localhost:8501/oauth2callback"
+cookie_secret = "{COOKIE_SECRET}"
+
+[auth.google]
+client_id = "google-client"
+client_secret = "{CLIENT_SECRET}"
+server_metadata_url = "{GOOGLE_URL}"
+
+[auth.microsoft]
+client_id = "ms-client"
+client_secret = "ms-secret"
+server_metadata_url = "{ENTRA_URL}"
+client_kwargs = {{ prompt = "login" }}
+"#
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.provider_names().collect::<Vec<_>>(),
+        ["google", "microsoft"]
+    );
+    assert!(c.default_provider().is_none());
+    let ms = c.provider("microsoft").expect("microsoft");
+    assert_eq!(ms.server_metadata_url, ENTRA_URL);
+    assert_eq!(ms.client_kwargs.prompt.as_deref(), Some("login"));
+    assert_eq!(ms.client_kwargs.scope, ["openid", "email", "profile"]);
+    let g = c.provider("google").expect("google");
+    assert_eq!(g.client_kwargs.prompt.as_deref(), Some("select_account"));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert!(c.provider("nope").is_none());
+}
+
+#[test]
+fn default_and_named_providers_together_and_auth_default_table() {
+    let text = format!(
+        "{}client_id = \"d\"\nclient_secret = \"s\"\nserver_metadata_url = \"{GOOGLE_URL}\"\n{}",
+        shared(),
+        google_table()
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.provider_names().collect::<Vec<_>>(),
+        ["default", "google"]
+    );
+
+    // [auth.default] wins over provider keys directly in [auth], as in Streamlit.
+    let text = format!(
+        "{}client_id = \"top\"\nclient_secret = \"s\"\nserver_metadata_url = \"{GOOGLE_URL}\"\n\
+         [auth.default]\nclient_id = \"table\"\nclient_secret = \"s\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n",
+        shared()
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.default_provider().map(|p| p.client_id.as_str()),
+        Some("table")
+    );
+    assert!(has_warning(&c, &["[auth.default]", "client_id", "ignored"]));
+}
+
+#[test]
+fn defaults() {
+    let c = ok(&with_google(""));
+    assert_eq!(c.expose_tokens, ExposeTokens::default());
+    assert_eq!(c.post_logout_redirect_uri, None);
+    assert_eq!(c.session_lifetime, Duration::from_secs(30 * 24 * 3600));
+    let k = &c.provider("google").expect("google").client_kwargs;
+    assert_eq!(k.scope, ["openid", "email", "profile"]);
+    assert_eq!(k.prompt.as_deref(), Some("select_account"));
+    assert_eq!(k.token_endpoint_auth_method, None);
+    assert_eq!(k.timeout, Duration::from_secs(10));
+    assert!(k.authorize_params.is_empty());
+}
+
+#[test]
+fn shared_extension_keys() {
+    let text = format!(
+        "[auth]\nredirect_uri = \"https://app.example.com/oauth2callback\"\n\
+         cookie_secret = \"{COOKIE_SECRET}\"\nexpose_tokens = [\"id\", \"access\"]\n\
+         post_logout_redirect_uri = \"https://app.example.com/\"\nsession_lifetime_days = 7\n{}",
+        google_table()
+    );
+    let c = ok(&text);
+    assert_eq!(
+        c.expose_tokens,
+        ExposeTokens {
+            id: true,
+            access: true
+        }
+    );
+    assert_eq!(c.session_lifetime, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(
+        c.post_logout_redirect_uri.as_deref(),
+        Some("https://app.example.com/")
+    );
+    let c = ok(&format!(
+        "{}expose_tokens = \"access\"\n{}",
+        shared(),
+        google_table()
+    ));
+    assert_eq!(
+        c.expose_tokens,
+        ExposeTokens {
+            id: false,
+            access: true
+        }
+    );
+}
+
+#[test]
+fn client_kwargs_mapping_and_extra_params_in_file_order() {
+    let c = ok(&with_google(
+        r#"
+[auth.google.client_kwargs]
+scope = "email profile email"
+prompt = ""
+token_endpoint_auth_method = "client_secret_post"
+code_challenge_method = "S256"
+timeout = 2.5
+zeta_hint = "z"
+login_hint = "someone@example.com"
+audience = "api://x"
+response_mode = "query"
+"#,
+    ));
+    let k = &c.provider("google").expect("google").client_kwargs;
+    assert_eq!(k.scope, ["openid", "email", "profile"]);
+    assert!(has_warning(
+        &c,
+        &["auth.google.client_kwargs.scope", "openid"]
+    ));
+    assert_eq!(k.prompt, None);
+    assert_eq!(
+        k.token_endpoint_auth_method,
+        Some(TokenEndpointAuth::ClientSecretPost)
+    );
+    assert_eq!(k.timeout, Duration::from_millis(2500));
+    let names: Vec<&str> = k.authorize_params.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["zeta_hint", "login_hint", "audience", "response_mode"]
+    );
+
+    let c = ok(&with_google(
+        "[auth.google.client_kwargs]\nprompt = \"none\"\ntimeout = 300\n\
+         token_endpoint_auth_method = \"client_secret_basic\"\nscope = [\"openid\", \"groups\"]\n",
+    ));
+    let k = &c.provider("google").expect("google").client_kwargs;
+    assert_eq!(k.prompt.as_deref(), Some("none"));
+    assert_eq!(k.timeout, Duration::from_secs(300));
+    assert_eq!(
+        k.token_endpoint_auth_method,
+        Some(TokenEndpointAuth::ClientSecretBasic)
+    );
+    assert_eq!(k.scope, ["openid", "groups"]);
+}
+
+#[test]
+fn authlib_keys_are_tolerated_and_authorize_params_merged() {
+    let c = ok(&with_google(
+        r#"authorize_url = "https://example.com/authorize"
+access_token_url = "https://example.com/token"
+api_base_url = "https://example.com/"
+authorize_params = { audience = "from-table", domain_hint = "contoso.com" }
+client_kwargs = { audience = "from-kwargs", verify = false }
+"#,
+    ));
+    let k = &c.provider("google").expect("google").client_kwargs;
+    assert_eq!(
+        k.authorize_params,
+        [
+            ("audience".to_string(), "from-kwargs".to_string()),
+            ("domain_hint".to_string(), "contoso.com".to_string()),
+        ]
+    );
+    for key in [
+        "auth.google.authorize_url",
+        "auth.google.access_token_url",
+        "auth.google.api_base_url",
+        "auth.google.client_kwargs.verify",
+    ] {
+        assert!(
+            has_warning(&c, &[key, "not support", "ignored"]),
+            "{key}: {:?}",
+            c.warnings
+        );
+    }
+    assert!(has_warning(
+        &c,
+        &["auth.google.authorize_params.audience", "wins"]
+    ));
+}
+
+#[test]
+fn unknown_keys_warn_with_key_and_file() {
+    let d = dirs();
+    let path = write_secrets(
+        &d.cwd,
+        &with_google(
+            "clientid = \"typo\"\n[auth.google.client_kwargs]\n\
+             prompt = \"login\"\n",
+        )
+        .replace(
+            "[auth]\n",
+            "[auth]\nredirect_url = \"typo\"\nscope = \"openid\"\n",
+        ),
+    );
+    let c = AuthConfig::from_file(&path).expect("config");
+    let file = path.display().to_string();
+    assert!(
+        has_warning(&c, &["auth.redirect_url", &file]),
+        "{:?}",
+        c.warnings
+    );
+    assert!(has_warning(
+        &c,
+        &["auth.google.clientid", "[auth.google]", &file]
+    ));
+    assert!(has_warning(&c, &["auth.scope", "client_kwargs"]));
+    assert_eq!(c.source, ConfigSource::File(path));
+
+    // Top-level client_kwargs without a default provider is not inherited by named ones.
+    let c = ok(&with_google("").replace(
+        "[auth]\n",
+        "[auth]\nclient_kwargs = { prompt = \"login\" }\n",
+    ));
+    assert!(has_warning(&c, &["client_kwargs", "no default provider"]));
+    assert_eq!(
+        c.provider("google")
+            .and_then(|p| p.client_kwargs.prompt.as_deref()),
+        Some("select_account")
+    );
+
+    // Only [auth] is read; the app's other secrets are none of our business.
+    let c = ok(&format!(
+        "[database]\npassword = \"x\"\n{}",
+        with_google("")
+    ));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+#[test]
+fn metadata_url_that_is_not_a_discovery_url_warns() {
+    let c = ok(&with_google("").replace(GOOGLE_URL, "https://accounts.google.com"));
+    assert!(has_warning(
+        &c,
+        &["auth.google.server_metadata_url", ".well-known"]
+    ));
+}
+
+// ---------------------------------------------------------------- {port}
+
+#[test]
+fn port_placeholder() {
+    let text = with_google("")
+        .replace("localhost:8501", "localhost:{port}")
+        .replace(
+            "[auth]\n",
+            "[auth]\npost_logout_redirect_uri = \"http://127.0.0.1:{port}/bye\"\n",
+        );
+    let c = ok(&text);
+    assert_eq!(c.redirect_uri, "http://localhost:{port}/oauth2callback");
+    assert_eq!(
+        c.redirect_uri_for_port(Some(3000)).expect("url").as_str(),
+        "http://localhost:3000/oauth2callback"
+    );
+    assert_eq!(
+        c.post_logout_redirect_uri_for_port(Some(3000))
+            .expect("url")
+            .map(|u| u.to_string()),
+        Some("http://127.0.0.1:3000/bye".to_string())
+    );
+    let e = c.redirect_uri_for_port(None).expect_err("port needed");
+    assert!(matches!(e, ConfigError::PortRequired { ref value } if value.contains("{port}")));
+    assert_mentions(&e, &["{port}", "http://localhost:{port}/oauth2callback"]);
+    assert!(matches!(
+        c.post_logout_redirect_uri_for_port(None),
+        Err(ConfigError::PortRequired { .. })
+    ));
+
+    // Without the placeholder the port is irrelevant.
+    let c = ok(&with_google(""));
+    assert_eq!(
+        c.redirect_uri_for_port(None).expect("url").as_str(),
+        "http://localhost:8501/oauth2callback"
+    );
+    assert_eq!(
+        c.redirect_uri_for_port(Some(1)).expect("url").as_str(),
+        "http://localhost:8501/oauth2callback"
+    );
+    assert_eq!(c.post_logout_redirect_uri_for_port(None).expect("ok"), None);
+}
+
+// ---------------------------------------------------------------- search order
+
+#[test]
+fn search_order_later_file_replaces_whole_auth_table() {
+    let d = dirs();
+    let home_text = with_google("").replace("[auth]\n", "[auth]\nexpose_tokens = \"id\"\n");
+    write_secrets(&d.home, &home_text);
+    let cwd_text = format!(
+        "{}[auth.microsoft]\nclient_id = \"ms\"\nclient_secret = \"s\"\n\
+         server_metadata_url = \"{ENTRA_URL}\"\n",
+        shared()
+    );
+    let cwd_path = write_secrets(&d.cwd, &cwd_text);
+    let c = AuthConfig::load_from(Some(&d.home), &d.cwd, Vec::new()).expect("config");
+    assert_eq!(c.provider_names().collect::<Vec<_>>(), ["microsoft"]);
+    // Not deep-merged: the home file's expose_tokens is gone with its [auth].
+    assert_eq!(c.expose_tokens, ExposeTokens::default());
+    assert_eq!(c.source, ConfigSource::File(cwd_path));
+}
+
+#[test]
+fn search_order_home_only_and_files_without_auth() {
+    let d = dirs();
+    let home_path = write_secrets(&d.home, &with_google(""));
+    // A project file with other secrets but no [auth] does not hide the home one.
+    write_secrets(&d.cwd, "[database]\nurl = \"postgres://x\"\n");
+    let c = AuthConfig::load_from(Some(&d.home), &d.cwd, Vec::new()).expect("config");
+    assert_eq!(c.source, ConfigSource::File(home_path));
+
+    // The same file reached as home and cwd is read once.
+    let c = AuthConfig::load_from(Some(&d.home), &d.home, Vec::new()).expect("config");
+    assert!(c.provider("google").is_some());
+}
+
+#[test]
+fn nothing_found() {
+    let d = dirs();
+    let none = AuthConfig::load_optional_from(Some(&d.home), &d.cwd, env(&[("PATH", "/bin")]))
+        .expect("no error");
+    assert!(none.is_none());
+    let e = AuthConfig::load_from(Some(&d.home), &d.cwd, Vec::new()).expect_err("no auth");
+    let ConfigError::NoAuthSection { ref searched } = e else {
+        panic!("wrong variant {e:?}");
+    };
+    assert_eq!(searched.len(), 3);
+    assert_mentions(
+        &e,
+        &[
+            &d.home
+                .join(".streamlit")
+                .join("secrets.toml")
+                .display()
+                .to_string(),
+            &d.cwd
+                .join(".streamlit")
+                .join("secrets.toml")
+                .display()
+                .to_string(),
+            "OIDC_AUTH__",
+            "[auth]",
+        ],
+    );
+    let e = AuthConfig::load_from(None, &d.cwd, Vec::new()).expect_err("no auth");
+    assert!(matches!(e, ConfigError::NoAuthSection { ref searched } if searched.len() == 2));
+}
+
+#[test]
+fn broken_file_in_search_is_an_error() {
+    let d = dirs();
+    let path = write_secrets(&d.cwd, "[auth\n");
+    let e =
+        AuthConfig::load_optional_from(Some(&d.home), &d.cwd, Vec::new()).expect_err("toml error");
+    assert!(
+        matches!(e, ConfigError::Toml { ref origin, .. } if *origin == ConfigSource::File(path.clone()))
+    );
+    assert_mentions(&e, &[&path.display().to_string(), "line 1"]);
+}
+
+// ---------------------------------------------------------------- environment
+
+#[test]
+fn env_overrides_file_key_by_key() {
+    let d = dirs();
+    let path = write_secrets(
+        &d.cwd,
+        &format!(
+            "{}[auth.microsoft]\nclient_id = \"ms\"\nclient_secret = \"file-secret\"\n\
+             server_metadata_url = \"{ENTRA_URL}\"\nclient_kwargs = {{ prompt = \"login\" }}\n\
+             [auth.MyIdp]\nclient_id = \"a\"\nclient_secret = \"b\"\n\
+             server_metadata_url = \"{GOOGLE_URL}\"\n",
+            shared()
+        ),
+    );
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[
+            ("HOME", "/ignored"),
+            ("OIDC_AUTH__MICROSOFT__CLIENT_SECRET", "env-secret"),
+            (
+                "OIDC_AUTH__MICROSOFT__CLIENT_KWARGS__DOMAIN_HINT",
+                "contoso.com",
+            ),
+            ("OIDC_AUTH__MICROSOFT__CLIENT_KWARGS__TIMEOUT", "3"),
+            ("OIDC_AUTH__MYIDP__CLIENT_ID", "env-id"),
+            ("OIDC_AUTH__EXPOSE_TOKENS", "id, access"),
+            ("OIDC_AUTH__SESSION_LIFETIME_DAYS", "2"),
+        ]),
+    )
+    .expect("config");
+    let ms = c.provider("microsoft").expect("microsoft");
+    assert_eq!(ms.client_secret.expose(), "env-secret");
+    assert_eq!(ms.client_id, "ms");
+    assert_eq!(ms.client_kwargs.prompt.as_deref(), Some("login"));
+    assert_eq!(ms.client_kwargs.timeout, Duration::from_secs(3));
+    assert_eq!(
+        ms.client_kwargs.authorize_params,
+        [("domain_hint".to_string(), "contoso.com".to_string())]
+    );
+    assert_eq!(
+        c.provider("MyIdp").map(|p| p.client_id.as_str()),
+        Some("env-id")
+    );
+    assert_eq!(
+        c.expose_tokens,
+        ExposeTokens {
+            id: true,
+            access: true
+        }
+    );
+    assert_eq!(c.session_lifetime, Duration::from_secs(2 * 24 * 3600));
+    assert_eq!(
+        c.source,
+        ConfigSource::WithEnv(Box::new(ConfigSource::File(path)))
+    );
+}
+
+#[test]
+fn env_alone_defines_a_config_with_hyphen_mapping() {
+    let d = dirs();
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[
+            (
+                "OIDC_AUTH__REDIRECT_URI",
+                "https://app.example.com/oauth2callback",
+            ),
+            ("OIDC_AUTH__COOKIE_SECRET", COOKIE_SECRET),
+            ("OIDC_AUTH__CLIENT_ID", "default-id"),
+            ("OIDC_AUTH__CLIENT_SECRET", CLIENT_SECRET),
+            ("OIDC_AUTH__SERVER_METADATA_URL", GOOGLE_URL),
+            ("OIDC_AUTH__CLIENT_KWARGS__PROMPT", "consent"),
+            ("OIDC_AUTH__MY_IDP__CLIENT_ID", "idp"),
+            ("OIDC_AUTH__MY_IDP__CLIENT_SECRET", "idp-secret"),
+            ("OIDC_AUTH__MY_IDP__SERVER_METADATA_URL", ENTRA_URL),
+            ("OIDC_AUTH__MY_IDP__AUTHORIZE_PARAMS__AUDIENCE", "api"),
+            ("OIDC_AUTH__BOGUS_KEY", "x"),
+            ("OIDC_AUTH__A__B__C__D", "x"),
+        ]),
+    )
+    .expect("config");
+    assert_eq!(c.source, ConfigSource::Environment);
+    assert_eq!(
+        c.provider_names().collect::<Vec<_>>(),
+        ["default", "my-idp"]
+    );
+    let dflt = c.default_provider().expect("default");
+    assert_eq!(dflt.client_kwargs.prompt.as_deref(), Some("consent"));
+    let idp = c.provider("my-idp").expect("my-idp");
+    assert_eq!(
+        idp.client_kwargs.authorize_params,
+        [("audience".to_string(), "api".to_string())]
+    );
+    assert!(has_warning(&c, &["auth.bogus_key", "OIDC_AUTH__BOGUS_KEY"]));
+    assert!(has_warning(&c, &["OIDC_AUTH__A__B__C__D", "ignored"]));
+
+    let none =
+        AuthConfig::load_optional_from(Some(&d.home), &d.cwd, env(&[("OIDC_X", "1")])).expect("ok");
+    assert!(none.is_none());
+}
+
+#[test]
+fn env_default_provider_targets_auth_default_table() {
+    let text = format!(
+        "{}[auth.default]\nclient_id = \"a\"\nclient_secret = \"b\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n",
+        shared()
+    );
+    let c = ok(&text)
+        .apply_env(env(&[("OIDC_AUTH__CLIENT_ID", "from-env")]))
+        .expect("config");
+    assert_eq!(
+        c.default_provider().map(|p| p.client_id.as_str()),
+        Some("from-env")
+    );
+    assert!(!has_warning(&c, &["ignored"]), "{:?}", c.warnings);
+}
+
+#[test]
+fn apply_env_on_a_loaded_config() {
+    let c = ok(&with_google(
+        "[auth.google.client_kwargs]\nscope = \"email\"\n",
+    ));
+    let before = c.warnings.clone();
+    let unchanged = c.clone().apply_env(env(&[("PATH", "/bin")])).expect("ok");
+    assert_eq!(unchanged, c);
+
+    let c = c
+        .apply_env(env(&[(
+            "OIDC_AUTH__GOOGLE__CLIENT_KWARGS__LOGIN_HINT",
+            "me@example.com",
+        )]))
+        .expect("config");
+    let k = &c.provider("google").expect("google").client_kwargs;
+    assert_eq!(k.scope, ["openid", "email"]);
+    assert_eq!(
+        k.authorize_params,
+        [("login_hint".to_string(), "me@example.com".to_string())]
+    );
+    assert_eq!(
+        c.source,
+        ConfigSource::WithEnv(Box::new(ConfigSource::String))
+    );
+    // Warnings of the first load are kept and not duplicated.
+    assert_eq!(&c.warnings[..before.len()], &before[..]);
+    assert_eq!(c.warnings.len(), before.len());
+
+    let e = c
+        .apply_env(env(&[(
+            "OIDC_AUTH__GOOGLE__CLIENT_KWARGS__TIMEOUT",
+            "soon",
+        )]))
+        .expect_err("bad timeout");
+    assert!(matches!(
+        e,
+        ConfigError::InvalidValue { ref origin, .. }
+            if *origin == ConfigSource::Env("OIDC_AUTH__GOOGLE__CLIENT_KWARGS__TIMEOUT".into())
+    ));
+    assert_mentions(
+        &e,
+        &[
+            "environment variable OIDC_AUTH__GOOGLE__CLIENT_KWARGS__TIMEOUT",
+            "auth.google.client_kwargs.timeout",
+        ],
+    );
+}
+
+#[test]
+fn env_errors_name_the_variable() {
+    let d = dirs();
+    let e = AuthConfig::load_from(Some(&d.home), &d.cwd, env(&[("OIDC_AUTH__CLIENT_ID", "x")]))
+        .expect_err("incomplete");
+    assert!(
+        matches!(e, ConfigError::MissingKeys { ref origin, .. } if *origin == ConfigSource::Environment)
+    );
+    assert_mentions(
+        &e,
+        &[
+            "redirect_uri",
+            "cookie_secret",
+            "client_secret",
+            "server_metadata_url",
+            "OIDC_AUTH__CLIENT_SECRET",
+            "OIDC_AUTH__* environment variables",
+        ],
+    );
+
+    let e = ok(&with_google(""))
+        .apply_env(env(&[("OIDC_AUTH__EXPOSE_TOKENS", "id,refresh")]))
+        .expect_err("bad expose");
+    assert!(matches!(e, ConfigError::InvalidExposeTokens { .. }));
+    assert_mentions(
+        &e,
+        &["environment variable OIDC_AUTH__EXPOSE_TOKENS", "refresh"],
+    );
+
+    let e = ok(&with_google(""))
+        .apply_env(env(&[("OIDC_AUTH__NEWIDP__CLIENT_ID", "x")]))
+        .expect_err("incomplete provider");
+    assert!(matches!(e, ConfigError::MissingKeys { ref provider, .. } if provider == "newidp"));
+    assert_mentions(&e, &["[auth.newidp]", "OIDC_AUTH__NEWIDP__CLIENT_SECRET"]);
+}
+
+// ---------------------------------------------------------------- builder
+
+fn google() -> ProviderConfig {
+    ProviderConfig::new("google", "google-client", CLIENT_SECRET, GOOGLE_URL)
+}
+
+#[test]
+fn builder_builds_the_same_config_as_a_file() {
+    let built = AuthConfig::builder()
+        .redirect_uri("http://localhost:8501/oauth2callback")
+        .cookie_secret(COOKIE_SECRET)
+        .provider(google())
+        .build()
+        .expect("config");
+    let parsed = ok(&with_google(""));
+    assert_eq!(built.providers, parsed.providers);
+    assert_eq!(built.redirect_uri, parsed.redirect_uri);
+    assert_eq!(built.session_lifetime, parsed.session_lifetime);
+    assert_eq!(built.source, ConfigSource::Builder);
+
+    let c = AuthConfig::builder()
+        .redirect_uri("https://app.example.com/oauth2callback")
+        .cookie_secret(Secret::new(COOKIE_SECRET))
+        .expose_tokens(ExposeTokens {
+            id: true,
+            access: false,
+        })
+        .post_logout_redirect_uri("https://app.example.com/")
+        .session_lifetime(Duration::from_secs(8 * 3600))
+        .provider(
+            google()
+                .scope("email")
+                .prompt(None)
+                .param("domain_hint", "contoso.com")
+                .param("timeout", "not-the-timeout")
+                .param("domain_hint", "fabrikam.com")
+                .token_endpoint_auth(TokenEndpointAuth::ClientSecretPost)
+                .timeout(Duration::from_secs(5)),
+        )
+        .provider(ProviderConfig::new("default", "d", "s", GOOGLE_URL))
+        .build()
+        .expect("config");
+    assert_eq!(
+        c.provider_names().collect::<Vec<_>>(),
+        ["default", "google"]
+    );
+    assert_eq!(c.session_lifetime, Duration::from_secs(8 * 3600));
+    assert_eq!(
+        c.expose_tokens,
+        ExposeTokens {
+            id: true,
+            access: false
+        }
+    );
+    let k = &c.provider("google").expect("google").client_kwargs;
+    assert_eq!(k.scope, ["openid", "email"]);
+    assert!(has_warning(
+        &c,
+        &["openid", "the configuration built in code"]
+    ));
+    assert_eq!(k.prompt, None);
+    assert_eq!(k.timeout, Duration::from_secs(5));
+    assert_eq!(
+        k.authorize_params,
+        [
+            ("domain_hint".to_string(), "fabrikam.com".to_string()),
+            ("timeout".to_string(), "not-the-timeout".to_string()),
+        ]
+    );
+    assert_eq!(
+        k.token_endpoint_auth_method,
+        Some(TokenEndpointAuth::ClientSecretPost)
+    );
+
+    // A built config round-trips through apply_env unchanged apart from the env value.
+    let again = c
+        .clone()
+        .apply_env(env(&[("OIDC_AUTH__GOOGLE__CLIENT_ID", "other")]))
+        .expect("config");
+    assert_eq!(
+        again.provider("google").map(|p| p.client_id.as_str()),
+        Some("other")
+    );
+    assert_eq!(again.session_lifetime, c.session_lifetime);
+    assert_eq!(
+        again.provider("google").map(|p| &p.client_kwargs),
+        c.provider("google").map(|p| &p.client_kwargs)
+    );
+}
+
+#[test]
+fn builder_errors() {
+    let base = || {
+        AuthConfig::builder()
+            .redirect_uri("https://app.example.com/oauth2callback")
+            .cookie_secret(COOKIE_SECRET)
+    };
+    let e = AuthConfig::builder()
+        .provider(google())
+        .build()
+        .expect_err("missing");
+    assert!(matches!(
+        e,
+        ConfigError::MissingKeys { ref keys, ref origin, .. }
+            if keys == &["redirect_uri", "cookie_secret"] && *origin == ConfigSource::Builder
+    ));
+    assert_mentions(&e, &["the configuration built in code", "redirect_uri"]);
+
+    let e = base().build().expect_err("no provider");
+    assert!(matches!(e, ConfigError::NoProvider { .. }));
+
+    let e = base()
+        .provider(ProviderConfig::new("my_idp", "a", "b", GOOGLE_URL))
+        .build()
+        .expect_err("underscore");
+    assert!(
+        matches!(e, ConfigError::UnderscoreInProviderName { ref provider, .. } if provider == "my_idp")
+    );
+
+    let e = base()
+        .provider(google())
+        .provider(google())
+        .build()
+        .expect_err("dup");
+    assert!(matches!(e, ConfigError::InvalidValue { ref key, .. } if key == "auth.google"));
+
+    let e = base()
+        .provider(google().param("nonce", "n"))
+        .build()
+        .expect_err("reserved");
+    assert!(matches!(e, ConfigError::ReservedParameter { ref param, .. } if param == "nonce"));
+
+    let e = base()
+        .provider(google().param("prompt", "login"))
+        .build()
+        .expect_err("reserved");
+    assert!(matches!(e, ConfigError::ReservedParameter { ref param, .. } if param == "prompt"));
+    assert_mentions(&e, &["client_kwargs.prompt"]);
+
+    let e = base()
+        .provider(google().timeout(Duration::ZERO))
+        .build()
+        .expect_err("timeout");
+    assert!(
+        matches!(e, ConfigError::InvalidValue { ref key, .. } if key == "auth.google.client_kwargs.timeout")
+    );
+
+    let e = base()
+        .session_lifetime(Duration::from_secs(401 * 24 * 3600))
+        .provider(google())
+        .build()
+        .expect_err("lifetime");
+    assert!(
+        matches!(e, ConfigError::InvalidValue { ref key, .. } if key == "auth.session_lifetime_days")
+    );
+
+    let e = base()
+        .provider(ProviderConfig::new("google", "", CLIENT_SECRET, GOOGLE_URL))
+        .build()
+        .expect_err("empty id");
+    assert!(
+        matches!(e, ConfigError::InvalidValue { ref key, .. } if key == "auth.google.client_id")
+    );
+
+    let e = base()
+        .redirect_uri("http://app.example.com/oauth2callback")
+        .provider(google())
+        .build()
+        .expect_err("http");
+    assert!(matches!(e, ConfigError::InvalidRedirectUri { .. }));
+}
+
+// ---------------------------------------------------------------- errors
+
+#[test]
+fn error_no_auth_section() {
+    let e = err("[database]\nx = 1\n");
+    assert!(
+        matches!(e, ConfigError::NoAuthSection { ref searched } if searched == &[ConfigSource::String])
+    );
+    assert_mentions(&e, &["[auth]", "the secrets.toml text passed in code"]);
+}
+
+#[test]
+fn error_no_provider() {
+    let e = err(&shared());
+    assert!(matches!(e, ConfigError::NoProvider { .. }));
+    assert_mentions(&e, &["[auth]", "client_id", "[auth.NAME]"]);
+}
+
+#[test]
+fn error_missing_keys() {
+    let e = err(&format!(
+        "[auth]\ncookie_secret = \"x\"\n{}",
+        google_table()
+    ));
+    assert!(matches!(
+        e,
+        ConfigError::MissingKeys { ref section, ref provider, ref keys, .. }
+            if section == "[auth]" && provider.is_empty() && keys == &["redirect_uri"]
+    ));
+    assert_mentions(&e, &["[auth]", "`redirect_uri`"]);
+
+    // Some provider keys directly in [auth]: the default provider is incomplete.
+    let e = err(&format!("{}client_id = \"x\"\n", shared()));
+    assert!(matches!(
+        e,
+        ConfigError::MissingKeys { ref provider, ref keys, .. }
+            if provider == "default" && keys == &["client_secret", "server_metadata_url"]
+    ));
+    assert_mentions(
+        &e,
+        &[
+            "default login provider",
+            "client_secret",
+            "server_metadata_url",
+        ],
+    );
+
+    let e = err(&format!("{}[auth.google]\nclient_id = \"x\"\n", shared()));
+    assert!(matches!(
+        e,
+        ConfigError::MissingKeys { ref section, ref provider, ref keys, ref origin }
+            if section == "[auth.google]" && provider == "google"
+                && keys == &["client_secret", "server_metadata_url"]
+                && *origin == ConfigSource::String
+    ));
+    assert_mentions(
+        &e,
+        &[
+            "[auth.google]",
+            "\"google\"",
+            "`client_secret`",
+            "`server_metadata_url`",
+            "passed in code",
+        ],
+    );
+    // No environment involved, so no variable hint.
+    assert!(!e.to_string().contains("OIDC_AUTH__"));
+}
+
+#[test]
+fn error_not_a_table() {
+    let e = err(&format!("{}google = \"x\"\n", shared()));
+    assert!(matches!(e, ConfigError::NotATable { ref key, .. } if key == "auth.google"));
+    assert_mentions(
+        &e,
+        &["auth.google", "a string", "provider", "passed in code"],
+    );
+
+    let e = err(&with_google("client_kwargs = \"prompt=login\"\n"));
+    assert!(
+        matches!(e, ConfigError::NotATable { ref key, .. } if key == "auth.google.client_kwargs")
+    );
+
+    let e = err(&with_google("authorize_params = 1\n"));
+    assert!(
+        matches!(e, ConfigError::NotATable { ref key, .. } if key == "auth.google.authorize_params")
+    );
+
+    let e = err("auth = \"x\"\n");
+    assert!(matches!(e, ConfigError::NotATable { ref key, .. } if key == "auth"));
+}
+
+#[test]
+fn error_underscore_in_provider_name() {
+    let e = err(&format!(
+        "{}{}",
+        shared(),
+        google_table().replace("google", "my_google")
+    ));
+    assert!(
+        matches!(e, ConfigError::UnderscoreInProviderName { ref provider, .. } if provider == "my_google")
+    );
+    assert_mentions(
+        &e,
+        &[
+            "\"my_google\"",
+            "underscore",
+            "Streamlit",
+            "split",
+            "passed in code",
+            "my-google",
+        ],
+    );
+}
+
+#[test]
+fn error_invalid_redirect_uri() {
+    let cases = [
+        ("/oauth2callback", "absolute"),
+        ("localhost:8501/oauth2callback", "scheme"),
+        ("ftp://example.com/oauth2callback", "scheme"),
+        ("https://app.example.com/oauth2callback?x=1", "query"),
+        ("https://app.example.com/oauth2callback#x", "fragment"),
+        ("https://app.example.com", "path"),
+        ("https://app.example.com/", "path"),
+        ("http://app.example.com/oauth2callback", "https"),
+        ("http://10.0.0.1:8501/oauth2callback", "https"),
+        ("https://user:hunter2@app.example.com/cb", "password"),
+    ];
+    for (uri, word) in cases {
+        let text = with_google("").replace("http://localhost:8501/oauth2callback", uri);
+        let e = err(&text);
+        assert!(
+            matches!(e, ConfigError::InvalidRedirectUri { ref key, .. } if key == "auth.redirect_uri"),
+            "{uri}: {e:?}"
+        );
+        assert_mentions(&e, &["auth.redirect_uri", word, "passed in code"]);
+        assert!(!e.to_string().contains("hunter2"));
+        assert!(!format!("{e:?}").contains("hunter2"));
+    }
+    for uri in [
+        "http://127.0.0.5:9000/cb",
+        "http://[::1]:8501/oauth2callback",
+        "http://localhost/auth/callback",
+        "https://app.example.com/oauth2callback",
+    ] {
+        ok(&with_google("").replace("http://localhost:8501/oauth2callback", uri));
+    }
+
+    let e = err(&with_google("").replace(
+        "[auth]\n",
+        "[auth]\npost_logout_redirect_uri = \"http://example.com/\"\n",
+    ));
+    assert!(
+        matches!(e, ConfigError::InvalidRedirectUri { ref key, .. } if key == "auth.post_logout_redirect_uri")
+    );
+    assert_mentions(&e, &["https"]);
+}
+
+#[test]
+fn error_empty_cookie_secret() {
+    let e = err(&with_google("").replace(COOKIE_SECRET, ""));
+    assert!(
+        matches!(e, ConfigError::EmptyCookieSecret { ref origin } if *origin == ConfigSource::String)
+    );
+    assert_mentions(&e, &["cookie_secret", "empty", "passed in code"]);
+}
+
+#[test]
+fn error_invalid_expose_tokens() {
+    for (value, shown) in [
+        ("\"refresh\"", "\"refresh\""),
+        ("[\"id\", \"refresh\"]", "\"refresh\""),
+        ("[\"id\", 1]", "an integer"),
+        ("true", "a boolean"),
+        ("\"id,access\"", "\"id,access\""),
+    ] {
+        let e = err(
+            &with_google("").replace("[auth]\n", &format!("[auth]\nexpose_tokens = {value}\n"))
+        );
+        assert!(
+            matches!(e, ConfigError::InvalidExposeTokens { .. }),
+            "{value}: {e:?}"
+        );
+        assert_mentions(
+            &e,
+            &[
+                "Only 'id' and 'access' are allowed",
+                shown,
+                "passed in code",
+            ],
+        );
+    }
+}
+
+#[test]
+fn error_invalid_values() {
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            with_google("").replace("\"google-client\"", "5"),
+            "auth.google.client_id",
+            "an integer",
+        ),
+        (
+            with_google("").replace("\"google-client\"", "\"  \""),
+            "auth.google.client_id",
+            "empty",
+        ),
+        (
+            with_google("").replace(&format!("\"{CLIENT_SECRET}\""), "[]"),
+            "auth.google.client_secret",
+            "an array",
+        ),
+        (
+            with_google("").replace(
+                GOOGLE_URL,
+                "http://idp.example.com/.well-known/openid-configuration",
+            ),
+            "auth.google.server_metadata_url",
+            "https",
+        ),
+        (
+            with_google("").replace(GOOGLE_URL, "not a url"),
+            "auth.google.server_metadata_url",
+            "absolute",
+        ),
+        (
+            with_google("client_kwargs = { token_endpoint_auth_method = \"private_key_jwt\" }\n"),
+            "auth.google.client_kwargs.token_endpoint_auth_method",
+            "client_secret_post",
+        ),
+        (
+            with_google("client_kwargs = { code_challenge_method = \"plain\" }\n"),
+            "auth.google.client_kwargs.code_challenge_method",
+            "S256",
+        ),
+        (
+            with_google("client_kwargs = { timeout = 0 }\n"),
+            "auth.google.client_kwargs.timeout",
+            "more than 0",
+        ),
+        (
+            with_google("client_kwargs = { timeout = 301 }\n"),
+            "auth.google.client_kwargs.timeout",
+            "300",
+        ),
+        (
+            with_google("client_kwargs = { timeout = \"10\" }\n"),
+            "auth.google.client_kwargs.timeout",
+            "a string",
+        ),
+        (
+            with_google("client_kwargs = { max_age = 3600 }\n"),
+            "auth.google.client_kwargs.max_age",
+            "authorization parameter",
+        ),
+        (
+            with_google("client_kwargs = { response_mode = \"form_post\" }\n"),
+            "auth.google.client_kwargs.response_mode",
+            "query",
+        ),
+        (
+            with_google("client_kwargs = { scope = 1 }\n"),
+            "auth.google.client_kwargs.scope",
+            "space-separated",
+        ),
+        (
+            with_google("client_kwargs = { scope = \"openid \\\"x\" }\n"),
+            "auth.google.client_kwargs.scope",
+            "characters",
+        ),
+        (
+            with_google("client_kwargs = { prompt = false }\n"),
+            "auth.google.client_kwargs.prompt",
+            "a boolean",
+        ),
+        (
+            with_google("authorize_params = { audience = 1 }\n"),
+            "auth.google.authorize_params.audience",
+            "strings",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_lifetime_days = 0\n"),
+            "auth.session_lifetime_days",
+            "1 to 400",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_lifetime_days = 401\n"),
+            "auth.session_lifetime_days",
+            "400",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_lifetime_days = 1.5\n"),
+            "auth.session_lifetime_days",
+            "whole number",
+        ),
+        (
+            with_google("")
+                .replace("[auth]\n", "[auth]\nredirect_uri = 1979-05-27\n")
+                .replacen(
+                    "redirect_uri = \"http://localhost:8501/oauth2callback\"\n",
+                    "",
+                    1,
+                ),
+            "auth.redirect_uri",
+            "a date-time",
+        ),
+    ];
+    for (text, key, word) in cases {
+        let e = err(&text);
+        assert!(
+            matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k == key),
+            "{key}: {e:?}"
+        );
+        assert_mentions(&e, &[key, word, "passed in code"]);
+    }
+}
+
+#[test]
+fn error_reserved_parameters() {
+    for (extra, key, param) in [
+        (
+            "client_kwargs = { nonce = \"n\" }\n",
+            "auth.google.client_kwargs.nonce",
+            "nonce",
+        ),
+        (
+            "client_kwargs = { state = \"s\" }\n",
+            "auth.google.client_kwargs.state",
+            "state",
+        ),
+        (
+            "client_kwargs = { response_type = \"token\" }\n",
+            "auth.google.client_kwargs.response_type",
+            "response_type",
+        ),
+        (
+            "client_kwargs = { redirect_uri = \"https://evil.example/\" }\n",
+            "auth.google.client_kwargs.redirect_uri",
+            "redirect_uri",
+        ),
+        (
+            "client_kwargs = { client_id = \"x\" }\n",
+            "auth.google.client_kwargs.client_id",
+            "client_id",
+        ),
+        (
+            "client_kwargs = { code_challenge = \"x\" }\n",
+            "auth.google.client_kwargs.code_challenge",
+            "code_challenge",
+        ),
+        (
+            "authorize_params = { scope = \"openid\" }\n",
+            "auth.google.authorize_params.scope",
+            "scope",
+        ),
+        (
+            "authorize_params = { code_challenge_method = \"S256\" }\n",
+            "auth.google.authorize_params.code_challenge_method",
+            "code_challenge_method",
+        ),
+    ] {
+        let e = err(&with_google(extra));
+        assert!(
+            matches!(e, ConfigError::ReservedParameter { key: ref k, param: ref p, .. } if k == key && p == param),
+            "{key}: {e:?}"
+        );
+        assert_mentions(&e, &[key, param, "passed in code"]);
+    }
+}
+
+#[test]
+fn error_toml_syntax_has_position_but_no_source_text() {
+    let text = format!("[auth]\nredirect_uri = \"x\"\nclient_secret = \"{CLIENT_SECRET}\n");
+    let e = err(&text);
+    let ConfigError::Toml {
+        ref origin,
+        ref message,
+    } = e
+    else {
+        panic!("wrong variant {e:?}");
+    };
+    assert_eq!(*origin, ConfigSource::String);
+    assert!(message.contains("line 3"), "{message}");
+    assert_mentions(&e, &["not valid TOML", "passed in code"]);
+
+    let e = err(&format!("[auth]\ncookie_secret = {COOKIE_SECRET} here\n"));
+    assert!(
+        matches!(e, ConfigError::Toml { ref message, .. } if message.contains("line 2, column 17")),
+        "{e:?}"
+    );
+
+    let e = err("[auth]\na = 1\na = 2\n");
+    assert_mentions(&e, &["duplicate key `a`", "line 3"]);
+}
+
+#[test]
+fn error_io() {
+    let d = dirs();
+    let missing = d.cwd.join("nope.toml");
+    let e = AuthConfig::from_file(&missing).expect_err("missing file");
+    assert!(matches!(e, ConfigError::Io { ref path, .. } if *path == missing));
+    assert_mentions(&e, &[&missing.display().to_string()]);
+
+    // A directory where the file should be cannot be read.
+    std::fs::create_dir_all(d.cwd.join(".streamlit").join("secrets.toml")).expect("mkdir");
+    let e = AuthConfig::load_from(None, &d.cwd, Vec::new()).expect_err("directory");
+    assert!(matches!(e, ConfigError::Io { .. }), "{e:?}");
+}
+
+#[test]
+fn error_from_file_names_the_file() {
+    let d = dirs();
+    let path = write_secrets(
+        &d.cwd,
+        &format!("{}[auth.google]\nclient_id = 1\n", shared()),
+    );
+    let e = AuthConfig::from_file(&path).expect_err("bad");
+    assert_mentions(&e, &[&path.display().to_string(), "[auth.google]"]);
+}
+
+// ---------------------------------------------------------------- secrets never leak
+
+#[test]
+fn no_error_or_debug_output_contains_secret_values() {
+    let c = ok(&with_google(""));
+    let debug = format!("{c:?}");
+    assert!(
+        !debug.contains(CLIENT_SECRET) && !debug.contains(COOKIE_SECRET),
+        "{debug}"
+    );
+    assert_eq!(c.cookie_secret.to_string(), "[redacted]");
+    let builder = format!(
+        "{:?}",
+        AuthConfig::builder()
+            .cookie_secret(COOKIE_SECRET)
+            .provider(google())
+    );
+    assert!(!builder.contains(CLIENT_SECRET) && !builder.contains(COOKIE_SECRET));
+
+    let failing: Vec<String> = vec![
+        format!("[auth]\nredirect_uri = \"x\"\ncookie_secret = \"{COOKIE_SECRET}\n"),
+        format!("[auth]\ncookie_secret = {COOKIE_SECRET}\n"),
+        format!("[auth]\nclient_secret = \"{CLIENT_SECRET}\" \"{CLIENT_SECRET}\"\n"),
+        format!("[auth]\nx = {{ client_secret = \"{CLIENT_SECRET}\" y = 1 }}\n"),
+        format!(
+            "[auth]\ncookie_secret = \"{COOKIE_SECRET}\"\nclient_secret = \"{CLIENT_SECRET}\"\n"
+        ),
+        with_google("").replace("localhost:8501", "app.example.com"),
+        with_google("client_kwargs = { nonce = \"n\" }\n"),
+        with_google("client_kwargs = { timeout = -1 }\n"),
+        with_google("").replace("google-client", ""),
+        with_google("").replace(GOOGLE_URL, "ftp://x"),
+        with_google("").replace("[auth]\n", "[auth]\nexpose_tokens = \"x\"\n"),
+        format!(
+            "{}[auth.my_idp]\nclient_secret = \"{CLIENT_SECRET}\"\n",
+            shared()
+        ),
+        format!(
+            "{}[auth.x]\nclient_secret = \"{CLIENT_SECRET}\"\n",
+            shared()
+        ),
+        format!("{}x = \"{CLIENT_SECRET}\"\n", shared()),
+        format!("{}cookie_secret = \"{COOKIE_SECRET}\"\n", shared()),
+        format!("[auth]\ncookie_secret = \"{COOKIE_SECRET}\"\n"),
+    ];
+    let mut errors: Vec<ConfigError> = failing.iter().map(|t| err(t)).collect();
+    errors.push(
+        ok(&with_google(""))
+            .apply_env(env(&[("OIDC_AUTH__GOOGLE__CLIENT_SECRET", "")]))
+            .expect_err("empty"),
+    );
+    errors.push(
+        ok(&with_google(""))
+            .apply_env(env(&[("OIDC_AUTH__COOKIE_SECRET", "   ")]))
+            .expect_err("empty"),
+    );
+    errors.push(
+        AuthConfig::builder()
+            .cookie_secret(COOKIE_SECRET)
+            .provider(google())
+            .build()
+            .expect_err("missing"),
+    );
+    for e in errors {
+        for rendered in [e.to_string(), format!("{e:?}")] {
+            assert!(
+                !rendered.contains(CLIENT_SECRET) && !rendered.contains(COOKIE_SECRET),
+                "secret leaked: {rendered}"
+            );
+            assert!(!rendered.contains("CLIENT-SECRET") && !rendered.contains("COOKIE-SECRET"));
+        }
+    }
+}
+
+#[test]
+fn misplaced_client_kwargs_keys_warn() {
+    let c = ok(&with_google("prompt = \"login\"\n"));
+    assert!(has_warning(&c, &["auth.google.prompt", "client_kwargs"]));
+    let c = c
+        .apply_env(env(&[("OIDC_AUTH__GOOGLE__SCOPE", "openid")]))
+        .expect("config");
+    assert!(has_warning(
+        &c,
+        &[
+            "auth.google.scope",
+            "OIDC_AUTH__GOOGLE__SCOPE",
+            "CLIENT_KWARGS__SCOPE"
+        ]
+    ));
+}
