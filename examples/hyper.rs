@@ -35,9 +35,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Err(_) => 8501,
     };
 
-    let mut dev_provider = None;
-    let config = match AuthConfig::load_optional()? {
-        Some(config) => config,
+    // Keep the development provider alive for as long as the app runs.
+    let (config, _dev_provider) = match AuthConfig::load_optional()? {
+        Some(config) => (config, None),
         None => {
             let dev = DevProvider::start().await?;
             println!("No .streamlit/secrets.toml found: using the embedded development provider at {}", dev.issuer());
@@ -46,8 +46,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             let config = AuthConfig::from_toml_str(
                 &dev.secrets_toml("http://127.0.0.1:{port}/oauth2callback", &secret),
             )?;
-            dev_provider = Some(dev);
-            config
+            (config, Some(dev))
         }
     };
     let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
@@ -74,11 +73,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
         });
-    }
-    #[allow(unreachable_code)]
-    {
-        drop(dev_provider);
-        Ok(())
     }
 }
 

@@ -38,9 +38,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
 
     // Keep the development provider alive for as long as the app runs.
-    let mut dev_provider = None;
-    let config = match AuthConfig::load_optional()? {
-        Some(config) => config,
+    let (config, _dev_provider) = match AuthConfig::load_optional()? {
+        Some(config) => (config, None),
         None => {
             let dev = DevProvider::start().await?;
             println!(
@@ -52,8 +51,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 &dev_cookie_secret(),
             );
             let config = AuthConfig::from_toml_str(&secrets)?;
-            dev_provider = Some(dev);
-            config
+            (config, Some(dev))
         }
     };
     let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
@@ -70,7 +68,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("Open http://127.0.0.1:{port}/ in your browser");
     axum::serve(listener, app).await?;
-    drop(dev_provider);
     Ok(())
 }
 

@@ -18,7 +18,8 @@
 //!     .route("/reports", get(|CurrentUser(user): CurrentUser| async move {
 //!         format!("reports for {}", user.email().unwrap_or("you"))
 //!     }))
-//!     .layer(RequireLoginLayer::new());
+//!     // route_layer: only matched routes are guarded, so unknown paths still 404.
+//!     .route_layer(RequireLoginLayer::new());
 //!
 //! let app = Router::new()
 //!     .route("/", get(|| async { "public" }))

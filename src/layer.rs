@@ -27,7 +27,6 @@
 //! extensions.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -148,7 +147,7 @@ impl AuthLayerBuilder {
         }
         .unwrap_or_else(|| redirect_uri.clone());
         if !is_cookie_name(&self.cookie_name) {
-            return Err(ConfigError::Invalid {
+            return Err(ConfigError::InvalidValue {
                 key: "cookie_name".into(),
                 reason: format!(
                     "\"{}\" is not a valid cookie name (use letters, digits, '_' or '-')",
@@ -162,7 +161,20 @@ impl AuthLayerBuilder {
         for (name, provider) in &config.providers {
             providers.insert(
                 name.clone(),
-                Arc::new(Provider::new(provider.clone(), redirect_uri.clone())?),
+                Arc::new(
+                    Provider::new(provider.clone(), redirect_uri.clone())
+                        .map_err(|e| match e {
+                            // The provider knows the key, the config knows the file.
+                            ConfigError::InvalidValue { key, reason, .. } => {
+                                ConfigError::InvalidValue {
+                                    key,
+                                    reason,
+                                    origin: config.source.clone(),
+                                }
+                            }
+                            other => other,
+                        })?,
+                ),
             );
         }
         let keys = Keys::derive(config.cookie_secret.expose());
@@ -184,7 +196,6 @@ impl AuthLayerBuilder {
                 cookies,
                 routes,
                 expose: config.expose_tokens,
-                redirect_uri,
                 post_logout_redirect_uri: post_logout,
                 csrf,
             }),
@@ -249,7 +260,6 @@ pub(crate) struct AuthState {
     pub(crate) cookies: CookieJar,
     pub(crate) routes: Routes,
     pub(crate) expose: ExposeTokens,
-    pub(crate) redirect_uri: Url,
     pub(crate) post_logout_redirect_uri: Url,
     pub(crate) csrf: CsrfLayer<CsrfRejection>,
 }
@@ -351,9 +361,4 @@ where
             Ok(response.map(Either::Left))
         })
     }
-}
-
-/// Lets the layer's own handlers be `Service`s too (the logout behind `CsrfLayer`).
-pub(crate) fn infallible<T>(value: T) -> Result<T, Infallible> {
-    Ok(value)
 }

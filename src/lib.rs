@@ -5,18 +5,25 @@
 
 pub mod config;
 pub mod error;
+#[cfg(feature = "axum")]
+pub mod extract;
+pub mod guard;
 mod keys;
+pub mod layer;
 mod pages;
 mod pending;
 pub(crate) mod provider;
 mod redirect;
+mod routes;
 pub mod session;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod user;
 
-// PENDING: layer, routes, guard, extract are added once provider and config land.
-
-pub use config::{AuthConfig, ConfigError, ProviderConfig, Secret};
+pub use config::{AuthConfig, AuthConfigBuilder, ConfigError, ProviderConfig, Secret};
 pub use error::LoginError;
 pub use user::{Tokens, User};
+#[cfg(feature = "axum")]
+pub use extract::{CurrentUser, MissingAuthLayer};
+pub use guard::{LoginRequired, RequireLogin, RequireLoginLayer};
+pub use layer::{AuthBody, AuthLayer, AuthLayerBuilder, AuthService, Routes};

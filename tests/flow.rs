@@ -40,8 +40,10 @@ async fn login_then_me_shows_the_providers_claims() {
         .await;
     assert!(callback.starts_with(&app.url("/oauth2callback?")), "{callback}");
     let done = browser.get(&callback).await;
-    assert_eq!(done.status(), StatusCode::FOUND);
-    assert_eq!(location(done.headers()), "/");
+    let status = done.status();
+    let headers = done.headers().clone();
+    assert_eq!(status, StatusCode::FOUND, "{}", done.text().await.unwrap_or_default());
+    assert_eq!(location(&headers), "/");
 
     let me = browser.me(&app).await;
     assert_eq!(me["is_logged_in"], true);
@@ -380,7 +382,8 @@ async fn signing_key_rotation_is_followed() {
     Browser::new().login(&app.url("/auth/login"), "K", "k@example.com").await;
     provider.rotate_signing_key();
     let browser = Browser::new();
-    browser.login(&app.url("/auth/login"), "K", "k@example.com").await;
+    let done = browser.login(&app.url("/auth/login"), "K", "k@example.com").await;
+    assert_eq!(done.status(), StatusCode::FOUND, "{}", done.text().await.unwrap_or_default());
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
     assert_eq!(provider.request_counts().jwks, 2, "one refetch for the new key id");
 }
@@ -410,7 +413,8 @@ async fn a_path_prefix_moves_every_route_and_the_cookie_path() {
     let secrets = provider.secrets_toml("http://127.0.0.1:{port}/app/oauth2callback", COOKIE_SECRET);
     let app = start_app_with(&secrets, "/app", |b| b).await;
     let browser = Browser::new();
-    assert_eq!(browser.get(&app.url("/auth/login")).await.status(), StatusCode::NOT_FOUND);
+    let outside = browser.get(&app.url("/auth/login")).await;
+    assert_eq!(outside.status(), StatusCode::NOT_FOUND, "{:?}", outside.headers());
     let r = browser.get(&app.url("/app/private")).await;
     assert_eq!(location(r.headers()), "/app/auth/login?return_to=%2Fapp%2Fprivate");
     let done = browser.login(&app.url("/app/auth/login"), "P", "p@example.com").await;

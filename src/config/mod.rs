@@ -55,7 +55,7 @@
 //!     server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
 //! "#)?;
 //! assert_eq!(config.provider_names().collect::<Vec<_>>(), ["google", "microsoft"]);
-//! let entra = config.provider("microsoft").unwrap();
+//! let entra = &config.providers["microsoft"];
 //! assert_eq!(entra.client_kwargs.prompt.as_deref(), Some("login"));
 //! assert_eq!(entra.client_kwargs.authorize_params, [("domain_hint".to_string(), "contoso.com".to_string())]);
 //! assert_eq!(

@@ -190,7 +190,8 @@ impl Cache {
                 let snapshot = Arc::new(snapshot);
                 self.store(snapshot.clone());
                 state.last_failure = None;
-                state.last_key_fetch = Some(Instant::now());
+                // Discovery does not count against the refetch limit: a key rotated just
+                // after start-up must still be picked up by the first token that uses it.
                 Ok(snapshot)
             }
             Err(reason) => {

@@ -44,7 +44,7 @@ impl CookieJar {
             if text.len() > MAX_COOKIE_HEADER {
                 continue;
             }
-            for c in Cookie::split_parse(text).flatten() {
+            for c in Cookie::split_parse_encoded(text).flatten() {
                 if c.name() != name {
                     continue;
                 }
@@ -97,7 +97,7 @@ impl CookieJar {
     pub(crate) fn present(headers: &HeaderMap, name: &str) -> bool {
         headers.get_all(COOKIE).iter().any(|h| {
             h.to_str()
-                .map(|t| Cookie::split_parse(t).flatten().any(|c| c.name() == name))
+                .map(|t| Cookie::split_parse_encoded(t).flatten().any(|c| c.name() == name))
                 .unwrap_or(false)
         })
     }

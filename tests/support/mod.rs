@@ -42,7 +42,7 @@ pub fn router(prefix: &str) -> Router {
         .route(&format!("{prefix}/guarded"), get(|user: User| async move {
             format!("guarded for {}", user.email().unwrap_or(""))
         }))
-        .layer(RequireLoginLayer::new());
+        .route_layer(RequireLoginLayer::new());
     Router::new()
         .route(&format!("{prefix}/"), get(|user: User| async move {
             if user.is_logged_in() {
