@@ -197,6 +197,7 @@ impl AuthLayerBuilder {
                 routes,
                 expose: config.expose_tokens,
                 post_logout_redirect_uri: post_logout,
+                redirect_uri,
                 csrf,
             }),
         })
@@ -261,6 +262,8 @@ pub(crate) struct AuthState {
     pub(crate) routes: Routes,
     pub(crate) expose: ExposeTokens,
     pub(crate) post_logout_redirect_uri: Url,
+    /// `redirect_uri` itself: its origin is where logins must start (see the login route).
+    pub(crate) redirect_uri: Url,
     pub(crate) csrf: CsrfLayer<CsrfRejection>,
 }
 

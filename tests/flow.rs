@@ -443,3 +443,80 @@ async fn dev_provider_logs_a_chosen_user_in_with_one_call() {
     assert_eq!(me["name"], "Grace Hopper");
     assert_eq!(me["roles"], serde_json::json!(["admiral"]));
 }
+
+#[tokio::test]
+async fn a_plain_hyper_service_gets_the_user_without_axum() {
+    use std::convert::Infallible;
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceBuilder;
+    use tower_oidc_login::{AuthConfig, AuthLayer, User};
+
+    let provider = DevProvider::start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+    let service = ServiceBuilder::new()
+        .layer(AuthLayer::builder(config).port(port).build().unwrap())
+        .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+            let user = req.extensions().get::<User>().cloned().unwrap_or_default();
+            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(user.to_json().to_string()))))
+        });
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { break };
+            let service = TowerToHyperService::new(service.clone());
+            tokio::spawn(async move {
+                let _ = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+            });
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let login = provider
+        .login_as(&format!("{base}/auth/login"), &DevUser::new("Hy Per", "hyper@example.com"))
+        .await
+        .expect("login through the hyper app");
+    let me: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/me"))
+        .header("cookie", &login.cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["is_logged_in"], true);
+    assert_eq!(me["email"], "hyper@example.com");
+    server.abort();
+}
+
+#[tokio::test]
+async fn building_the_layer_reports_configuration_errors() {
+    use tower_oidc_login::{AuthConfig, AuthLayer, ConfigError};
+    let provider = DevProvider::start().await.unwrap();
+    let config = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+
+    // `{port}` with no port to put there.
+    let err = AuthLayer::new(config.clone()).err().expect("needs a port");
+    assert!(matches!(err, ConfigError::PortRequired { .. }), "{err:?}");
+    assert!(err.to_string().contains("{port}"), "{err}");
+
+    let err = AuthLayer::builder(config.clone()).port(8501).cookie_name("bad name;").build().err().expect("bad cookie name");
+    assert!(err.to_string().contains("cookie_name"), "{err}");
+
+    assert!(AuthLayer::builder(config).port(8501).build().is_ok());
+}
+
+#[tokio::test]
+async fn a_login_started_on_localhost_moves_to_the_redirect_uri_host_first() {
+    let (_p, app) = one_provider_app().await;
+    let r = Browser::new()
+        .get(&format!("http://localhost:{}/auth/login?return_to=%2Fpage", app.port))
+        .await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(location(r.headers()), app.url("/auth/login?return_to=%2Fpage"));
+    assert!(set_cookies(r.headers()).is_empty(), "no cookie on the wrong host");
+}

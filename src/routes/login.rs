@@ -13,6 +13,9 @@ use crate::pending::{browser_tag, now_unix, random_token, PendingLogin, PENDING_
 use crate::redirect::safe_return_to;
 
 pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
+    if let Some(canonical) = loopback_alias_redirect(state, parts) {
+        return canonical;
+    }
     let (provider_name, return_to) = match query_params(parts, &["provider", "return_to"]) {
         Ok(mut v) => (v[0].take(), v[1].take()),
         Err(e) => return failure(&e, None, &state.routes.login),
@@ -74,4 +77,36 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
             .set(&state.cookies.login_name, &binding, PENDING_TTL),
     );
     response
+}
+
+/// In development the app answers on `localhost` and on `127.0.0.1`, but the provider sends
+/// the browser back to the one host in `redirect_uri`, where a cookie set on the other is
+/// missing. Starting the login on `redirect_uri`'s own origin keeps the browser on one host.
+/// Only between loopback names: behind a proxy the `Host` header is the proxy's business,
+/// and it never changes where the provider sends the browser.
+fn loopback_alias_redirect(state: &AuthState, parts: &Parts) -> Option<Response<Full<Bytes>>> {
+    let target = &state.redirect_uri;
+    let target_host = target.host_str()?;
+    let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
+    let authority: http::uri::Authority = host.parse().ok()?;
+    let same_port = authority.port_u16() == target.port_or_known_default();
+    if !same_port || authority.host() == target_host.trim_start_matches('[').trim_end_matches(']') {
+        return None;
+    }
+    if !is_loopback(authority.host()) || !is_loopback(target_host) {
+        return None;
+    }
+    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let mut url = target.clone();
+    url.set_path("");
+    let location = format!("{}{}", url.as_str().trim_end_matches('/'), path_and_query);
+    Some(pages::redirect(&location, &state.routes.home))
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }

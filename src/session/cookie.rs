@@ -50,7 +50,7 @@ impl CookieJar {
                 }
                 let mut jar = cookie::CookieJar::new();
                 jar.add_original(c.into_owned());
-                if let Some(verified) = jar.signed(&self.keys.cookies).get(name) {
+                if let Some(verified) = jar.signed(self.key(name)).get(name) {
                     return Some(verified.value().to_owned());
                 }
             }
@@ -63,7 +63,7 @@ impl CookieJar {
     /// cookies do not survive), `Secure` on https, scoped to the layer's path.
     pub(crate) fn set(&self, name: &str, value: &str, max_age: std::time::Duration) -> HeaderValue {
         let mut jar = cookie::CookieJar::new();
-        jar.signed_mut(&self.keys.cookies)
+        jar.signed_mut(self.key(name))
             .add(Cookie::new(name.to_owned(), value.to_owned()));
         let signed = jar
             .get(name)
@@ -93,6 +93,16 @@ impl CookieJar {
         header_value(&cookie)
     }
 
+    fn key(&self, name: &str) -> &cookie::Key {
+        if name == self.session_name {
+            &self.keys.session_cookie
+        } else if name == self.login_name {
+            &self.keys.login_cookie
+        } else {
+            &self.keys.logout_cookie
+        }
+    }
+
     /// Whether the request sends a cookie called `name` at all (valid or not).
     pub(crate) fn present(headers: &HeaderMap, name: &str) -> bool {
         headers.get_all(COOKIE).iter().any(|h| {
@@ -108,4 +118,63 @@ fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
     // so this cannot fail; an empty header is the harmless fallback.
     HeaderValue::from_str(&cookie.encoded().to_string())
         .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::header::HeaderValue;
+
+    fn jar(secret: &str, secure: bool) -> CookieJar {
+        CookieJar::new("oidc_session", "/app", secure, Keys::derive(secret))
+    }
+
+    fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
+        let pair = set_cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let mut headers = HeaderMap::new();
+        headers.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_signed_cookie_reads_back_and_has_the_flags() {
+        let jar = jar("secret", true);
+        let set = jar.set("oidc_session", "abc+/=", std::time::Duration::from_secs(60));
+        let text = set.to_str().unwrap();
+        for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/app", "Max-Age=60"] {
+            assert!(text.contains(flag), "{flag} in {text}");
+        }
+        assert_eq!(jar.read(&request_with(&set), "oidc_session").as_deref(), Some("abc+/="));
+    }
+
+    #[test]
+    fn no_secure_flag_on_plain_http() {
+        let set = jar("secret", false).set("oidc_session", "v", std::time::Duration::from_secs(1));
+        assert!(!set.to_str().unwrap().contains("Secure"));
+    }
+
+    #[test]
+    fn tampered_or_foreign_cookies_are_ignored() {
+        let ours = jar("secret", false);
+        let set = ours.set("oidc_session", "id-1", std::time::Duration::from_secs(60));
+        // Signed with another cookie_secret: anonymous, not an error.
+        assert_eq!(jar("other secret", false).read(&request_with(&set), "oidc_session"), None);
+        // Value changed after signing.
+        let tampered = set.to_str().unwrap().replace("id-1", "id-2");
+        let tampered = HeaderValue::from_str(&tampered).unwrap();
+        assert_eq!(ours.read(&request_with(&tampered), "oidc_session"), None);
+        // Another name's signature does not carry over.
+        let login = ours.set("oidc_session_login", "id-1", std::time::Duration::from_secs(60));
+        let moved = login.to_str().unwrap().replacen("oidc_session_login=", "oidc_session=", 1);
+        assert_eq!(ours.read(&request_with(&HeaderValue::from_str(&moved).unwrap()), "oidc_session"), None);
+    }
+
+    #[test]
+    fn removal_expires_the_cookie() {
+        let text = jar("s", false).remove("oidc_session");
+        let text = text.to_str().unwrap();
+        assert!(text.starts_with("oidc_session=;"), "{text}");
+        assert!(text.contains("Max-Age=0"));
+        assert!(text.contains("Path=/app"));
+    }
 }

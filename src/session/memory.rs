@@ -120,3 +120,63 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn record(seconds: i64) -> Record {
+        Record {
+            id: Id::default(),
+            data: HashMap::new(),
+            expiry_date: OffsetDateTime::now_utc() + time::Duration::seconds(seconds),
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_records_are_not_loaded() {
+        let store = MemoryStore::default();
+        let mut live = record(60);
+        let mut dead = record(-1);
+        store.create(&mut live).await.unwrap();
+        store.create(&mut dead).await.unwrap();
+        assert!(store.load(&live.id).await.unwrap().is_some());
+        assert!(store.load(&dead.id).await.unwrap().is_none());
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn create_never_overwrites_an_existing_record() {
+        let store = MemoryStore::default();
+        let mut first = record(60);
+        store.create(&mut first).await.unwrap();
+        let mut second = record(60);
+        second.id = first.id;
+        second.data.insert("x".into(), serde_json::json!(1));
+        store.create(&mut second).await.unwrap();
+        assert_ne!(first.id, second.id, "a colliding id is replaced");
+        assert!(store.load(&first.id).await.unwrap().unwrap().data.is_empty());
+    }
+
+    #[tokio::test]
+    async fn capacity_is_enforced_after_sweeping_expired_records() {
+        let store = MemoryStore::with_capacity(2);
+        store.create(&mut record(-1)).await.unwrap();
+        store.create(&mut record(60)).await.unwrap();
+        // The expired one is swept to make room.
+        store.create(&mut record(60)).await.unwrap();
+        assert!(store.create(&mut record(60)).await.is_err(), "full");
+        assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn delete_removes() {
+        let store = MemoryStore::default();
+        let mut r = record(60);
+        store.create(&mut r).await.unwrap();
+        store.delete(&r.id).await.unwrap();
+        assert!(store.load(&r.id).await.unwrap().is_none());
+        assert!(store.is_empty());
+    }
+}
