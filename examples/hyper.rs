@@ -26,12 +26,13 @@ use tower_oidc_login::{AuthConfig, AuthLayer, LoginRequired, User};
 async fn main() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p.parse().map_err(|_| format!("PORT={p:?} is not a port number"))?,
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT={p:?} is not a port number"))?,
         Err(_) => 8501,
     };
 
@@ -40,7 +41,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Some(config) => (config, None),
         None => {
             let dev = DevProvider::start().await?;
-            println!("No .streamlit/secrets.toml found: using the embedded development provider at {}", dev.issuer());
+            println!(
+                "No .streamlit/secrets.toml found: using the embedded development provider at {}",
+                dev.issuer()
+            );
             let secret: [u8; 32] = rand::random();
             let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
             let config = AuthConfig::from_toml_str(
@@ -60,7 +64,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
             async move { Ok::<_, Infallible>(route(req, &providers)) }
         });
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("Open http://127.0.0.1:{port}/ in your browser");
     loop {
         let (stream, _) = listener.accept().await?;
@@ -82,14 +87,18 @@ fn route(req: Request<Incoming>, providers: &[String]) -> Response<Full<Bytes>> 
         "/" => html(StatusCode::OK, index(&user, providers)),
         "/me" => {
             let mut response = Response::new(Full::new(Bytes::from(user.to_json().to_string())));
-            response
-                .headers_mut()
-                .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("application/json"));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("application/json"),
+            );
             response
         }
         "/private" if user.is_logged_in() => html(
             StatusCode::OK,
-            format!("<h1>Private</h1><p>Only logged-in users see this, {}.</p>", escape(user.name().unwrap_or("friend"))),
+            format!(
+                "<h1>Private</h1><p>Only logged-in users see this, {}.</p>",
+                escape(user.name().unwrap_or("friend"))
+            ),
         ),
         // The same redirect-or-401 answer as the axum extractor and the guard.
         "/private" => LoginRequired::from_request(&req).into_http_response(),
@@ -120,12 +129,17 @@ fn html(status: StatusCode, body: String) -> Response<Full<Bytes>> {
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>tower-oidc-login hyper example</title></head><body>{body}</body></html>"
     ))));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static("text/html; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     response
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#x27;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#x27;")
 }

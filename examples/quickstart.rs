@@ -33,7 +33,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
 
     let port: u16 = match std::env::var("PORT") {
-        Ok(p) => p.parse().map_err(|_| format!("PORT={p:?} is not a port number"))?,
+        Ok(p) => p
+            .parse()
+            .map_err(|_| format!("PORT={p:?} is not a port number"))?,
         Err(_) => 8501,
     };
 
@@ -65,7 +67,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/private", get(private))
         .layer(auth);
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
+    let listener =
+        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("Open http://127.0.0.1:{port}/ in your browser");
     axum::serve(listener, app).await?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Why a login failed, with the status and the plain-words message the visitor sees.
 //!
-//! Messages here reach a browser (HTML-escaped by [`crate::pages`]) and the log. They name
+//! Messages here reach a browser (HTML-escaped on the error page) and the log. They name
 //! what went wrong, never a code, token, secret or cookie value.
 
 use http::StatusCode;
@@ -37,13 +37,17 @@ pub enum LoginError {
     #[error("this login link is unknown, expired or was already used")]
     UnknownState,
     /// The pending login was started in another browser (or its cookie was lost).
-    #[error("this login was started in another browser, or this browser did not keep the login cookie")]
+    #[error(
+        "this login was started in another browser, or this browser did not keep the login cookie"
+    )]
     BrowserMismatch,
     /// The pending login is older than its lifetime.
     #[error("this login took too long and expired")]
     Expired,
     /// The authorization response's `iss` (RFC 9207) is not the provider the login started with.
-    #[error("the login response came from a different provider than the one the login started with")]
+    #[error(
+        "the login response came from a different provider than the one the login started with"
+    )]
     IssuerMismatch,
     /// The token endpoint answered with an OAuth error such as `invalid_grant`.
     #[error("the login provider rejected the login code: {0}")]

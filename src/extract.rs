@@ -52,7 +52,9 @@ pub struct MissingAuthLayer;
 
 impl IntoResponse for MissingAuthLayer {
     fn into_response(self) -> Response {
-        tracing::error!("a handler asked for the user but no AuthLayer is installed in front of it");
+        tracing::error!(
+            "a handler asked for the user but no AuthLayer is installed in front of it"
+        );
         (
             StatusCode::INTERNAL_SERVER_ERROR,
             "AuthLayer is not installed in front of this handler",
@@ -65,7 +67,11 @@ impl<S: Send + Sync> FromRequestParts<S> for User {
     type Rejection = MissingAuthLayer;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<User>().cloned().ok_or(MissingAuthLayer)
+        parts
+            .extensions
+            .get::<User>()
+            .cloned()
+            .ok_or(MissingAuthLayer)
     }
 }
 

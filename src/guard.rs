@@ -162,7 +162,9 @@ where
         if !logged_in {
             let rejection = LoginRequired::from_request(&req);
             if req.extensions().get::<AuthContext>().is_none() {
-                tracing::error!("RequireLoginLayer used without AuthLayer around it: every request is refused");
+                tracing::error!(
+                    "RequireLoginLayer used without AuthLayer around it: every request is refused"
+                );
             }
             return Box::pin(async move { Ok(rejection.into_http_response().map(Either::Right)) });
         }

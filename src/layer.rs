@@ -125,6 +125,13 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// Like [`session_store`](Self::session_store), for a store the caller keeps a handle
+    /// to (to inspect it, or to share one store between several layers).
+    pub fn shared_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
     /// The session cookie's name (default [`DEFAULT_COOKIE_NAME`]).
     pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
@@ -162,18 +169,17 @@ impl AuthLayerBuilder {
             providers.insert(
                 name.clone(),
                 Arc::new(
-                    Provider::new(provider.clone(), redirect_uri.clone())
-                        .map_err(|e| match e {
-                            // The provider knows the key, the config knows the file.
-                            ConfigError::InvalidValue { key, reason, .. } => {
-                                ConfigError::InvalidValue {
-                                    key,
-                                    reason,
-                                    origin: config.source.clone(),
-                                }
+                    Provider::new(provider.clone(), redirect_uri.clone()).map_err(|e| match e {
+                        // The provider knows the key, the config knows the file.
+                        ConfigError::InvalidValue { key, reason, .. } => {
+                            ConfigError::InvalidValue {
+                                key,
+                                reason,
+                                origin: config.source.clone(),
                             }
-                            other => other,
-                        })?,
+                        }
+                        other => other,
+                    })?,
                 ),
             );
         }
@@ -248,7 +254,11 @@ impl Routes {
             login: format!("{prefix}/auth/login"),
             logout: format!("{prefix}/auth/logout"),
             home: format!("{prefix}/"),
-            cookie_path: if prefix.is_empty() { "/".into() } else { prefix },
+            cookie_path: if prefix.is_empty() {
+                "/".into()
+            } else {
+                prefix
+            },
             callback,
         }
     }

@@ -22,8 +22,8 @@ mod user;
 
 pub use config::{AuthConfig, AuthConfigBuilder, ConfigError, ProviderConfig, Secret};
 pub use error::LoginError;
-pub use user::{Tokens, User};
 #[cfg(feature = "axum")]
 pub use extract::{CurrentUser, MissingAuthLayer};
 pub use guard::{LoginRequired, RequireLogin, RequireLoginLayer};
 pub use layer::{AuthBody, AuthLayer, AuthLayerBuilder, AuthService, Routes};
+pub use user::{Tokens, User};

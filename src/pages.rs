@@ -65,7 +65,11 @@ pub(crate) fn redirect(location: &str, fallback: &str) -> Response<Full<Bytes>> 
     no_store(response)
 }
 
-pub(crate) fn error_page(status: StatusCode, message: &str, retry_href: &str) -> Response<Full<Bytes>> {
+pub(crate) fn error_page(
+    status: StatusCode,
+    message: &str,
+    retry_href: &str,
+) -> Response<Full<Bytes>> {
     let heading = if status.is_server_error() {
         "Login is not available right now"
     } else {

@@ -36,13 +36,26 @@ async fn login_then_me_shows_the_providers_claims() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser
-        .start_login(&app.url("/auth/login"), "Ada Lovelace", "ada@example.com", r#"{"groups": ["analysts", "admins"], "tid": "tenant-1"}"#)
+        .start_login(
+            &app.url("/auth/login"),
+            "Ada Lovelace",
+            "ada@example.com",
+            r#"{"groups": ["analysts", "admins"], "tid": "tenant-1"}"#,
+        )
         .await;
-    assert!(callback.starts_with(&app.url("/oauth2callback?")), "{callback}");
+    assert!(
+        callback.starts_with(&app.url("/oauth2callback?")),
+        "{callback}"
+    );
     let done = browser.get(&callback).await;
     let status = done.status();
     let headers = done.headers().clone();
-    assert_eq!(status, StatusCode::FOUND, "{}", done.text().await.unwrap_or_default());
+    assert_eq!(
+        status,
+        StatusCode::FOUND,
+        "{}",
+        done.text().await.unwrap_or_default()
+    );
     assert_eq!(location(&headers), "/");
 
     let me = browser.me(&app).await;
@@ -69,11 +82,19 @@ async fn session_cookie_has_the_documented_flags() {
         .find(|c| c.starts_with("oidc_session_login="))
         .expect("login-binding cookie");
     for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
-        assert!(login_cookie.contains(flag), "{flag} missing in {login_cookie}");
+        assert!(
+            login_cookie.contains(flag),
+            "{flag} missing in {login_cookie}"
+        );
     }
-    assert!(!login_cookie.contains("Secure"), "no Secure on plain-http loopback");
+    assert!(
+        !login_cookie.contains("Secure"),
+        "no Secure on plain-http loopback"
+    );
 
-    let done = browser.login(&app.url("/auth/login"), "A", "a@example.com").await;
+    let done = browser
+        .login(&app.url("/auth/login"), "A", "a@example.com")
+        .await;
     let session = set_cookies(done.headers())
         .into_iter()
         .find(|c| c.starts_with("oidc_session="))
@@ -129,13 +150,25 @@ async fn return_to_brings_the_user_back_and_only_to_this_site() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let done = browser
-        .login(&app.url("/auth/login?return_to=%2Fpage%3Fx%3D1"), "A", "a@example.com")
+        .login(
+            &app.url("/auth/login?return_to=%2Fpage%3Fx%3D1"),
+            "A",
+            "a@example.com",
+        )
         .await;
     assert_eq!(location(done.headers()), "/page?x=1");
 
-    for evil in ["%2F%2Fevil.example", "https%3A%2F%2Fevil.example%2F", "%2F%5Cevil.example"] {
+    for evil in [
+        "%2F%2Fevil.example",
+        "https%3A%2F%2Fevil.example%2F",
+        "%2F%5Cevil.example",
+    ] {
         let done = Browser::new()
-            .login(&app.url(&format!("/auth/login?return_to={evil}")), "A", "a@example.com")
+            .login(
+                &app.url(&format!("/auth/login?return_to={evil}")),
+                "A",
+                "a@example.com",
+            )
             .await;
         assert_eq!(location(done.headers()), "/", "return_to={evil}");
     }
@@ -147,22 +180,43 @@ async fn private_redirects_browsers_to_login_and_answers_401_to_apis() {
     let browser = Browser::new();
     let r = browser.get(&app.url("/private?tab=2")).await;
     assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(location(r.headers()), "/auth/login?return_to=%2Fprivate%3Ftab%3D2");
+    assert_eq!(
+        location(r.headers()),
+        "/auth/login?return_to=%2Fprivate%3Ftab%3D2"
+    );
 
-    let api = browser.client.get(app.url("/private")).header("accept", "application/json").send().await.unwrap();
+    let api = browser
+        .client
+        .get(app.url("/private"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
     let body: serde_json::Value = api.json().await.unwrap();
     assert_eq!(body["error"], "login_required");
 
-    assert_eq!(browser.get(&app.url("/maybe")).await.text().await.unwrap(), "none");
+    assert_eq!(
+        browser.get(&app.url("/maybe")).await.text().await.unwrap(),
+        "none"
+    );
 
     // Following the redirect logs in and comes back to the page asked for.
-    let done = browser.login(&app.url("/auth/login?return_to=%2Fprivate%3Ftab%3D2"), "A", "a@example.com").await;
+    let done = browser
+        .login(
+            &app.url("/auth/login?return_to=%2Fprivate%3Ftab%3D2"),
+            "A",
+            "a@example.com",
+        )
+        .await;
     assert_eq!(location(done.headers()), "/private?tab=2");
     let r = browser.get(&app.url("/private?tab=2")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), "private for a@example.com");
-    assert_eq!(browser.get(&app.url("/maybe")).await.text().await.unwrap(), "some");
+    assert_eq!(
+        browser.get(&app.url("/maybe")).await.text().await.unwrap(),
+        "some"
+    );
 }
 
 #[tokio::test]
@@ -172,9 +226,16 @@ async fn guard_layer_makes_routes_login_only() {
     let r = browser.get(&app.url("/guarded")).await;
     assert_eq!(r.status(), StatusCode::FOUND);
     assert_eq!(location(r.headers()), "/auth/login?return_to=%2Fguarded");
-    let api = browser.client.get(app.url("/guarded")).send().await.unwrap();
+    let api = browser
+        .client
+        .get(app.url("/guarded"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
-    browser.login(&app.url("/auth/login"), "G", "g@example.com").await;
+    browser
+        .login(&app.url("/auth/login"), "G", "g@example.com")
+        .await;
     let r = browser.get(&app.url("/guarded")).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.text().await.unwrap(), "guarded for g@example.com");
@@ -191,25 +252,47 @@ async fn two_providers_in_one_app() {
     let chooser = browser.get(&app.url("/auth/login?return_to=%2Fpage")).await;
     assert_eq!(chooser.status(), StatusCode::OK);
     let html = chooser.text().await.unwrap();
-    assert!(html.contains("/auth/login?provider=alpha&amp;return_to=%2Fpage"), "{html}");
-    assert!(html.contains("/auth/login?provider=beta&amp;return_to=%2Fpage"), "{html}");
+    assert!(
+        html.contains("/auth/login?provider=alpha&amp;return_to=%2Fpage"),
+        "{html}"
+    );
+    assert!(
+        html.contains("/auth/login?provider=beta&amp;return_to=%2Fpage"),
+        "{html}"
+    );
 
     let r = browser.get(&app.url("/auth/login?provider=beta")).await;
     assert!(location(r.headers()).starts_with(&beta.issuer()));
-    browser.login(&app.url("/auth/login?provider=beta"), "Bea", "bea@example.com").await;
+    browser
+        .login(
+            &app.url("/auth/login?provider=beta"),
+            "Bea",
+            "bea@example.com",
+        )
+        .await;
     let me = browser.me(&app).await;
     assert_eq!(me["provider"], "beta");
     assert_eq!(me["iss"], beta.issuer());
 
     let other = Browser::new();
-    other.login(&app.url("/auth/login?provider=alpha"), "Al", "al@example.com").await;
+    other
+        .login(
+            &app.url("/auth/login?provider=alpha"),
+            "Al",
+            "al@example.com",
+        )
+        .await;
     assert_eq!(other.me(&app).await["provider"], "alpha");
     assert_eq!(beta.request_counts().token, 1);
     assert_eq!(alpha.request_counts().token, 1);
 
     let unknown = browser.get(&app.url("/auth/login?provider=gamma")).await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
-    assert!(unknown.text().await.unwrap().contains("no login provider named &quot;gamma&quot;"));
+    assert!(unknown
+        .text()
+        .await
+        .unwrap()
+        .contains("no login provider named &quot;gamma&quot;"));
 }
 
 #[tokio::test]
@@ -217,15 +300,30 @@ async fn parallel_tabs_log_in_without_clobbering_each_other() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let first = browser
-        .start_login(&app.url("/auth/login?return_to=%2Fpage%3Ftab%3D1"), "T", "t@example.com", "")
+        .start_login(
+            &app.url("/auth/login?return_to=%2Fpage%3Ftab%3D1"),
+            "T",
+            "t@example.com",
+            "",
+        )
         .await;
     let second = browser
-        .start_login(&app.url("/auth/login?return_to=%2Fpage%3Ftab%3D2"), "T", "t@example.com", "")
+        .start_login(
+            &app.url("/auth/login?return_to=%2Fpage%3Ftab%3D2"),
+            "T",
+            "t@example.com",
+            "",
+        )
         .await;
     let r2 = browser.get(&second).await;
     assert_eq!(location(r2.headers()), "/page?tab=2");
     let r1 = browser.get(&first).await;
-    assert_eq!(r1.status(), StatusCode::FOUND, "{}", r1.text().await.unwrap_or_default());
+    assert_eq!(
+        r1.status(),
+        StatusCode::FOUND,
+        "{}",
+        r1.text().await.unwrap_or_default()
+    );
     assert_eq!(location(r1.headers()), "/page?tab=1");
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
 }
@@ -234,7 +332,9 @@ async fn parallel_tabs_log_in_without_clobbering_each_other() {
 async fn logout_ends_the_session_here_and_at_the_provider() {
     let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
-    let done = browser.login(&app.url("/auth/login"), "L", "l@example.com").await;
+    let done = browser
+        .login(&app.url("/auth/login"), "L", "l@example.com")
+        .await;
     let session = cookie_pair(done.headers(), "oidc_session").expect("session cookie");
 
     let r = browser
@@ -253,12 +353,17 @@ async fn logout_ends_the_session_here_and_at_the_provider() {
     assert_eq!(q["post_logout_redirect_uri"], app.url("/oauth2callback"));
     assert!(q["id_token_hint"].split('.').count() == 3);
     assert!(!q["state"].is_empty());
-    assert!(set_cookies(r.headers()).iter().any(|c| c.starts_with("oidc_session=;") && c.contains("Max-Age=0")));
+    assert!(set_cookies(r.headers())
+        .iter()
+        .any(|c| c.starts_with("oidc_session=;") && c.contains("Max-Age=0")));
 
     // The provider sends the browser back to the callback, which lands it on the home page.
     let back = browser.get(end_session.as_str()).await;
     let back_to_app = location(back.headers());
-    assert!(back_to_app.starts_with(&app.url("/oauth2callback?")), "{back_to_app}");
+    assert!(
+        back_to_app.starts_with(&app.url("/oauth2callback?")),
+        "{back_to_app}"
+    );
     let landed = browser.get(&back_to_app).await;
     assert_eq!(landed.status(), StatusCode::FOUND);
     assert_eq!(location(landed.headers()), "/");
@@ -284,12 +389,24 @@ async fn logout_ends_the_session_here_and_at_the_provider() {
 async fn logout_get_from_the_app_logs_out_and_from_elsewhere_asks_first() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
-    browser.login(&app.url("/auth/login"), "L", "l@example.com").await;
+    browser
+        .login(&app.url("/auth/login"), "L", "l@example.com")
+        .await;
 
     // A cross-site GET (an <img>, a link elsewhere) only shows a confirmation page.
-    let r = browser.client.get(app.url("/auth/logout")).header("sec-fetch-site", "cross-site").send().await.unwrap();
+    let r = browser
+        .client
+        .get(app.url("/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.text().await.unwrap().contains("<form method=\"post\" action=\"/auth/logout\">"));
+    assert!(r
+        .text()
+        .await
+        .unwrap()
+        .contains("<form method=\"post\" action=\"/auth/logout\">"));
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
 
     // A cross-site POST is refused.
@@ -305,7 +422,13 @@ async fn logout_get_from_the_app_logs_out_and_from_elsewhere_asks_first() {
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
 
     // Streamlit's st.logout navigates to /auth/logout from the app itself.
-    let r = browser.client.get(app.url("/auth/logout")).header("sec-fetch-site", "same-origin").send().await.unwrap();
+    let r = browser
+        .client
+        .get(app.url("/auth/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
     assert_eq!(browser.me(&app).await["is_logged_in"], false);
 }
@@ -314,9 +437,13 @@ async fn logout_get_from_the_app_logs_out_and_from_elsewhere_asks_first() {
 async fn a_second_login_in_the_same_browser_gets_a_new_session() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
-    let first = browser.login(&app.url("/auth/login"), "One", "one@example.com").await;
+    let first = browser
+        .login(&app.url("/auth/login"), "One", "one@example.com")
+        .await;
     let first_cookie = cookie_pair(first.headers(), "oidc_session").unwrap();
-    let second = browser.login(&app.url("/auth/login"), "Two", "two@example.com").await;
+    let second = browser
+        .login(&app.url("/auth/login"), "Two", "two@example.com")
+        .await;
     let second_cookie = cookie_pair(second.headers(), "oidc_session").unwrap();
     assert_ne!(first_cookie, second_cookie);
     assert_eq!(browser.me(&app).await["email"], "two@example.com");
@@ -341,14 +468,21 @@ async fn a_provider_down_at_start_up_answers_503_then_recovers() {
     let app = start_app(&secrets).await;
     app.layer.warm_up().await;
     let browser = Browser::new();
-    assert_eq!(browser.get(&app.url("/")).await.text().await.unwrap(), "anonymous");
+    assert_eq!(
+        browser.get(&app.url("/")).await.text().await.unwrap(),
+        "anonymous"
+    );
     let r = browser.get(&app.url("/auth/login")).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let page = r.text().await.unwrap();
     assert!(page.contains("not reachable"), "{page}");
     assert!(page.contains("Try again"));
 
-    let _provider = DevProvider::builder().port(port).start().await.expect("provider on the chosen port");
+    let _provider = DevProvider::builder()
+        .port(port)
+        .start()
+        .await
+        .expect("provider on the chosen port");
     let mut recovered = false;
     for _ in 0..60 {
         let r = browser.get(&app.url("/auth/login")).await;
@@ -359,7 +493,9 @@ async fn a_provider_down_at_start_up_answers_503_then_recovers() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
     assert!(recovered, "login works once the provider is up");
-    browser.login(&app.url("/auth/login"), "R", "r@example.com").await;
+    browser
+        .login(&app.url("/auth/login"), "R", "r@example.com")
+        .await;
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
 }
 
@@ -367,7 +503,9 @@ async fn a_provider_down_at_start_up_answers_503_then_recovers() {
 async fn discovery_and_keys_are_fetched_once_then_one_token_request_per_login() {
     let (provider, app) = one_provider_app().await;
     for i in 0..3 {
-        Browser::new().login(&app.url("/auth/login"), "N", &format!("n{i}@example.com")).await;
+        Browser::new()
+            .login(&app.url("/auth/login"), "N", &format!("n{i}@example.com"))
+            .await;
     }
     let counts = provider.request_counts();
     assert_eq!(counts.discovery, 1);
@@ -379,13 +517,26 @@ async fn discovery_and_keys_are_fetched_once_then_one_token_request_per_login() 
 #[tokio::test]
 async fn signing_key_rotation_is_followed() {
     let (provider, app) = one_provider_app().await;
-    Browser::new().login(&app.url("/auth/login"), "K", "k@example.com").await;
+    Browser::new()
+        .login(&app.url("/auth/login"), "K", "k@example.com")
+        .await;
     provider.rotate_signing_key();
     let browser = Browser::new();
-    let done = browser.login(&app.url("/auth/login"), "K", "k@example.com").await;
-    assert_eq!(done.status(), StatusCode::FOUND, "{}", done.text().await.unwrap_or_default());
+    let done = browser
+        .login(&app.url("/auth/login"), "K", "k@example.com")
+        .await;
+    assert_eq!(
+        done.status(),
+        StatusCode::FOUND,
+        "{}",
+        done.text().await.unwrap_or_default()
+    );
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
-    assert_eq!(provider.request_counts().jwks, 2, "one refetch for the new key id");
+    assert_eq!(
+        provider.request_counts().jwks,
+        2,
+        "one refetch for the new key id"
+    );
 }
 
 #[tokio::test]
@@ -393,43 +544,89 @@ async fn expose_tokens_controls_what_handlers_see() {
     let provider = DevProvider::start().await.unwrap();
     let hidden = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
     let b = Browser::new();
-    b.login(&hidden.url("/auth/login"), "T", "t@example.com").await;
-    let t: serde_json::Value = b.client.get(hidden.url("/tokens")).send().await.unwrap().json().await.unwrap();
+    b.login(&hidden.url("/auth/login"), "T", "t@example.com")
+        .await;
+    let t: serde_json::Value = b
+        .client
+        .get(hidden.url("/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(t, serde_json::json!({"id": false, "access": false}));
 
-    let secrets = provider
-        .secrets_toml(REDIRECT, COOKIE_SECRET)
-        .replacen("[auth]\n", "[auth]\nexpose_tokens = [\"id\", \"access\"]\n", 1);
+    let secrets = provider.secrets_toml(REDIRECT, COOKIE_SECRET).replacen(
+        "[auth]\n",
+        "[auth]\nexpose_tokens = [\"id\", \"access\"]\n",
+        1,
+    );
     let shown = start_app(&secrets).await;
     let b = Browser::new();
-    b.login(&shown.url("/auth/login"), "T", "t@example.com").await;
-    let t: serde_json::Value = b.client.get(shown.url("/tokens")).send().await.unwrap().json().await.unwrap();
+    b.login(&shown.url("/auth/login"), "T", "t@example.com")
+        .await;
+    let t: serde_json::Value = b
+        .client
+        .get(shown.url("/tokens"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(t, serde_json::json!({"id": true, "access": true}));
 }
 
 #[tokio::test]
 async fn a_path_prefix_moves_every_route_and_the_cookie_path() {
     let provider = DevProvider::start().await.unwrap();
-    let secrets = provider.secrets_toml("http://127.0.0.1:{port}/app/oauth2callback", COOKIE_SECRET);
+    let secrets =
+        provider.secrets_toml("http://127.0.0.1:{port}/app/oauth2callback", COOKIE_SECRET);
     let app = start_app_with(&secrets, "/app", |b| b).await;
     let browser = Browser::new();
     let outside = browser.get(&app.url("/auth/login")).await;
-    assert_eq!(outside.status(), StatusCode::NOT_FOUND, "{:?}", outside.headers());
+    assert_eq!(
+        outside.status(),
+        StatusCode::NOT_FOUND,
+        "{:?}",
+        outside.headers()
+    );
     let r = browser.get(&app.url("/app/private")).await;
-    assert_eq!(location(r.headers()), "/app/auth/login?return_to=%2Fapp%2Fprivate");
-    let done = browser.login(&app.url("/app/auth/login"), "P", "p@example.com").await;
+    assert_eq!(
+        location(r.headers()),
+        "/app/auth/login?return_to=%2Fapp%2Fprivate"
+    );
+    let done = browser
+        .login(&app.url("/app/auth/login"), "P", "p@example.com")
+        .await;
     assert_eq!(location(done.headers()), "/app/");
-    let session = set_cookies(done.headers()).into_iter().find(|c| c.starts_with("oidc_session=")).unwrap();
+    let session = set_cookies(done.headers())
+        .into_iter()
+        .find(|c| c.starts_with("oidc_session="))
+        .unwrap();
     assert!(session.contains("Path=/app"), "{session}");
-    let me: serde_json::Value = browser.client.get(app.url("/app/me")).send().await.unwrap().json().await.unwrap();
+    let me: serde_json::Value = browser
+        .client
+        .get(app.url("/app/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["is_logged_in"], true);
 }
 
 #[tokio::test]
 async fn dev_provider_logs_a_chosen_user_in_with_one_call() {
     let (provider, app) = one_provider_app().await;
-    let user = DevUser::new("Grace Hopper", "grace@example.com").claim("roles", serde_json::json!(["admiral"]));
-    let login = provider.login_as(&app.url("/auth/login?return_to=%2Fpage"), &user).await.expect("login_as");
+    let user = DevUser::new("Grace Hopper", "grace@example.com")
+        .claim("roles", serde_json::json!(["admiral"]));
+    let login = provider
+        .login_as(&app.url("/auth/login?return_to=%2Fpage"), &user)
+        .await
+        .expect("login_as");
     assert_eq!(login.location, "/page");
     let me: serde_json::Value = reqwest::Client::new()
         .get(app.url("/me"))
@@ -446,37 +643,47 @@ async fn dev_provider_logs_a_chosen_user_in_with_one_call() {
 
 #[tokio::test]
 async fn a_plain_hyper_service_gets_the_user_without_axum() {
-    use std::convert::Infallible;
     use bytes::Bytes;
     use http_body_util::Full;
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::service::TowerToHyperService;
+    use std::convert::Infallible;
     use tower::ServiceBuilder;
     use tower_oidc_login::{AuthConfig, AuthLayer, User};
 
     let provider = DevProvider::start().await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
-    let config = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+    let config =
+        AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
     let service = ServiceBuilder::new()
         .layer(AuthLayer::builder(config).port(port).build().unwrap())
         .service_fn(|req: http::Request<hyper::body::Incoming>| async move {
             let user = req.extensions().get::<User>().cloned().unwrap_or_default();
-            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(user.to_json().to_string()))))
+            Ok::<_, Infallible>(http::Response::new(Full::new(Bytes::from(
+                user.to_json().to_string(),
+            ))))
         });
     let server = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { break };
+            let Ok((stream, _)) = listener.accept().await else {
+                break;
+            };
             let service = TowerToHyperService::new(service.clone());
             tokio::spawn(async move {
-                let _ = Builder::new(TokioExecutor::new()).serve_connection(TokioIo::new(stream), service).await;
+                let _ = Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     });
     let base = format!("http://127.0.0.1:{port}");
     let login = provider
-        .login_as(&format!("{base}/auth/login"), &DevUser::new("Hy Per", "hyper@example.com"))
+        .login_as(
+            &format!("{base}/auth/login"),
+            &DevUser::new("Hy Per", "hyper@example.com"),
+        )
         .await
         .expect("login through the hyper app");
     let me: serde_json::Value = reqwest::Client::new()
@@ -497,14 +704,20 @@ async fn a_plain_hyper_service_gets_the_user_without_axum() {
 async fn building_the_layer_reports_configuration_errors() {
     use tower_oidc_login::{AuthConfig, AuthLayer, ConfigError};
     let provider = DevProvider::start().await.unwrap();
-    let config = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+    let config =
+        AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
 
     // `{port}` with no port to put there.
     let err = AuthLayer::new(config.clone()).err().expect("needs a port");
     assert!(matches!(err, ConfigError::PortRequired { .. }), "{err:?}");
     assert!(err.to_string().contains("{port}"), "{err}");
 
-    let err = AuthLayer::builder(config.clone()).port(8501).cookie_name("bad name;").build().err().expect("bad cookie name");
+    let err = AuthLayer::builder(config.clone())
+        .port(8501)
+        .cookie_name("bad name;")
+        .build()
+        .err()
+        .expect("bad cookie name");
     assert!(err.to_string().contains("cookie_name"), "{err}");
 
     assert!(AuthLayer::builder(config).port(8501).build().is_ok());
@@ -514,9 +727,18 @@ async fn building_the_layer_reports_configuration_errors() {
 async fn a_login_started_on_localhost_moves_to_the_redirect_uri_host_first() {
     let (_p, app) = one_provider_app().await;
     let r = Browser::new()
-        .get(&format!("http://localhost:{}/auth/login?return_to=%2Fpage", app.port))
+        .get(&format!(
+            "http://localhost:{}/auth/login?return_to=%2Fpage",
+            app.port
+        ))
         .await;
     assert_eq!(r.status(), StatusCode::FOUND);
-    assert_eq!(location(r.headers()), app.url("/auth/login?return_to=%2Fpage"));
-    assert!(set_cookies(r.headers()).is_empty(), "no cookie on the wrong host");
+    assert_eq!(
+        location(r.headers()),
+        app.url("/auth/login?return_to=%2Fpage")
+    );
+    assert!(
+        set_cookies(r.headers()).is_empty(),
+        "no cookie on the wrong host"
+    );
 }

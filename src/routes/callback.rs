@@ -15,20 +15,35 @@ use crate::pending::{browser_tag, now_unix, PENDING_TTL};
 use crate::user::StoredUser;
 
 pub(super) async fn callback(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
-    let params = match query_params(parts, &["code", "state", "error", "error_description", "iss"]) {
+    let params = match query_params(
+        parts,
+        &["code", "state", "error", "error_description", "iss"],
+    ) {
         Ok(p) => p,
         Err(e) => return failure(&e, None, &state.routes.login),
     };
-    let [code, login_state, error, description, iss]: [Option<String>; 5] =
-        match params.try_into() {
-            Ok(a) => a,
-            Err(_) => return failure(&LoginError::BadRequest("unreadable query".into()), None, &state.routes.login),
-        };
+    let [code, login_state, error, description, iss]: [Option<String>; 5] = match params.try_into()
+    {
+        Ok(a) => a,
+        Err(_) => {
+            return failure(
+                &LoginError::BadRequest("unreadable query".into()),
+                None,
+                &state.routes.login,
+            )
+        }
+    };
 
     if let Some(error) = error {
         // Consume the pending login so its state cannot be used again.
         let provider = match &login_state {
-            Some(s) => state.sessions.take_pending(s).await.ok().flatten().map(|p| p.provider),
+            Some(s) => state
+                .sessions
+                .take_pending(s)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.provider),
             None => None,
         };
         let err = LoginError::ProviderRefused {
@@ -77,7 +92,9 @@ async fn finish_login(
     if now_unix().saturating_sub(pending.created) > PENDING_TTL.as_secs() as i64 {
         return Err(fail(LoginError::Expired));
     }
-    let binding = state.cookies.read(&parts.headers, &state.cookies.login_name);
+    let binding = state
+        .cookies
+        .read(&parts.headers, &state.cookies.login_name);
     let same_browser = binding
         .map(|b| bool::from(browser_tag(&b).as_bytes().ct_eq(pending.browser.as_bytes())))
         .unwrap_or(false);
@@ -90,7 +107,9 @@ async fn finish_login(
     // RFC 9207: the authorization response names its issuer, which defeats mix-up
     // attacks; when the provider promises to send it, its absence is an attack too.
     match (iss, provider.issuer()) {
-        (Some(iss), Some(expected)) if iss != expected => return Err(fail(LoginError::IssuerMismatch)),
+        (Some(iss), Some(expected)) if iss != expected => {
+            return Err(fail(LoginError::IssuerMismatch))
+        }
         (None, _) if provider.advertises_iss_parameter() => {
             return Err(fail(LoginError::IssuerMismatch))
         }
@@ -138,14 +157,22 @@ async fn finish_login(
 /// The provider sends the browser back here after its logout (Streamlit registers only
 /// `redirect_uri` with the provider, so logout returns here too). It carries the state
 /// the logout sent, or nothing at all from providers that drop it.
-fn logout_return(state: &AuthState, parts: &Parts, returned_state: Option<&str>) -> Response<Full<Bytes>> {
-    let expected = state.cookies.read(&parts.headers, &state.cookies.logout_name);
+fn logout_return(
+    state: &AuthState,
+    parts: &Parts,
+    returned_state: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let expected = state
+        .cookies
+        .read(&parts.headers, &state.cookies.logout_name);
     match (returned_state, expected.as_deref()) {
         (Some(got), Some(want)) if bool::from(got.as_bytes().ct_eq(want.as_bytes())) => {
             tracing::debug!("returned from the provider's logout");
         }
         (None, _) => tracing::debug!("callback without code or state: landing on the home page"),
-        _ => tracing::warn!("logout return with a state this browser did not send; landing on the home page"),
+        _ => tracing::warn!(
+            "logout return with a state this browser did not send; landing on the home page"
+        ),
     }
     let mut response = pages::redirect(&state.routes.home, "/");
     if expected.is_some() {

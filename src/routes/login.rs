@@ -28,7 +28,13 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
             // One provider: nothing to choose.
             match state.providers.keys().next() {
                 Some(only) => only.clone(),
-                None => return failure(&LoginError::UnknownProvider(String::new()), None, &state.routes.home),
+                None => {
+                    return failure(
+                        &LoginError::UnknownProvider(String::new()),
+                        None,
+                        &state.routes.home,
+                    )
+                }
             }
         }
         None => {
@@ -42,7 +48,11 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
     };
     let retry = login_href(state, Some(&name), Some(&return_to));
     let Some(provider) = state.providers.get(&name) else {
-        return failure(&LoginError::UnknownProvider(name), None, &state.routes.login);
+        return failure(
+            &LoginError::UnknownProvider(name),
+            None,
+            &state.routes.login,
+        );
     };
 
     let login_state = random_token();
@@ -65,7 +75,11 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
         browser: browser_tag(&binding),
         created: now_unix(),
     };
-    if let Err(e) = state.sessions.put_pending(&login_state, &pending, PENDING_TTL).await {
+    if let Err(e) = state
+        .sessions
+        .put_pending(&login_state, &pending, PENDING_TTL)
+        .await
+    {
         return failure(&LoginError::Session(e.to_string()), Some(&name), &retry);
     }
     tracing::debug!(provider = %name, "login started");
@@ -96,7 +110,11 @@ fn loopback_alias_redirect(state: &AuthState, parts: &Parts) -> Option<Response<
     if !is_loopback(authority.host()) || !is_loopback(target_host) {
         return None;
     }
-    let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
     let mut url = target.clone();
     url.set_path("");
     let location = format!("{}{}", url.as_str().trim_end_matches('/'), path_and_query);

@@ -19,10 +19,7 @@ use crate::pending::{random_token, PENDING_TTL};
 /// typed (`none`) logs out at once, which keeps Streamlit's `st.logout` redirect working;
 /// anything else gets a page with a logout button that `POST`s.
 pub(super) async fn logout_get(state: &AuthState, parts: Parts) -> Response<Full<Bytes>> {
-    let fetch_site = parts
-        .headers
-        .get("sec-fetch-site")
-        .map(|v| v.as_bytes());
+    let fetch_site = parts.headers.get("sec-fetch-site").map(|v| v.as_bytes());
     if matches!(fetch_site, Some(b"same-origin") | Some(b"none")) {
         return perform(state, &parts).await;
     }
@@ -108,11 +105,16 @@ async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
         None => pages::redirect(&state.routes.home, "/"),
     };
     let headers = response.headers_mut();
-    headers.append(SET_COOKIE, state.cookies.remove(&state.cookies.session_name));
+    headers.append(
+        SET_COOKIE,
+        state.cookies.remove(&state.cookies.session_name),
+    );
     if let (Some(_), Some(s)) = (&location, logout_state.as_deref()) {
         headers.append(
             SET_COOKIE,
-            state.cookies.set(&state.cookies.logout_name, s, PENDING_TTL),
+            state
+                .cookies
+                .set(&state.cookies.logout_name, s, PENDING_TTL),
         );
     }
     response

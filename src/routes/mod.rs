@@ -46,7 +46,11 @@ pub(crate) async fn handle(state: &AuthState, route: Route, parts: Parts) -> Res
                 "this address only answers the login flow's own requests",
                 &state.routes.home,
             );
-            let allow = if route == Route::Logout { "GET, POST" } else { "GET" };
+            let allow = if route == Route::Logout {
+                "GET, POST"
+            } else {
+                "GET"
+            };
             response
                 .headers_mut()
                 .insert(http::header::ALLOW, http::HeaderValue::from_static(allow));
@@ -77,7 +81,11 @@ pub(crate) fn query_params(
 }
 
 /// The error page for `err`, logged with its reason (which never holds a secret).
-pub(crate) fn failure(err: &LoginError, provider: Option<&str>, retry_href: &str) -> Response<Full<Bytes>> {
+pub(crate) fn failure(
+    err: &LoginError,
+    provider: Option<&str>,
+    retry_href: &str,
+) -> Response<Full<Bytes>> {
     let status = err.status();
     if status.is_server_error() {
         tracing::error!(provider, status = status.as_u16(), reason = %err, "login failed");
@@ -88,7 +96,11 @@ pub(crate) fn failure(err: &LoginError, provider: Option<&str>, retry_href: &str
 }
 
 /// `<login>?provider=NAME` (and `return_to`), query-encoded.
-pub(crate) fn login_href(state: &AuthState, provider: Option<&str>, return_to: Option<&str>) -> String {
+pub(crate) fn login_href(
+    state: &AuthState,
+    provider: Option<&str>,
+    return_to: Option<&str>,
+) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     if let Some(p) = provider {
         query.append_pair("provider", p);

@@ -107,7 +107,11 @@ impl CookieJar {
     pub(crate) fn present(headers: &HeaderMap, name: &str) -> bool {
         headers.get_all(COOKIE).iter().any(|h| {
             h.to_str()
-                .map(|t| Cookie::split_parse_encoded(t).flatten().any(|c| c.name() == name))
+                .map(|t| {
+                    Cookie::split_parse_encoded(t)
+                        .flatten()
+                        .any(|c| c.name() == name)
+                })
                 .unwrap_or(false)
         })
     }
@@ -130,7 +134,13 @@ mod tests {
     }
 
     fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
-        let pair = set_cookie.to_str().unwrap().split(';').next().unwrap().to_owned();
+        let pair = set_cookie
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
         let mut headers = HeaderMap::new();
         headers.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
         headers
@@ -141,10 +151,19 @@ mod tests {
         let jar = jar("secret", true);
         let set = jar.set("oidc_session", "abc+/=", std::time::Duration::from_secs(60));
         let text = set.to_str().unwrap();
-        for flag in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/app", "Max-Age=60"] {
+        for flag in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Lax",
+            "Path=/app",
+            "Max-Age=60",
+        ] {
             assert!(text.contains(flag), "{flag} in {text}");
         }
-        assert_eq!(jar.read(&request_with(&set), "oidc_session").as_deref(), Some("abc+/="));
+        assert_eq!(
+            jar.read(&request_with(&set), "oidc_session").as_deref(),
+            Some("abc+/=")
+        );
     }
 
     #[test]
@@ -158,15 +177,31 @@ mod tests {
         let ours = jar("secret", false);
         let set = ours.set("oidc_session", "id-1", std::time::Duration::from_secs(60));
         // Signed with another cookie_secret: anonymous, not an error.
-        assert_eq!(jar("other secret", false).read(&request_with(&set), "oidc_session"), None);
+        assert_eq!(
+            jar("other secret", false).read(&request_with(&set), "oidc_session"),
+            None
+        );
         // Value changed after signing.
         let tampered = set.to_str().unwrap().replace("id-1", "id-2");
         let tampered = HeaderValue::from_str(&tampered).unwrap();
         assert_eq!(ours.read(&request_with(&tampered), "oidc_session"), None);
         // Another name's signature does not carry over.
-        let login = ours.set("oidc_session_login", "id-1", std::time::Duration::from_secs(60));
-        let moved = login.to_str().unwrap().replacen("oidc_session_login=", "oidc_session=", 1);
-        assert_eq!(ours.read(&request_with(&HeaderValue::from_str(&moved).unwrap()), "oidc_session"), None);
+        let login = ours.set(
+            "oidc_session_login",
+            "id-1",
+            std::time::Duration::from_secs(60),
+        );
+        let moved = login
+            .to_str()
+            .unwrap()
+            .replacen("oidc_session_login=", "oidc_session=", 1);
+        assert_eq!(
+            ours.read(
+                &request_with(&HeaderValue::from_str(&moved).unwrap()),
+                "oidc_session"
+            ),
+            None
+        );
     }
 
     #[test]

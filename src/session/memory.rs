@@ -54,10 +54,7 @@ impl MemoryStore {
     /// Live (unexpired) records right now.
     pub fn len(&self) -> usize {
         let now = OffsetDateTime::now_utc();
-        self.lock()
-            .values()
-            .filter(|r| r.expiry_date > now)
-            .count()
+        self.lock().values().filter(|r| r.expiry_date > now).count()
     }
 
     /// Whether the store holds no live record.
@@ -75,7 +72,7 @@ impl MemoryStore {
         let now = OffsetDateTime::now_utc();
         let mut map = self.lock();
         let writes = self.writes.fetch_add(1, Ordering::Relaxed);
-        if writes % SWEEP_EVERY == 0 || map.len() >= self.capacity {
+        if writes.is_multiple_of(SWEEP_EVERY) || map.len() >= self.capacity {
             map.retain(|_, r| r.expiry_date > now);
         }
         if new && map.contains_key(&record.id) {
@@ -108,11 +105,7 @@ impl SessionStore for MemoryStore {
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = OffsetDateTime::now_utc();
-        Ok(self
-            .lock()
-            .get(id)
-            .filter(|r| r.expiry_date > now)
-            .cloned())
+        Ok(self.lock().get(id).filter(|r| r.expiry_date > now).cloned())
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
@@ -156,7 +149,13 @@ mod tests {
         second.data.insert("x".into(), serde_json::json!(1));
         store.create(&mut second).await.unwrap();
         assert_ne!(first.id, second.id, "a colliding id is replaced");
-        assert!(store.load(&first.id).await.unwrap().unwrap().data.is_empty());
+        assert!(store
+            .load(&first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .is_empty());
     }
 
     #[tokio::test]

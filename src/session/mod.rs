@@ -79,7 +79,10 @@ impl Sessions {
 
     /// Removes and returns the pending login for `state`: a state is good for one
     /// callback only, whatever that callback's outcome.
-    pub(crate) async fn take_pending(&self, state: &str) -> Result<Option<PendingLogin>, StoreError> {
+    pub(crate) async fn take_pending(
+        &self,
+        state: &str,
+    ) -> Result<Option<PendingLogin>, StoreError> {
         let id = pending_id(state);
         let Some(record) = self.store.load(&id).await? else {
             return Ok(None);

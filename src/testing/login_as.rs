@@ -219,12 +219,14 @@ impl DevProvider {
         if response.status().is_redirection() {
             let status = response.status().as_u16();
             let back = expect_redirect(step, response, &authorize).await?;
-            return Err(refusal(step, &back).unwrap_or(DevLoginError::UnexpectedStatus {
-                step,
-                expected: "the sign-in form (HTTP 200)",
-                status,
-                body: format!("redirected to {back}"),
-            }));
+            return Err(
+                refusal(step, &back).unwrap_or(DevLoginError::UnexpectedStatus {
+                    step,
+                    expected: "the sign-in form (HTTP 200)",
+                    status,
+                    body: format!("redirected to {back}"),
+                }),
+            );
         }
         if response.status() != StatusCode::OK {
             return Err(unexpected(step, "the sign-in form (HTTP 200)", response).await);
@@ -272,8 +274,7 @@ impl DevProvider {
             .iter()
             .filter_map(|value| value.to_str().ok())
             .filter_map(SetCookie::parse)
-            .filter(|cookie| !cookie.removal && !cookie.value.is_empty())
-            .last()
+            .rfind(|cookie| !cookie.removal && !cookie.value.is_empty())
             .map(|cookie| format!("{}={}", cookie.name, cookie.value));
         jar.store(response.headers());
         let location = response
@@ -304,7 +305,10 @@ fn parse_url(step: LoginStep, url: &str) -> Result<Url, DevLoginError> {
     })
 }
 
-async fn send(step: LoginStep, request: reqwest::RequestBuilder) -> Result<Response, DevLoginError> {
+async fn send(
+    step: LoginStep,
+    request: reqwest::RequestBuilder,
+) -> Result<Response, DevLoginError> {
     request
         .send()
         .await
@@ -435,7 +439,9 @@ impl SetCookie {
         // sent, because they go back verbatim in the `Cookie` header.
         let removal = match cookie::Cookie::parse(header) {
             Ok(parsed) => {
-                parsed.max_age().is_some_and(|age| age <= time::Duration::ZERO)
+                parsed
+                    .max_age()
+                    .is_some_and(|age| age <= time::Duration::ZERO)
                     || parsed
                         .expires_datetime()
                         .is_some_and(|expires| expires <= time::OffsetDateTime::now_utc())

@@ -577,7 +577,9 @@ impl DevProviderBuilder {
     pub async fn start(self) -> io::Result<DevProvider> {
         let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
         if self.client_id.is_empty() {
-            return Err(invalid("the development provider's client_id is empty".into()));
+            return Err(invalid(
+                "the development provider's client_id is empty".into(),
+            ));
         }
         let issuer_path = normalize_issuer_path(&self.issuer_path).ok_or_else(|| {
             invalid(format!(
@@ -648,8 +650,7 @@ fn normalize_issuer_path(path: &str) -> Option<String> {
         !s.is_empty()
             && s != "."
             && s != ".."
-            && s
-                .bytes()
+            && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
     };
     rest.split('/')

@@ -61,7 +61,8 @@ pub(crate) fn sign_in(page: &SignIn<'_>) -> String {
 }
 
 pub(crate) fn signed_out() -> String {
-    let body = format!("<h1>You have been signed out</h1>\n{NOTICE}\n<p>You can close this page.</p>");
+    let body =
+        format!("<h1>You have been signed out</h1>\n{NOTICE}\n<p>You can close this page.</p>");
     layout("Signed out", &body)
 }
 

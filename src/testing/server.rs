@@ -304,7 +304,11 @@ fn set_header(response: &mut Response, name: HeaderName, value: &'static str) {
 fn html(status: StatusCode, body: String) -> Response {
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    set_header(&mut response, header::CONTENT_TYPE, "text/html; charset=utf-8");
+    set_header(
+        &mut response,
+        header::CONTENT_TYPE,
+        "text/html; charset=utf-8",
+    );
     set_header(&mut response, header::CACHE_CONTROL, "no-store");
     set_header(
         &mut response,
@@ -338,7 +342,11 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response {
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
-    set_header(&mut response, header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    set_header(
+        &mut response,
+        header::CONTENT_TYPE,
+        "text/plain; charset=utf-8",
+    );
     response
 }
 
@@ -376,7 +384,8 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 /// `base` with `params` appended to its query (keeping any query it already has).
 fn with_query(base: &str, params: &[(&str, &str)]) -> Option<String> {
     let mut url = Url::parse(base).ok()?;
-    {
+    // `query_pairs_mut` leaves a bare `?` behind even when nothing is appended.
+    if !params.is_empty() {
         let mut query = url.query_pairs_mut();
         for (name, value) in params {
             query.append_pair(name, value);
@@ -484,7 +493,10 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
         Ok(document) => json_response(StatusCode::OK, &document),
         Err(e) => {
             tracing::error!(error = %e, "development provider: discovery document failed");
-            plain(StatusCode::INTERNAL_SERVER_ERROR, "discovery document failed")
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "discovery document failed",
+            )
         }
     }
 }
@@ -516,7 +528,10 @@ struct AuthorizeRequest {
 /// How a broken authorization request is answered.
 enum Rejection {
     /// Client or redirect URI cannot be trusted: show a page, redirect nowhere.
-    Page(Response),
+    Page {
+        title: &'static str,
+        message: String,
+    },
     /// Send the error back to the (verified) redirect URI.
     Redirect {
         redirect_uri: String,
@@ -526,9 +541,12 @@ enum Rejection {
 }
 
 fn validate_authorize(shared: &Shared, params: &Params) -> Result<AuthorizeRequest, Rejection> {
-    let bad_page = |title: &str, message: &str| {
+    let bad_page = |title: &'static str, message: &str| {
         tracing::debug!(reason = %message, "development provider: authorization request refused");
-        Rejection::Page(error_page(StatusCode::BAD_REQUEST, title, message))
+        Rejection::Page {
+            title,
+            message: message.to_owned(),
+        }
     };
     let client_id = match params.get("client_id") {
         Ok(Some(id)) => id,
@@ -562,7 +580,9 @@ fn validate_authorize(shared: &Shared, params: &Params) -> Result<AuthorizeReque
         };
         return Err(bad_page(
             "Invalid redirect URI",
-            &format!("The redirect URI \"{redirect_uri}\" is not registered for this client ({rule})."),
+            &format!(
+                "The redirect URI \"{redirect_uri}\" is not registered for this client ({rule})."
+            ),
         ));
     }
 
@@ -611,16 +631,12 @@ fn validate_authorize(shared: &Shared, params: &Params) -> Result<AuthorizeReque
                 "code_challenge must be 43 to 128 unreserved characters".to_owned(),
             ))
         }
-        None => {
-            return Err(refuse(
-                "PKCE is required: send a code_challenge".to_owned(),
-            ))
-        }
+        None => return Err(refuse("PKCE is required: send a code_challenge".to_owned())),
     };
     let nonce = single("nonce")?.map(str::to_owned);
     let login_hint = single("login_hint")?.map(str::to_owned);
-    let prompt_none = single("prompt")?
-        .is_some_and(|p| p.split_ascii_whitespace().any(|v| v == "none"));
+    let prompt_none =
+        single("prompt")?.is_some_and(|p| p.split_ascii_whitespace().any(|v| v == "none"));
 
     let hidden = params
         .0
@@ -674,7 +690,7 @@ fn authorization_response(
 
 fn reject(shared: &Shared, rejection: Rejection, status: StatusCode) -> Response {
     match rejection {
-        Rejection::Page(page) => page,
+        Rejection::Page { title, message } => error_page(StatusCode::BAD_REQUEST, title, &message),
         Rejection::Redirect {
             redirect_uri,
             state,
@@ -692,10 +708,7 @@ fn reject(shared: &Shared, rejection: Rejection, status: StatusCode) -> Response
     }
 }
 
-async fn authorize_page(
-    State(shared): State<Arc<Shared>>,
-    RawQuery(query): RawQuery,
-) -> Response {
+async fn authorize_page(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     bump(&shared.counters.authorize);
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let request = match validate_authorize(&shared, &params) {
@@ -822,7 +835,11 @@ async fn authorize_submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
                     user = user.claim(claim, value);
                 }
             }
-            Ok(_) => return form_problem("Extra claims must be a JSON object, like {\"groups\": [\"admin\"]}."),
+            Ok(_) => {
+                return form_problem(
+                    "Extra claims must be a JSON object, like {\"groups\": [\"admin\"]}.",
+                )
+            }
             Err(e) => return form_problem(&format!("Extra claims are not valid JSON: {e}.")),
         }
     }
@@ -1097,7 +1114,9 @@ fn authenticate_client(
         (None, None) => {
             return Err(TokenError::invalid_client(
                 "client authentication is required",
-                shared.accepted_auth.accepts(TokenEndpointAuth::ClientSecretBasic),
+                shared
+                    .accepted_auth
+                    .accepts(TokenEndpointAuth::ClientSecretBasic),
             ))
         }
     };
@@ -1269,7 +1288,12 @@ async fn end_session(
             ),
         );
     }
-    let state: Vec<(&str, &str)> = call.state.as_deref().map(|s| ("state", s)).into_iter().collect();
+    let state: Vec<(&str, &str)> = call
+        .state
+        .as_deref()
+        .map(|s| ("state", s))
+        .into_iter()
+        .collect();
     match with_query(target, &state) {
         Some(location) => redirect(StatusCode::FOUND, &location),
         None => error_page(

@@ -11,8 +11,7 @@ use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm,
-    CoreProviderMetadata,
+    CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
 use openidconnect::{
     AccessTokenHash, AuthType, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
@@ -121,7 +120,10 @@ impl Flow {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let location = location(&response);
         assert!(location.starts_with(REDIRECT), "{location}");
-        assert_eq!(query_param(&location, "state").as_deref(), Some(&*self.state));
+        assert_eq!(
+            query_param(&location, "state").as_deref(),
+            Some(&*self.state)
+        );
         assert_eq!(query_param(&location, "iss"), Some(provider.issuer()));
         query_param(&location, "code").expect("code")
     }
@@ -160,9 +162,12 @@ async fn token_request(
 }
 
 async fn discover(provider: &DevProvider) -> CoreProviderMetadata {
-    CoreProviderMetadata::discover_async(IssuerUrl::new(provider.issuer()).expect("issuer"), &http())
-        .await
-        .expect("discovery")
+    CoreProviderMetadata::discover_async(
+        IssuerUrl::new(provider.issuer()).expect("issuer"),
+        &http(),
+    )
+    .await
+    .expect("discovery")
 }
 
 /// The verified-by-the-caller JWT's payload, for claims `CoreIdTokenClaims` does not expose.
@@ -189,7 +194,10 @@ async fn discovery_document_describes_the_provider() -> TestResult {
     assert_eq!(doc["end_session_endpoint"], format!("{issuer}/logout"));
     assert_eq!(doc["response_types_supported"], json!(["code"]));
     assert_eq!(doc["subject_types_supported"], json!(["public"]));
-    assert_eq!(doc["id_token_signing_alg_values_supported"], json!(["RS256"]));
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["RS256"])
+    );
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(doc["grant_types_supported"], json!(["authorization_code"]));
     assert_eq!(
@@ -253,8 +261,8 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
     assert!(html.contains("Extra claims (JSON object"));
     assert!(html.contains(r#"name="code_challenge""#));
 
-    let user = DevUser::new("Ada Lovelace", "ada@example.com")
-        .claim("groups", json!(["admin", "staff"]));
+    let user =
+        DevUser::new("Ada Lovelace", "ada@example.com").claim("groups", json!(["admin", "staff"]));
     let mut form: Vec<(String, String)> = auth_url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -262,7 +270,10 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
     form.extend([
         ("name".to_owned(), user.name().to_owned()),
         ("email".to_owned(), user.email().to_owned()),
-        ("claims".to_owned(), r#"{"groups": ["admin", "staff"]}"#.to_owned()),
+        (
+            "claims".to_owned(),
+            r#"{"groups": ["admin", "staff"]}"#.to_owned(),
+        ),
         ("action".to_owned(), "sign_in".to_owned()),
     ]);
     let response = http()
@@ -271,7 +282,10 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
         .send()
         .await?;
     let back = location(&response);
-    assert_eq!(query_param(&back, "state").as_deref(), Some(state.secret().as_str()));
+    assert_eq!(
+        query_param(&back, "state").as_deref(),
+        Some(state.secret().as_str())
+    );
     let code = query_param(&back, "code").ok_or("no code")?;
 
     let tokens = client
@@ -289,10 +303,7 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
         Some("ada@example.com")
     );
     assert_eq!(
-        claims
-            .name()
-            .and_then(|n| n.get(None))
-            .map(|n| n.as_str()),
+        claims.name().and_then(|n| n.get(None)).map(|n| n.as_str()),
         Some("Ada Lovelace")
     );
     assert!(claims.auth_time().is_some());
@@ -312,7 +323,10 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
     assert_eq!(payload["groups"], json!(["admin", "staff"]));
     assert_eq!(payload["aud"], json!([provider.client_id()]));
     assert_eq!(
-        payload["exp"].as_i64().zip(payload["iat"].as_i64()).map(|(e, i)| e - i),
+        payload["exp"]
+            .as_i64()
+            .zip(payload["iat"].as_i64())
+            .map(|(e, i)| e - i),
         Some(3600)
     );
 
@@ -330,7 +344,12 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
 
     let counts = provider.request_counts();
     assert_eq!(
-        (counts.authorize, counts.sign_in, counts.token, counts.userinfo),
+        (
+            counts.authorize,
+            counts.sign_in,
+            counts.token,
+            counts.userinfo
+        ),
         (1, 1, 1, 1)
     );
     Ok(())
@@ -379,7 +398,10 @@ async fn pkce_mismatch_is_invalid_grant() -> TestResult {
     let mut form = flow.token_form(&code);
     form.retain(|(k, _)| k != "code_verifier");
     let (status, body) = token_request(&provider, Some(&auth), &form).await;
-    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_grant")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+    );
     Ok(())
 }
 
@@ -391,7 +413,10 @@ async fn code_reuse_is_invalid_grant_and_revokes() -> TestResult {
     let auth = basic("dev-client", "dev-secret");
     let (status, body) = token_request(&provider, Some(&auth), &flow.token_form(&code)).await;
     assert_eq!(status, StatusCode::OK);
-    let access = body["access_token"].as_str().ok_or("access_token")?.to_owned();
+    let access = body["access_token"]
+        .as_str()
+        .ok_or("access_token")?
+        .to_owned();
 
     let (status, body) = token_request(&provider, Some(&auth), &flow.token_form(&code)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -405,7 +430,10 @@ async fn code_reuse_is_invalid_grant_and_revokes() -> TestResult {
     assert_eq!(info.status(), StatusCode::UNAUTHORIZED);
 
     let (status, body) = token_request(&provider, Some(&auth), &flow.token_form("nope")).await;
-    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_grant")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+    );
     Ok(())
 }
 
@@ -419,7 +447,10 @@ async fn redirect_uri_mismatch_is_invalid_grant() -> TestResult {
     form.push(("redirect_uri".into(), "http://localhost:8000/other".into()));
     let auth = basic("dev-client", "dev-secret");
     let (status, body) = token_request(&provider, Some(&auth), &form).await;
-    assert_eq!((status, &body["error"]), (StatusCode::BAD_REQUEST, &json!("invalid_grant")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::BAD_REQUEST, &json!("invalid_grant"))
+    );
     Ok(())
 }
 
@@ -444,10 +475,16 @@ async fn wrong_client_secret_is_invalid_client() -> TestResult {
     form.push(("client_id".into(), "dev-client".into()));
     form.push(("client_secret".into(), "wrong".into()));
     let (status, body) = token_request(&provider, None, &form).await;
-    assert_eq!((status, &body["error"]), (StatusCode::UNAUTHORIZED, &json!("invalid_client")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_client"))
+    );
 
     let (status, body) = token_request(&provider, None, &flow.token_form(&code)).await;
-    assert_eq!((status, &body["error"]), (StatusCode::UNAUTHORIZED, &json!("invalid_client")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_client"))
+    );
 
     let wrong_id = basic("someone-else", "dev-secret");
     let (status, _) = token_request(&provider, Some(&wrong_id), &flow.token_form(&code)).await;
@@ -484,7 +521,10 @@ async fn basic_auth_decodes_form_encoded_special_secret() -> TestResult {
         STANDARD.encode(format!("{}:{secret}", provider.client_id()))
     );
     let (status, body) = token_request(&provider, Some(&raw), &flow.token_form(&code)).await;
-    assert_eq!((status, &body["error"]), (StatusCode::UNAUTHORIZED, &json!("invalid_client")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_client"))
+    );
 
     // openidconnect (oauth2) encodes the same way.
     let client = CoreClient::from_provider_metadata(
@@ -523,7 +563,10 @@ async fn token_endpoint_auth_restriction_is_enforced_and_advertised() -> TestRes
     let code = flow.sign_in(&provider, &DevUser::default()).await;
     let auth = basic("dev-client", "dev-secret");
     let (status, body) = token_request(&provider, Some(&auth), &flow.token_form(&code)).await;
-    assert_eq!((status, &body["error"]), (StatusCode::UNAUTHORIZED, &json!("invalid_client")));
+    assert_eq!(
+        (status, &body["error"]),
+        (StatusCode::UNAUTHORIZED, &json!("invalid_client"))
+    );
 
     // openidconnect sends client_secret_post when told to.
     let client = CoreClient::from_provider_metadata(
@@ -590,11 +633,15 @@ async fn key_rotation_changes_the_published_kid() -> TestResult {
         Some(ClientSecret::new("dev-secret".into())),
     );
     let nonce = Nonce::new(flow.nonce.clone());
-    assert!(old_token.claims(&client.id_token_verifier(), &nonce).is_err());
+    assert!(old_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .is_err());
     let code = flow.sign_in(&provider, &DevUser::default()).await;
     let (_, body) = token_request(&provider, Some(&auth), &flow.token_form(&code)).await;
     let new_token: CoreIdToken = body["id_token"].as_str().ok_or("id_token")?.parse()?;
-    assert!(new_token.claims(&client.id_token_verifier(), &nonce).is_ok());
+    assert!(new_token
+        .claims(&client.id_token_verifier(), &nonce)
+        .is_ok());
 
     // Rotating twice returns to the first key material, under yet another kid.
     provider.rotate_signing_key();
@@ -606,7 +653,10 @@ async fn key_rotation_changes_the_published_kid() -> TestResult {
 
 #[tokio::test]
 async fn authorize_refuses_unknown_client_and_redirect_without_redirecting() -> TestResult {
-    let provider = DevProvider::builder().redirect_uri(REDIRECT).start().await?;
+    let provider = DevProvider::builder()
+        .redirect_uri(REDIRECT)
+        .start()
+        .await?;
     let flow = Flow::new(&provider);
 
     let unknown = flow_url(&provider, "client_id", Some("intruder"));
@@ -632,7 +682,10 @@ async fn authorize_refuses_unknown_client_and_redirect_without_redirecting() -> 
     // With none registered, loopback URLs are accepted and others are not.
     let open = DevProvider::start().await?;
     let ok = Flow::new(&open).set("redirect_uri", Some("http://127.0.0.1:9/cb"));
-    assert_eq!(http().get(ok.url(&open)).send().await?.status(), StatusCode::OK);
+    assert_eq!(
+        http().get(ok.url(&open)).send().await?.status(),
+        StatusCode::OK
+    );
     let bad = Flow::new(&open).set("redirect_uri", Some("https://example.com/cb"));
     assert_eq!(
         http().get(bad.url(&open)).send().await?.status(),
@@ -663,7 +716,10 @@ async fn authorize_errors_redirect_with_state_and_iss() -> TestResult {
         assert_eq!(response.status(), StatusCode::FOUND, "{name}={value:?}");
         let back = location(&response);
         assert!(back.starts_with(REDIRECT), "{back}");
-        assert_eq!(query_param(&back, "error").as_deref(), Some("invalid_request"));
+        assert_eq!(
+            query_param(&back, "error").as_deref(),
+            Some("invalid_request")
+        );
         assert!(query_param(&back, "error_description").is_some());
         assert_eq!(query_param(&back, "state").as_deref(), Some(&*flow.state));
         assert_eq!(query_param(&back, "iss"), Some(provider.issuer()));
@@ -698,7 +754,10 @@ async fn cancel_redirects_with_access_denied() -> TestResult {
         .await?;
     assert!(response.status().is_redirection());
     let back = location(&response);
-    assert_eq!(query_param(&back, "error").as_deref(), Some("access_denied"));
+    assert_eq!(
+        query_param(&back, "error").as_deref(),
+        Some("access_denied")
+    );
     assert_eq!(
         query_param(&back, "error_description").as_deref(),
         Some("The user cancelled")
@@ -712,7 +771,8 @@ async fn cancel_redirects_with_access_denied() -> TestResult {
 #[tokio::test]
 async fn sign_in_page_escapes_and_prefills() -> TestResult {
     let provider = DevProvider::start().await?;
-    provider.set_default_user(DevUser::new("Grace <Hopper>", "grace@example.com").claim("team", "a&b"));
+    provider
+        .set_default_user(DevUser::new("Grace <Hopper>", "grace@example.com").claim("team", "a&b"));
     let flow = Flow::new(&provider).set("state", Some("\"><script>alert(1)</script>"));
     let html = http().get(flow.url(&provider)).send().await?.text().await?;
     assert!(!html.contains("<script>"));
@@ -722,7 +782,12 @@ async fn sign_in_page_escapes_and_prefills() -> TestResult {
     assert!(html.contains("a&amp;b"));
 
     let hinted = Flow::new(&provider).set("login_hint", Some("hint@example.com"));
-    let html = http().get(hinted.url(&provider)).send().await?.text().await?;
+    let html = http()
+        .get(hinted.url(&provider))
+        .send()
+        .await?
+        .text()
+        .await?;
     assert!(html.contains(r#"value="hint@example.com""#));
     Ok(())
 }
@@ -760,7 +825,7 @@ async fn extra_claims_override_profile_claims_without_duplicates() -> TestResult
         .claim("email_verified", false)
         .claim("iss", "http://evil.example")
         .claim("picture", "http://localhost/p.png")
-        .sub("fixed-sub");
+        .with_sub("fixed-sub");
     let mut form = flow.params.clone();
     form.extend([
         ("name".to_owned(), "Eve".to_owned()),
@@ -843,7 +908,9 @@ async fn end_session_records_and_redirects() -> TestResult {
     assert_eq!(location(&response), "http://localhost:8000/bye");
 
     let response = http()
-        .get(logout("post_logout_redirect_uri=http://localhost:8000/elsewhere"))
+        .get(logout(
+            "post_logout_redirect_uri=http://localhost:8000/elsewhere",
+        ))
         .send()
         .await?;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
@@ -886,7 +953,10 @@ async fn issuer_path_moves_every_endpoint() -> TestResult {
     let (status, _) = token_request(&provider, Some(&auth), &flow.token_form(&code)).await;
     assert_eq!(status, StatusCode::OK);
     let root = format!("http://127.0.0.1:{}/jwks", provider.port());
-    assert_eq!(http().get(root).send().await?.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        http().get(root).send().await?.status(),
+        StatusCode::NOT_FOUND
+    );
 
     for bad in ["tenant?x", "/a//b", "/a/../b", "/{id}"] {
         let result = DevProvider::builder().issuer_path(bad).start().await;
@@ -907,7 +977,10 @@ async fn secrets_toml_and_provider_table() -> TestResult {
     assert_eq!(auth["redirect_uri"].as_str(), Some(REDIRECT));
     assert_eq!(auth["cookie_secret"].as_str(), Some("cookie \"secret\""));
     assert_eq!(auth["client_id"].as_str(), Some("dev-client"));
-    assert_eq!(auth["client_secret"].as_str(), Some("quote\" and \\ backslash"));
+    assert_eq!(
+        auth["client_secret"].as_str(),
+        Some("quote\" and \\ backslash")
+    );
     assert_eq!(
         auth["server_metadata_url"].as_str(),
         Some(provider.server_metadata_url().as_str())
@@ -1005,7 +1078,10 @@ struct TestApp {
 
 async fn start_app(provider: &DevProvider) -> (String, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
-    let base = format!("http://127.0.0.1:{}", listener.local_addr().expect("addr").port());
+    let base = format!(
+        "http://127.0.0.1:{}",
+        listener.local_addr().expect("addr").port()
+    );
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let app = Arc::new(TestApp {
         provider_authorize: provider.authorization_endpoint(),
@@ -1039,7 +1115,10 @@ async fn app_login(State(app): State<Arc<TestApp>>) -> Response {
         StatusCode::SEE_OTHER,
         [
             (header::LOCATION, url.to_string()),
-            (header::SET_COOKIE, "bind=b1; Path=/; HttpOnly; Max-Age=600".to_owned()),
+            (
+                header::SET_COOKIE,
+                "bind=b1; Path=/; HttpOnly; Max-Age=600".to_owned(),
+            ),
         ],
     )
         .into_response()
@@ -1080,11 +1159,11 @@ async fn app_callback(
         return (StatusCode::BAD_GATEWAY, "token refused").into_response();
     }
     let body = response.json_text().await.unwrap_or(Value::Null);
-    let payload = body["id_token"].as_str().map(|t| jwt_part(t, 1)).unwrap_or(Value::Null);
-    let session = format!(
-        "sess-{}",
-        payload["sub"].as_str().unwrap_or_default()
-    );
+    let payload = body["id_token"]
+        .as_str()
+        .map(|t| jwt_part(t, 1))
+        .unwrap_or(Value::Null);
+    let session = format!("sess-{}", payload["sub"].as_str().unwrap_or_default());
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/")]).into_response();
     let headers = response.headers_mut();
     for cookie in [
@@ -1109,7 +1188,10 @@ async fn login_as_drives_the_whole_flow() -> TestResult {
         .await?;
     assert_eq!(login.cookie, format!("session=sess-{}", user.subject()));
     assert_eq!(login.location, "/");
-    assert_eq!(login.cookies, vec![login.cookie.clone(), "empty=".to_owned()]);
+    assert_eq!(
+        login.cookies,
+        vec![login.cookie.clone(), "empty=".to_owned()]
+    );
     let counts = provider.request_counts();
     assert_eq!((counts.authorize, counts.sign_in, counts.token), (1, 1, 1));
     app.abort();
@@ -1128,7 +1210,10 @@ async fn login_as_reports_the_failing_step() -> TestResult {
         .await
         .err()
         .ok_or("expected an error")?;
-    assert!(matches!(err, DevLoginError::NotThisProvider { .. }), "{err}");
+    assert!(
+        matches!(err, DevLoginError::NotThisProvider { .. }),
+        "{err}"
+    );
 
     // Not a redirect: the status and the text of the page are reported.
     let err = provider
@@ -1142,13 +1227,27 @@ async fn login_as_reports_the_failing_step() -> TestResult {
     assert!(!err.to_string().contains("<h1>"), "{err}");
 
     // Nothing listening.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let err = provider
-        .login_as(&format!("http://127.0.0.1:{closed}/auth/login"), &DevUser::default())
+        .login_as(
+            &format!("http://127.0.0.1:{closed}/auth/login"),
+            &DevUser::default(),
+        )
         .await
         .err()
         .ok_or("expected an error")?;
-    assert!(matches!(err, DevLoginError::Request { step: LoginStep::AppLogin, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            DevLoginError::Request {
+                step: LoginStep::AppLogin,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let err = provider
         .login_as("not a url", &DevUser::default())
@@ -1173,7 +1272,10 @@ async fn garbage_requests_get_4xx() -> TestResult {
     assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
     let token = client
         .post(provider.token_endpoint())
-        .header(header::AUTHORIZATION, format!("Basic {}", STANDARD.encode([0xff, 0xfe, b':'])))
+        .header(
+            header::AUTHORIZATION,
+            format!("Basic {}", STANDARD.encode([0xff, 0xfe, b':'])),
+        )
         .send()
         .await?;
     assert_eq!(token.status(), StatusCode::UNAUTHORIZED);
@@ -1184,7 +1286,10 @@ async fn garbage_requests_get_4xx() -> TestResult {
         .await?;
     assert_eq!(authorize.status(), StatusCode::BAD_REQUEST);
     let authorize = client
-        .get(format!("{}?%ZZ=%&client_id", provider.authorization_endpoint()))
+        .get(format!(
+            "{}?%ZZ=%&client_id",
+            provider.authorization_endpoint()
+        ))
         .send()
         .await?;
     assert_eq!(authorize.status(), StatusCode::BAD_REQUEST);

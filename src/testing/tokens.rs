@@ -25,12 +25,8 @@ pub(crate) struct DevClaims {
 
 impl AdditionalClaims for DevClaims {}
 
-type DevIdToken = IdToken<
-    DevClaims,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
+type DevIdToken =
+    IdToken<DevClaims, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 /// Everything an ID token says.
 pub(crate) struct IdTokenInput<'a> {

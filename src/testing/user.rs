@@ -38,7 +38,7 @@ const PROTOCOL_CLAIMS: [&str; 10] = [
 /// assert_eq!(alice.email(), "alice@example.com");
 /// assert_eq!(alice.subject(), DevUser::new("", "Alice@Example.com").subject());
 ///
-/// let fixed = DevUser::new("Bob", "bob@example.com").sub("user-42");
+/// let fixed = DevUser::new("Bob", "bob@example.com").with_sub("user-42");
 /// assert_eq!(fixed.subject(), "user-42");
 /// ```
 #[derive(Clone, Debug, PartialEq)]
@@ -61,14 +61,14 @@ impl DevUser {
     }
 
     /// Uses `sub` as the subject identifier instead of the one derived from the email.
-    pub fn sub(mut self, sub: impl Into<String>) -> DevUser {
+    pub fn with_sub(mut self, sub: impl Into<String>) -> DevUser {
         self.sub = Some(sub.into());
         self
     }
 
     /// Adds (or replaces) a claim in the ID token and the userinfo response.
     ///
-    /// `claim("sub", "…")` with a string is the same as [`DevUser::sub`]. Claims that describe
+    /// `claim("sub", "…")` with a string is the same as [`DevUser::with_sub`]. Claims that describe
     /// the token rather than the user (`iss`, `aud`, `exp`, `iat`, `nbf`, `auth_time`, `nonce`,
     /// `at_hash`, `c_hash`, `azp`) are set by the provider and ignored here.
     pub fn claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> DevUser {
@@ -97,7 +97,7 @@ impl DevUser {
         &self.email
     }
 
-    /// The `sub` claim this user gets: the one set with [`DevUser::sub`], else one derived
+    /// The `sub` claim this user gets: the one set with [`DevUser::with_sub`], else one derived
     /// from the email.
     pub fn subject(&self) -> String {
         match &self.sub {

@@ -39,19 +39,26 @@ impl App {
 /// The quickstart's routes plus a few the tests need.
 pub fn router(prefix: &str) -> Router {
     let private = Router::new()
-        .route(&format!("{prefix}/guarded"), get(|user: User| async move {
-            format!("guarded for {}", user.email().unwrap_or(""))
-        }))
+        .route(
+            &format!("{prefix}/guarded"),
+            get(|user: User| async move { format!("guarded for {}", user.email().unwrap_or("")) }),
+        )
         .route_layer(RequireLoginLayer::new());
     Router::new()
-        .route(&format!("{prefix}/"), get(|user: User| async move {
-            if user.is_logged_in() {
-                format!("hello {}", user.name().unwrap_or(""))
-            } else {
-                "anonymous".to_owned()
-            }
-        }))
-        .route(&format!("{prefix}/me"), get(|user: User| async move { Json(user.to_json()) }))
+        .route(
+            &format!("{prefix}/"),
+            get(|user: User| async move {
+                if user.is_logged_in() {
+                    format!("hello {}", user.name().unwrap_or(""))
+                } else {
+                    "anonymous".to_owned()
+                }
+            }),
+        )
+        .route(
+            &format!("{prefix}/me"),
+            get(|user: User| async move { Json(user.to_json()) }),
+        )
         .route(
             &format!("{prefix}/private"),
             get(|CurrentUser(user): CurrentUser| async move {
@@ -61,7 +68,11 @@ pub fn router(prefix: &str) -> Router {
         .route(
             &format!("{prefix}/maybe"),
             get(|user: Option<CurrentUser>| async move {
-                if user.is_some() { "some" } else { "none" }
+                if user.is_some() {
+                    "some"
+                } else {
+                    "none"
+                }
             }),
         )
         .route(
@@ -85,7 +96,9 @@ pub async fn start_app_with(
     prefix: &str,
     customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
 ) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let config = AuthConfig::from_toml_str(secrets).expect("valid test config");
     let layer = customize(AuthLayer::builder(config).port(port))
@@ -132,12 +145,26 @@ impl Browser {
 
     /// Starts a login and fills the provider's sign-in form; returns the callback URL the
     /// provider sent the browser to (not yet opened).
-    pub async fn start_login(&self, login_url: &str, name: &str, email: &str, claims: &str) -> String {
+    pub async fn start_login(
+        &self,
+        login_url: &str,
+        name: &str,
+        email: &str,
+        claims: &str,
+    ) -> String {
         let r = self.get(login_url).await;
-        assert_eq!(r.status(), StatusCode::FOUND, "login redirects to the provider");
+        assert_eq!(
+            r.status(),
+            StatusCode::FOUND,
+            "login redirects to the provider"
+        );
         let authorize = location(r.headers());
         let form_page = self.get(&authorize).await;
-        assert_eq!(form_page.status(), StatusCode::OK, "provider shows its sign-in form");
+        assert_eq!(
+            form_page.status(),
+            StatusCode::OK,
+            "provider shows its sign-in form"
+        );
         let html = form_page.text().await.expect("form");
         let form = Form::parse(&html);
         let mut fields = form.hidden.clone();
@@ -145,8 +172,18 @@ impl Browser {
         fields.push(("email".into(), email.into()));
         fields.push(("claims".into(), claims.into()));
         fields.push(("action".into(), "sign_in".into()));
-        let r = self.client.post(&form.action).form(&fields).send().await.expect("POST form");
-        assert!(r.status().is_redirection(), "provider redirects back: {}", r.status());
+        let r = self
+            .client
+            .post(&form.action)
+            .form(&fields)
+            .send()
+            .await
+            .expect("POST form");
+        assert!(
+            r.status().is_redirection(),
+            "provider redirects back: {}",
+            r.status()
+        );
         location(r.headers())
     }
 
@@ -158,7 +195,13 @@ impl Browser {
         let form = Form::parse(&html);
         let mut fields = form.hidden.clone();
         fields.push(("action".into(), "cancel".into()));
-        let r = self.client.post(&form.action).form(&fields).send().await.expect("POST form");
+        let r = self
+            .client
+            .post(&form.action)
+            .form(&fields)
+            .send()
+            .await
+            .expect("POST form");
         location(r.headers())
     }
 
