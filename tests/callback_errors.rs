@@ -8,14 +8,6 @@ use support::*;
 use tower_oidc_login::session::{Id, Record, StoreError};
 use tower_oidc_login::testing::DevProvider;
 
-const REDIRECT: &str = "http://127.0.0.1:{port}/oauth2callback";
-
-async fn setup() -> (DevProvider, App) {
-    let provider = DevProvider::start().await.expect("provider starts");
-    let app = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
-    (provider, app)
-}
-
 /// Asserts a failed login: the status, a page that says `needle`, a way to try again,
 /// no session cookie, and the visitor still anonymous.
 async fn assert_refused(
@@ -60,7 +52,7 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
 
 #[tokio::test]
 async fn cancelling_at_the_provider_says_so() {
-    let (_p, app) = setup().await;
+    let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser.cancel_login(&app.url("/auth/login")).await;
     assert!(callback.contains("error=access_denied"), "{callback}");
@@ -77,7 +69,7 @@ async fn cancelling_at_the_provider_says_so() {
 
 #[tokio::test]
 async fn provider_error_text_is_html_escaped() {
-    let (_p, app) = setup().await;
+    let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let r = browser
         .get(&app.url("/oauth2callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
@@ -90,7 +82,7 @@ async fn provider_error_text_is_html_escaped() {
 
 #[tokio::test]
 async fn a_code_without_state_is_refused() {
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
     let r = browser.get(&app.url("/oauth2callback?code=abc")).await;
     assert_refused(&browser, &app, r, StatusCode::BAD_REQUEST, "no state").await;
@@ -103,7 +95,7 @@ async fn a_code_without_state_is_refused() {
 
 #[tokio::test]
 async fn an_unknown_state_is_refused_without_a_token_request() {
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser
         .start_login(&app.url("/auth/login"), "U", "u@example.com", "")
@@ -123,7 +115,7 @@ async fn an_unknown_state_is_refused_without_a_token_request() {
 
 #[tokio::test]
 async fn a_state_is_good_for_one_callback_only() {
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser
         .start_login(&app.url("/auth/login"), "U", "u@example.com", "")
@@ -146,7 +138,7 @@ async fn a_state_is_good_for_one_callback_only() {
 
 #[tokio::test]
 async fn repeated_parameters_are_refused() {
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser
         .start_login(&app.url("/auth/login"), "U", "u@example.com", "")
@@ -168,7 +160,7 @@ async fn repeated_parameters_are_refused() {
 #[tokio::test]
 async fn a_callback_opened_in_another_browser_is_refused() {
     // Login CSRF: the attacker starts a login, then makes the victim open the callback.
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let attacker = Browser::new();
     let callback = attacker
         .start_login(
@@ -196,7 +188,7 @@ async fn a_callback_opened_in_another_browser_is_refused() {
 
 #[tokio::test]
 async fn a_response_naming_another_issuer_is_refused() {
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser
         .start_login(&app.url("/auth/login"), "U", "u@example.com", "")
@@ -218,7 +210,7 @@ async fn a_response_naming_another_issuer_is_refused() {
 
 #[tokio::test]
 async fn a_code_the_provider_rejects_is_a_clear_page() {
-    let (provider, app) = setup().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
     let callback = browser
         .start_login(&app.url("/auth/login"), "U", "u@example.com", "")
@@ -240,7 +232,7 @@ async fn a_code_the_provider_rejects_is_a_clear_page() {
 #[tokio::test]
 async fn a_callback_with_nothing_lands_on_the_home_page() {
     // What providers send back after their logout when they drop `state`.
-    let (_p, app) = setup().await;
+    let (_p, app) = one_provider_app().await;
     let r = Browser::new().get(&app.url("/oauth2callback")).await;
     assert_eq!(r.status(), StatusCode::FOUND);
     assert_eq!(location(r.headers()), "/");
@@ -248,7 +240,7 @@ async fn a_callback_with_nothing_lands_on_the_home_page() {
 
 #[tokio::test]
 async fn wrong_methods_get_405() {
-    let (_p, app) = setup().await;
+    let (_p, app) = one_provider_app().await;
     let r = reqwest::Client::new()
         .post(app.url("/auth/login"))
         .send()
@@ -265,7 +257,7 @@ async fn wrong_methods_get_405() {
 
 #[tokio::test]
 async fn garbage_cookies_read_as_anonymous() {
-    let (_p, app) = setup().await;
+    let (_p, app) = one_provider_app().await;
     for cookie in [
         "oidc_session=garbage",
         "oidc_session=",

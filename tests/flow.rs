@@ -8,14 +8,6 @@ use reqwest::StatusCode;
 use support::*;
 use tower_oidc_login::testing::{DevProvider, DevUser};
 
-const REDIRECT: &str = "http://127.0.0.1:{port}/oauth2callback";
-
-async fn one_provider_app() -> (DevProvider, App) {
-    let provider = DevProvider::start().await.expect("provider starts");
-    let app = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
-    (provider, app)
-}
-
 fn two_provider_secrets(alpha: &DevProvider, beta: &DevProvider) -> String {
     format!(
         "[auth]\nredirect_uri = \"{REDIRECT}\"\ncookie_secret = \"{COOKIE_SECRET}\"\n\n{}\n{}\n",
@@ -373,15 +365,7 @@ async fn logout_ends_the_session_here_and_at_the_provider() {
     assert_eq!(calls.len(), 1);
 
     // The old cookie, replayed, is anonymous: the session is gone from the store.
-    let replay: serde_json::Value = reqwest::Client::new()
-        .get(app.url("/me"))
-        .header("cookie", session)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let replay: serde_json::Value = json_with_cookie(&app.url("/me"), &session).await;
     assert_eq!(replay["is_logged_in"], false);
 }
 
@@ -447,15 +431,7 @@ async fn a_second_login_in_the_same_browser_gets_a_new_session() {
     let second_cookie = cookie_pair(second.headers(), "oidc_session").unwrap();
     assert_ne!(first_cookie, second_cookie);
     assert_eq!(browser.me(&app).await["email"], "two@example.com");
-    let old: serde_json::Value = reqwest::Client::new()
-        .get(app.url("/me"))
-        .header("cookie", first_cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let old: serde_json::Value = json_with_cookie(&app.url("/me"), &first_cookie).await;
     assert_eq!(old["is_logged_in"], false, "the first session is gone");
 }
 
@@ -546,15 +522,7 @@ async fn expose_tokens_controls_what_handlers_see() {
     let b = Browser::new();
     b.login(&hidden.url("/auth/login"), "T", "t@example.com")
         .await;
-    let t: serde_json::Value = b
-        .client
-        .get(hidden.url("/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: serde_json::Value = b.json(&hidden.url("/tokens")).await;
     assert_eq!(t, serde_json::json!({"id": false, "access": false}));
 
     let secrets = provider.secrets_toml(REDIRECT, COOKIE_SECRET).replacen(
@@ -566,15 +534,7 @@ async fn expose_tokens_controls_what_handlers_see() {
     let b = Browser::new();
     b.login(&shown.url("/auth/login"), "T", "t@example.com")
         .await;
-    let t: serde_json::Value = b
-        .client
-        .get(shown.url("/tokens"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: serde_json::Value = b.json(&shown.url("/tokens")).await;
     assert_eq!(t, serde_json::json!({"id": true, "access": true}));
 }
 
@@ -606,15 +566,7 @@ async fn a_path_prefix_moves_every_route_and_the_cookie_path() {
         .find(|c| c.starts_with("oidc_session="))
         .unwrap();
     assert!(session.contains("Path=/app"), "{session}");
-    let me: serde_json::Value = browser
-        .client
-        .get(app.url("/app/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = browser.json(&app.url("/app/me")).await;
     assert_eq!(me["is_logged_in"], true);
 }
 
@@ -628,15 +580,7 @@ async fn dev_provider_logs_a_chosen_user_in_with_one_call() {
         .await
         .expect("login_as");
     assert_eq!(login.location, "/page");
-    let me: serde_json::Value = reqwest::Client::new()
-        .get(app.url("/me"))
-        .header("cookie", &login.cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = json_with_cookie(&app.url("/me"), &login.cookie).await;
     assert_eq!(me["name"], "Grace Hopper");
     assert_eq!(me["roles"], serde_json::json!(["admiral"]));
 }
@@ -686,15 +630,7 @@ async fn a_plain_hyper_service_gets_the_user_without_axum() {
         )
         .await
         .expect("login through the hyper app");
-    let me: serde_json::Value = reqwest::Client::new()
-        .get(format!("{base}/me"))
-        .header("cookie", &login.cookie)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = json_with_cookie(&format!("{base}/me"), &login.cookie).await;
     assert_eq!(me["is_logged_in"], true);
     assert_eq!(me["email"], "hyper@example.com");
     server.abort();

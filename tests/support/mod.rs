@@ -15,6 +15,16 @@ use tokio::task::JoinHandle;
 use tower_oidc_login::{AuthConfig, AuthLayer, CurrentUser, RequireLoginLayer, User};
 
 pub const COOKIE_SECRET: &str = "integration-test-cookie-secret-0123456789";
+pub const REDIRECT: &str = "http://127.0.0.1:{port}/oauth2callback";
+
+/// The development provider and an app that logs in with it as its only provider.
+pub async fn one_provider_app() -> (tower_oidc_login::testing::DevProvider, App) {
+    let provider = tower_oidc_login::testing::DevProvider::start()
+        .await
+        .expect("provider starts");
+    let app = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
+    (provider, app)
+}
 
 /// An app like the quickstart, serving on 127.0.0.1 with the layer in front.
 pub struct App {
@@ -211,6 +221,18 @@ impl Browser {
         self.get(&callback).await
     }
 
+    /// `GET url` as JSON, with this browser's cookies.
+    pub async fn json(&self, url: &str) -> serde_json::Value {
+        self.client
+            .get(url)
+            .send()
+            .await
+            .expect("GET")
+            .json()
+            .await
+            .expect("JSON")
+    }
+
     pub async fn me(&self, app: &App) -> serde_json::Value {
         self.client
             .get(app.url("/me"))
@@ -221,6 +243,19 @@ impl Browser {
             .await
             .expect("JSON")
     }
+}
+
+/// `GET url` as JSON from a fresh client that sends only `cookie` (a replayed cookie).
+pub async fn json_with_cookie(url: &str, cookie: &str) -> serde_json::Value {
+    Client::new()
+        .get(url)
+        .header("cookie", cookie)
+        .send()
+        .await
+        .expect("GET")
+        .json()
+        .await
+        .expect("JSON")
 }
 
 pub fn location(headers: &HeaderMap) -> String {
