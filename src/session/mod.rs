@@ -26,7 +26,7 @@ use crate::pending::PendingLogin;
 use crate::user::StoredUser;
 
 const USER_KEY: &str = "tower_oidc_login.user";
-const PENDING_KEY: &str = "tower_oidc_login.pending";
+pub(crate) const PENDING_KEY: &str = "tower_oidc_login.pending";
 
 /// The layer's view of the store: users and pending logins, nothing else.
 #[derive(Clone, Debug)]
