@@ -678,3 +678,53 @@ async fn a_login_started_on_localhost_moves_to_the_redirect_uri_host_first() {
         "no cookie on the wrong host"
     );
 }
+
+#[tokio::test]
+async fn client_secret_post_is_used_when_asked_for_or_when_it_is_all_the_provider_supports() {
+    use tower_oidc_login::testing::TokenEndpointAuth;
+    let provider = DevProvider::builder()
+        .token_endpoint_auth(TokenEndpointAuth::ClientSecretPost)
+        .start()
+        .await
+        .unwrap();
+    // Not configured: discovery says only client_secret_post, so that is what is used.
+    let app = start_app(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).await;
+    let login = provider
+        .login_as(&app.url("/auth/login"), &DevUser::new("P", "p@example.com"))
+        .await
+        .expect("post chosen from discovery");
+    assert_eq!(
+        json_with_cookie(&app.url("/me"), &login.cookie).await["is_logged_in"],
+        true
+    );
+
+    // Configured explicitly, as Streamlit users write it.
+    let secrets = format!(
+        "{}\n[auth.client_kwargs]\ntoken_endpoint_auth_method = \"client_secret_post\"\n",
+        provider.secrets_toml(REDIRECT, COOKIE_SECRET)
+    );
+    let app = start_app(&secrets).await;
+    provider
+        .login_as(&app.url("/auth/login"), &DevUser::new("P", "p@example.com"))
+        .await
+        .expect("post as configured");
+
+    // A provider that takes only Basic refuses a client configured for post: the login
+    // fails with a clear page rather than a session.
+    let basic_only = DevProvider::builder()
+        .token_endpoint_auth(TokenEndpointAuth::ClientSecretBasic)
+        .start()
+        .await
+        .unwrap();
+    let secrets = format!(
+        "{}\n[auth.client_kwargs]\ntoken_endpoint_auth_method = \"client_secret_post\"\n",
+        basic_only.secrets_toml(REDIRECT, COOKIE_SECRET)
+    );
+    let app = start_app(&secrets).await;
+    let browser = Browser::new();
+    let r = browser
+        .login(&app.url("/auth/login"), "P", "p@example.com")
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("invalid_client"));
+}
