@@ -728,3 +728,31 @@ async fn client_secret_post_is_used_when_asked_for_or_when_it_is_all_the_provide
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("invalid_client"));
 }
+
+/// The seed article's file, byte for byte as its Terraform writes it (a `redirect_uri`
+/// repeated inside the provider table, single-quoted TOML keys, a short cookie secret):
+/// it must load, with warnings rather than errors.
+#[test]
+fn the_seed_articles_secrets_file_loads_unchanged() {
+    let text = r#"[auth]
+redirect_uri = "https://myapp.azurewebsites.net/oauth2callback"
+cookie_secret = "cookie"
+
+[auth.microsoft]
+redirect_uri = "https://myapp.azurewebsites.net/oauth2callback"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret = "abc~secret"
+server_metadata_url = "https://login.microsoftonline.com/aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee/v2.0/.well-known/openid-configuration"
+client_kwargs = { 'prompt' = 'login' }
+"#;
+    let config = tower_oidc_login::AuthConfig::from_toml_str(text).expect("loads");
+    let microsoft = config.provider("microsoft").expect("provider");
+    assert_eq!(microsoft.client_kwargs.prompt.as_deref(), Some("login"));
+    assert!(
+        config.warnings.iter().any(|w| w.contains("32")),
+        "short secret warned: {:?}",
+        config.warnings
+    );
+    let layer = tower_oidc_login::AuthLayer::new(config).expect("layer builds");
+    assert_eq!(layer.routes().callback, "/oauth2callback");
+}
