@@ -18,23 +18,7 @@ pub(crate) fn safe_return_to(candidate: Option<&str>, home: &str) -> String {
 }
 
 fn same_origin_path(candidate: &str) -> Option<String> {
-    if candidate.is_empty() || candidate.len() > MAX_RETURN_TO {
-        return None;
-    }
-    let bytes = candidate.as_bytes();
-    if bytes[0] != b'/' || bytes.get(1).is_some_and(|b| *b == b'/' || *b == b'\\') {
-        return None;
-    }
-    if candidate
-        .chars()
-        .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
-    {
-        return None;
-    }
-    // Percent-encoded slashes and backslashes are harmless to a server but some
-    // front-end routers decode before navigating; refuse them at the start of the path.
-    let lowered = candidate.to_ascii_lowercase();
-    if lowered.starts_with("/%2f") || lowered.starts_with("/%5c") {
+    if !plain_path(candidate) {
         return None;
     }
     // Resolve against a placeholder origin: if the result leaves it, it was not a path.
@@ -52,7 +36,32 @@ fn same_origin_path(candidate: &str) -> Option<String> {
         out.push('#');
         out.push_str(f);
     }
-    Some(out)
+    // Resolving removes dot segments, which can bring a `//` or an encoded separator to
+    // the front (`/.//evil.example` becomes `//evil.example`): what is returned must pass
+    // the same checks as what came in.
+    plain_path(&out).then_some(out)
+}
+
+/// A path that no browser or front-end router can read as another host: one leading `/`,
+/// no `\`, no control characters or whitespace, no encoded separator at the start.
+fn plain_path(path: &str) -> bool {
+    if path.is_empty() || path.len() > MAX_RETURN_TO {
+        return false;
+    }
+    let bytes = path.as_bytes();
+    if bytes[0] != b'/' || bytes.get(1).is_some_and(|b| *b == b'/' || *b == b'\\') {
+        return false;
+    }
+    if path
+        .chars()
+        .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    {
+        return false;
+    }
+    // Percent-encoded slashes and backslashes are harmless to a server but some
+    // front-end routers decode before navigating.
+    let lowered = path.to_ascii_lowercase();
+    !(lowered.starts_with("/%2f") || lowered.starts_with("/%5c"))
 }
 
 #[cfg(test)]
@@ -80,9 +89,128 @@ mod tests {
             "javascript:alert(1)",
             "evil.example",
             "/a\r\nSet-Cookie: x=1",
+            "/.//evil.example",
+            "/..//evil.example",
+            "/a/..//evil.example",
+            "/%2e//evil.example",
+            "/./%2f",
             "",
         ] {
             assert_eq!(safe_return_to(Some(bad), "/"), "/", "{bad:?} must not pass");
+        }
+    }
+
+    mod fuzz {
+        //! Property tests: whatever `return_to` holds, the browser is only ever sent to a
+        //! path on this site.
+
+        use proptest::prelude::*;
+        use url::Url;
+
+        use super::safe_return_to;
+
+        const HOME: &str = "/app/";
+
+        fn config(cases: u32) -> ProptestConfig {
+            ProptestConfig {
+                cases,
+                // No regression files in the source tree; a failure prints its input.
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            }
+        }
+
+        /// Pieces that have turned paths into hosts or schemes somewhere: slashes and
+        /// backslashes (raw and percent-encoded), dot segments, whitespace and controls that
+        /// browsers drop, `:` and `@`, look-alike Unicode and whole scheme prefixes.
+        fn piece() -> impl Strategy<Value = String> {
+            prop_oneof![
+                6 => prop::sample::select(vec![
+                    "/", "//", "\\", "%2f", "%2F", "%5c", "%5C", "%252f", ".", "..", "./",
+                    "../", "/./", "/../", "\t", "\r", "\n", " ", "\u{0}", "\u{7f}", "\u{85}",
+                    "\u{a0}", "\u{2028}", "\u{3000}", "\u{feff}", "\u{ff0f}", "\u{ff3c}",
+                    "\u{2215}", ":", "@", "?", "#", "&", "=", "%", "%00", "%09", "%0a", "%0d",
+                    "%20", "%2e", "%2E%2E", "javascript:", "JaVaScRiPt:", "data:", "http:",
+                    "https://", "evil.example", "evil.example:443", "[::1]", "127.0.0.1",
+                    "user:pw@", "~", "é", "😀",
+                ])
+                .prop_map(str::to_owned),
+                2 => "[a-zA-Z0-9_-]{1,6}",
+                1 => any::<char>().prop_map(String::from),
+            ]
+        }
+
+        fn candidate() -> impl Strategy<Value = String> {
+            prop_oneof![
+                6 => prop::collection::vec(piece(), 0..12).prop_map(|v| v.concat()),
+                3 => prop::collection::vec(piece(), 0..12).prop_map(|v| format!("/{}", v.concat())),
+                1 => any::<String>(),
+                1 => "/[a-z]{1,3}".prop_map(|p| p.repeat(700)),
+            ]
+        }
+
+        /// The invariants of a Location the browser may be sent to.
+        fn assert_same_origin_path(out: &str, input: &str) {
+            let bytes = out.as_bytes();
+            assert_eq!(bytes.first(), Some(&b'/'), "{out:?} from {input:?}");
+            assert!(
+                !matches!(bytes.get(1), Some(b'/') | Some(b'\\')),
+                "{out:?} from {input:?} is network-path reference"
+            );
+            assert!(
+                !out.chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '\\'),
+                "{out:?} from {input:?} holds a control, whitespace or backslash"
+            );
+            let lowered = out.to_ascii_lowercase();
+            assert!(
+                !lowered.starts_with("/%2f") && !lowered.starts_with("/%5c"),
+                "{out:?} from {input:?} starts with an encoded separator"
+            );
+            let base = Url::parse("http://app.invalid/").expect("base");
+            let joined = base.join(out).expect("a path joins");
+            assert_eq!(
+                joined.host_str(),
+                Some("app.invalid"),
+                "{out:?} from {input:?} leaves the site"
+            );
+            assert_eq!(joined.scheme(), "http", "{out:?} from {input:?}");
+        }
+
+        proptest! {
+            #![proptest_config(config(4096))]
+
+            #[test]
+            fn return_to_is_always_a_same_origin_path(input in candidate()) {
+                let out = safe_return_to(Some(&input), HOME);
+                assert_same_origin_path(&out, &input);
+            }
+
+            #[test]
+            fn an_accepted_return_to_is_accepted_again_unchanged(input in candidate()) {
+                // What the callback redirects to must itself pass the check: otherwise the
+                // normalisation produced something the check would have refused.
+                let out = safe_return_to(Some(&input), HOME);
+                prop_assert_eq!(safe_return_to(Some(&out), "/fallback/"), out.clone(), "input {:?}", input);
+            }
+
+            #[test]
+            fn plain_paths_survive_unchanged(
+                segments in prop::collection::vec("[a-zA-Z0-9_~-]{1,8}", 0..6),
+                query in proptest::option::of("[a-z]{1,5}=[a-zA-Z0-9]{0,8}"),
+                fragment in proptest::option::of("[a-z0-9-]{1,8}"),
+            ) {
+                let mut path = format!("/{}", segments.join("/"));
+                if let Some(q) = &query {
+                    path.push('?');
+                    path.push_str(q);
+                }
+                if let Some(f) = &fragment {
+                    path.push('#');
+                    path.push_str(f);
+                }
+                prop_assert_eq!(safe_return_to(Some(&path), HOME), path);
+            }
         }
     }
 }

@@ -103,6 +103,9 @@ async fn return_to_never_leaves_the_site() {
     for evil in [
         "//evil.example",
         "///evil.example",
+        "/.//evil.example",
+        "/a/..//evil.example",
+        "/%2e//evil.example",
         "/\\evil.example",
         "\\\\evil.example",
         "/%2F%2Fevil.example",

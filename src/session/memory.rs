@@ -198,7 +198,6 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::{HashMap, VecDeque};
 
     fn record(seconds: i64) -> Record {
         Record {
