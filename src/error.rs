@@ -14,8 +14,9 @@ pub enum LoginError {
     /// `/auth/login?provider=NAME` names no configured provider.
     #[error("there is no login provider named \"{0}\"")]
     UnknownProvider(String),
-    /// Discovery or the key set could not be fetched; the provider is down or misconfigured.
-    #[error("the login provider \"{provider}\" is not reachable right now ({reason})")]
+    /// Discovery or the key set could not be fetched or used: the provider is down, or its
+    /// metadata fails a check (issuer not matching its URL, no acceptable algorithm…).
+    #[error("the login provider \"{provider}\" is not available right now ({reason})")]
     ProviderUnavailable {
         /// Provider name.
         provider: String,

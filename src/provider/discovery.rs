@@ -127,6 +127,9 @@ pub(crate) struct Cache {
     /// The provider's name, for logs.
     name: String,
     metadata_url: Url,
+    /// `server_metadata_url` as configured, before URL normalisation: what the discovery
+    /// document's `issuer` is compared with.
+    configured_url: String,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// Held for the whole of a fetch, which is what makes concurrent callers share one.
     fetch: Mutex<FetchState>,
@@ -134,10 +137,13 @@ pub(crate) struct Cache {
 }
 
 impl Cache {
-    pub(crate) fn new(name: &str, metadata_url: Url) -> Cache {
+    /// `configured_url` is `server_metadata_url` as written, `metadata_url` the same URL
+    /// parsed.
+    pub(crate) fn new(name: &str, metadata_url: Url, configured_url: &str) -> Cache {
         Cache {
             name: name.to_owned(),
             metadata_url,
+            configured_url: configured_url.to_owned(),
             current: RwLock::new(None),
             fetch: Mutex::new(FetchState::default()),
             timing: Timing::default(),
@@ -279,6 +285,8 @@ impl Cache {
             )
         })?;
 
+        check_issuer(&self.configured_url, &shown, metadata.issuer().as_str())?;
+
         let token_endpoint = metadata
             .token_endpoint()
             .cloned()
@@ -305,11 +313,21 @@ impl Cache {
             .cloned()
             .collect();
         if signing_algs.is_empty() {
-            tracing::warn!(
-                url = %shown,
-                "the provider advertises no ID token signing algorithm this library accepts \
-                 (RS*, PS*, ES256, ES384, EdDSA); its logins will fail"
-            );
+            // Its ID tokens could never be verified: better a clear page at the login than a
+            // round trip through the provider ending in a refused token.
+            let listed: Vec<String> = advertised
+                .iter()
+                .map(|alg| match serde_json::to_value(alg) {
+                    Ok(serde_json::Value::String(name)) => name,
+                    _ => "?".to_owned(),
+                })
+                .collect();
+            return Err(format!(
+                "the discovery document at {shown} lists only ID token signing algorithms this \
+                 library refuses ({}); it accepts the asymmetric ones (RS256, RS384, RS512, \
+                 PS256, PS384, PS512, ES256, ES384, EdDSA), never none or HS256/HS384/HS512",
+                super::bounded(&listed.join(", "))
+            ));
         }
 
         let post_only = metadata
@@ -336,6 +354,77 @@ impl Cache {
     }
 }
 
+/// The well-known suffix of an OpenID Connect discovery document.
+const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+/// The well-known suffix of an RFC 8414 authorization server metadata document.
+const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+
+/// OpenID Connect Discovery 1.0 section 4.3: the `issuer` a discovery document names must be
+/// the one whose URL the document was fetched from, exactly (string comparison: no case
+/// folding, no default-port or percent-encoding normalisation). Otherwise whoever serves the
+/// document could have us accept ID tokens in the name of any other provider.
+///
+/// The URL of an issuer's document is the issuer, any terminating `/` removed, plus
+/// `/.well-known/openid-configuration` (section 4.1), so `https://tenant.example/` (Auth0) is
+/// the issuer of `https://tenant.example/.well-known/openid-configuration`. The RFC 8414
+/// form, with the well-known segment between host and path, is accepted too. The query of
+/// `configured_url` (Azure AD B2C's `?p=policy`) is not part of the comparison.
+///
+/// Microsoft Entra ID's multi-tenant documents (`/common`, `/organizations`) name the
+/// template `https://login.microsoftonline.com/{tenantid}/v2.0`: no ID token's `iss` can be
+/// checked exactly against a template, so they are refused with a message pointing to the
+/// tenant-specific document.
+pub(crate) fn check_issuer(configured_url: &str, shown: &str, issuer: &str) -> Result<(), String> {
+    let fetched_from = configured_url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(configured_url);
+    let candidates = metadata_urls_of(issuer);
+    if candidates.iter().any(|url| url == fetched_from) {
+        return Ok(());
+    }
+    let issuer_shown = super::bounded(issuer);
+    if issuer.to_ascii_lowercase().contains("{tenantid}") {
+        return Err(format!(
+            "the discovery document at {shown} is Microsoft Entra ID's multi-tenant one \
+             (/common or /organizations): its issuer \"{issuer_shown}\" is a template, so the \
+             issuer of ID tokens cannot be checked; set server_metadata_url to your tenant's \
+             document, with {{tenantid}} replaced by your directory (tenant) ID: \
+             https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration"
+        ));
+    }
+    let expected = candidates
+        .first()
+        .map(|url| super::bounded(url))
+        .unwrap_or_default();
+    Err(format!(
+        "the discovery document at {shown} names the issuer \"{issuer_shown}\", whose document \
+         is at {expected}, not there (OpenID Connect Discovery 4.3 requires the issuer to match \
+         the URL it is discovered from); if that issuer is the right provider, set \
+         server_metadata_url to {expected}"
+    ))
+}
+
+/// Where `issuer`'s metadata document may be: OpenID Connect Discovery's form first, then the
+/// RFC 8414 forms.
+fn metadata_urls_of(issuer: &str) -> Vec<String> {
+    let trimmed = issuer.strip_suffix('/').unwrap_or(issuer);
+    let mut urls = vec![format!("{trimmed}{OPENID_CONFIGURATION}")];
+    let path_start = trimmed
+        .find("://")
+        .and_then(|scheme_end| {
+            let authority = scheme_end + 3;
+            trimmed[authority..].find('/').map(|i| authority + i)
+        })
+        .unwrap_or(trimmed.len());
+    let (origin, path) = trimmed.split_at(path_start);
+    if !path.is_empty() {
+        urls.push(format!("{origin}{OPENID_CONFIGURATION}{path}"));
+    }
+    urls.push(format!("{origin}{OAUTH_AUTHORIZATION_SERVER}{path}"));
+    urls
+}
+
 async fn fetch_keys(
     http: &HttpClient,
     jwks_uri: &JsonWebKeySetUrl,
@@ -345,16 +434,52 @@ async fn fetch_keys(
         .get_json(jwks_uri.url())
         .await
         .map_err(|e| e.to_string())?;
-    // Keys openidconnect cannot parse (unknown kty, P-521…) are skipped rather than failing
-    // the whole set; only a set with nothing usable left is an error.
+    // Keys that cannot be used are skipped rather than failing the whole set (conformance
+    // suite `ignores-unparseable-key-in-jwks`); only a set with nothing usable left is an
+    // error.
     let keys: CoreJsonWebKeySet = serde_json::from_slice(&body).map_err(|e| {
         format!(
             "the key set at {shown} is not a valid JWK set ({})",
             super::bounded(&e.to_string())
         )
     })?;
-    if keys.keys().is_empty() {
+    let parsed = keys.keys().len();
+    let usable: Vec<CoreJsonWebKey> = keys
+        .keys()
+        .iter()
+        .filter(|k| is_usable(k))
+        .cloned()
+        .collect();
+    if usable.len() < parsed {
+        tracing::debug!(
+            url = %shown,
+            skipped = parsed - usable.len(),
+            "ignoring keys of the key set that cannot verify a signature"
+        );
+    }
+    if usable.is_empty() {
         return Err(format!("the key set at {shown} has no usable keys"));
     }
-    Ok(keys)
+    Ok(CoreJsonWebKeySet::new(usable))
+}
+
+/// Whether a key openidconnect parsed can verify an asymmetric signature. openidconnect
+/// drops an unknown `kty` itself, but keeps a key whose key material it could not read
+/// (broken base64, an unknown curve) with that material missing; such a key would only ever
+/// fail, or make a token without `kid` look ambiguous. Symmetric (`oct`) keys are never
+/// used: only asymmetric algorithms are accepted.
+fn is_usable(key: &CoreJsonWebKey) -> bool {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(key) else {
+        return false;
+    };
+    let text = |name: &str| fields.get(name).and_then(|v| v.as_str());
+    let present = |name: &str| text(name).is_some_and(|v| !v.is_empty());
+    match text("kty") {
+        Some("RSA") => present("n") && present("e"),
+        Some("EC") => {
+            matches!(text("crv"), Some("P-256" | "P-384")) && present("x") && present("y")
+        }
+        Some("OKP") => text("crv") == Some("Ed25519") && present("x"),
+        _ => false,
+    }
 }

@@ -104,7 +104,7 @@ impl Provider {
         Ok(Provider {
             redirect_uri: RedirectUrl::from_url(redirect_uri),
             http,
-            cache: Cache::new(&config.name, metadata_url),
+            cache: Cache::new(&config.name, metadata_url, &config.server_metadata_url),
             config,
         })
     }
@@ -378,10 +378,7 @@ fn parse_failure(body: &[u8]) -> LoginError {
             (Some(Value::String(_)), Some(Value::String(jwt)))
                 if jwt.parse::<IdToken>().is_err() =>
             {
-                return LoginError::IdTokenRejected(
-                    "the token is malformed (not a signed JWT, or a standard claim has the wrong type)"
-                        .to_owned(),
-                );
+                return LoginError::IdTokenRejected(verify::malformed_reason(jwt));
             }
             (Some(Value::String(_)), _) => "the token response is malformed",
             _ => "the token response has no access_token",

@@ -367,6 +367,34 @@ impl Spec {
     }
 }
 
+/// A token with exactly this header and payload, RS256-signed with key1 (whatever the
+/// header says).
+fn sign_raw(header: Value, payload: Value) -> String {
+    let encode = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
+    let input = format!("{}.{}", encode(&header), encode(&payload));
+    let signature = key(DEV_KEY_1, "key1")
+        .sign(
+            &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            input.as_bytes(),
+        )
+        .unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+/// [`Spec::new`]'s claims as JSON, changed by `change`, signed with `header`.
+fn raw_token(op: &MockOp, header: Value, change: impl FnOnce(&mut Map<String, Value>)) -> String {
+    let mut payload = match serde_json::to_value(Spec::new(op).claims()).unwrap() {
+        Value::Object(map) => map,
+        _ => unreachable!(),
+    };
+    change(&mut payload);
+    sign_raw(header, Value::Object(payload))
+}
+
+fn rs256_header() -> Value {
+    json!({"alg": "RS256", "kid": "key1", "typ": "JWT"})
+}
+
 async fn exchange(provider: &Provider) -> Result<TokenSet, LoginError> {
     provider.exchange_code(CODE, VERIFIER, NONCE).await
 }
@@ -606,6 +634,115 @@ async fn bad_id_tokens_are_rejected() {
             "(azp)",
         ),
         ("not a JWT", "not-a-jwt".to_owned(), "malformed"),
+        (
+            "iat too old",
+            Spec {
+                iat: -(11 * 60 + 30),
+                exp: 300,
+                ..base()
+            }
+            .sign(),
+            "issued too long ago (iat)",
+        ),
+        (
+            "typ at+jwt",
+            raw_token(
+                &op,
+                json!({"alg": "RS256", "kid": "key1", "typ": "at+jwt"}),
+                |_| {},
+            ),
+            "not an ID token",
+        ),
+        (
+            "typ JOSE",
+            raw_token(
+                &op,
+                json!({"alg": "RS256", "kid": "key1", "typ": "JOSE"}),
+                |_| {},
+            ),
+            "not an ID token",
+        ),
+        (
+            "typ not a string",
+            raw_token(
+                &op,
+                json!({"alg": "RS256", "kid": "key1", "typ": 1}),
+                |_| {},
+            ),
+            "malformed",
+        ),
+        (
+            "no sub",
+            raw_token(&op, rs256_header(), |p| {
+                p.remove("sub");
+            }),
+            "the token has no sub claim",
+        ),
+        (
+            "no iat",
+            raw_token(&op, rs256_header(), |p| {
+                p.remove("iat");
+            }),
+            "the token has no iat claim",
+        ),
+        (
+            "no exp",
+            raw_token(&op, rs256_header(), |p| {
+                p.remove("exp");
+            }),
+            "the token has no exp claim",
+        ),
+        (
+            "no iss",
+            raw_token(&op, rs256_header(), |p| {
+                p.remove("iss");
+            }),
+            "the token has no iss claim",
+        ),
+        (
+            "no aud",
+            raw_token(&op, rs256_header(), |p| {
+                p.remove("aud");
+            }),
+            "the token has no aud claim",
+        ),
+        (
+            "iss not a URL",
+            raw_token(&op, rs256_header(), |p| {
+                p.insert("iss".into(), json!("not a url"));
+            }),
+            "iss claim is not a URL",
+        ),
+        (
+            "exp not a number",
+            raw_token(&op, rs256_header(), |p| {
+                p.insert("exp".into(), json!("tomorrow"));
+            }),
+            "exp claim has the wrong type",
+        ),
+        (
+            "empty sub",
+            raw_token(&op, rs256_header(), |p| {
+                p.insert("sub".into(), json!(""));
+            }),
+            "(sub) is empty",
+        ),
+        (
+            "sub of 256 characters",
+            raw_token(&op, rs256_header(), |p| {
+                p.insert("sub".into(), json!("s".repeat(256)));
+            }),
+            "longer than 255 characters",
+        ),
+        (
+            "a jwk header with another key",
+            raw_token(
+                &op,
+                json!({"alg": "RS256", "kid": "attacker", "jwk": key(DEV_KEY_2, "attacker").as_verification_key()}),
+                |_| {},
+            ),
+            "(kid)",
+        ),
     ];
     for (name, jwt, expected) in cases {
         op.issue(&jwt);
@@ -616,6 +753,49 @@ async fn bad_id_tokens_are_rejected() {
             ),
             Err(other) => panic!("{name}: expected IdTokenRejected, got {other:?}"),
             Ok(_) => panic!("{name}: accepted"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn acceptable_token_shapes_are_accepted() {
+    let op = MockOp::start().await;
+    let provider = op.provider();
+    let cases = vec![
+        ("typ absent", json!({"alg": "RS256", "kid": "key1"})),
+        (
+            "typ lowercase",
+            json!({"alg": "RS256", "kid": "key1", "typ": "jwt"}),
+        ),
+        (
+            "typ as a media type",
+            json!({"alg": "RS256", "kid": "key1", "typ": "application/jwt"}),
+        ),
+        ("no kid, one key", json!({"alg": "RS256", "typ": "JWT"})),
+    ];
+    for (name, header) in cases {
+        op.issue(&raw_token(&op, header, |_| {}));
+        if let Err(e) = exchange(&provider).await {
+            panic!("{name}: {e:?}");
+        }
+    }
+    for (name, change) in [
+        (
+            "aud as a string",
+            Box::new(|p: &mut Map<String, Value>| {
+                p.insert("aud".into(), json!(CLIENT_ID));
+            }) as Box<dyn FnOnce(&mut Map<String, Value>)>,
+        ),
+        (
+            "sub of 255 characters",
+            Box::new(|p: &mut Map<String, Value>| {
+                p.insert("sub".into(), json!("s".repeat(255)));
+            }),
+        ),
+    ] {
+        op.issue(&raw_token(&op, rs256_header(), change));
+        if let Err(e) = exchange(&provider).await {
+            panic!("{name}: {e:?}");
         }
     }
 }
@@ -917,6 +1097,227 @@ async fn bad_discovery_answers_are_provider_unavailable() {
             ),
             other => panic!("{name}: expected ProviderUnavailable, got {other:?}"),
         }
+    }
+}
+
+#[tokio::test]
+async fn discovery_naming_another_issuer_is_provider_unavailable() {
+    let op = MockOp::start().await;
+    op.set_discovery_field("issuer", json!("https://accounts.example"));
+    match op.provider().ready().await {
+        Err(LoginError::ProviderUnavailable { reason, .. }) => {
+            assert!(
+                reason.contains("names the issuer \"https://accounts.example\""),
+                "{reason}"
+            );
+            assert!(
+                reason.contains(
+                    "set server_metadata_url to https://accounts.example/.well-known/openid-configuration"
+                ),
+                "{reason}"
+            );
+        }
+        other => panic!("expected ProviderUnavailable, got {other:?}"),
+    }
+    assert_eq!(
+        op.hits(),
+        (1, 0, 0),
+        "no key set request for a refused document"
+    );
+}
+
+#[test]
+fn discovery_issuer_must_match_the_url_it_is_fetched_from() {
+    use super::discovery::check_issuer;
+    let accepted = [
+        (
+            "https://a.example/.well-known/openid-configuration",
+            "https://a.example",
+        ),
+        // Auth0: Discovery 4.1 removes the terminating `/` before appending.
+        (
+            "https://a.example/.well-known/openid-configuration",
+            "https://a.example/",
+        ),
+        (
+            "https://a.example/t/v2.0/.well-known/openid-configuration",
+            "https://a.example/t/v2.0",
+        ),
+        (
+            "https://a.example/t/v2.0/.well-known/openid-configuration",
+            "https://a.example/t/v2.0/",
+        ),
+        // RFC 8414 forms.
+        (
+            "https://a.example/.well-known/openid-configuration/t",
+            "https://a.example/t",
+        ),
+        (
+            "https://a.example/.well-known/oauth-authorization-server/t",
+            "https://a.example/t",
+        ),
+        (
+            "https://a.example/.well-known/oauth-authorization-server",
+            "https://a.example",
+        ),
+        // Azure AD B2C's policy query is not part of the issuer.
+        (
+            "https://b2c.example/guid/v2.0/.well-known/openid-configuration?p=B2C_1_signin",
+            "https://b2c.example/guid/v2.0/",
+        ),
+        (
+            "http://127.0.0.1:8080/.well-known/openid-configuration",
+            "http://127.0.0.1:8080",
+        ),
+    ];
+    for (url, issuer) in accepted {
+        if let Err(e) = check_issuer(url, url, issuer) {
+            panic!("{url} / {issuer}: {e}");
+        }
+    }
+    let refused = [
+        ("https://a.example/.well-known/openid-configuration", "https://b.example"),
+        ("https://a.example/.well-known/openid-configuration", "https://A.example"),
+        ("https://a.example/.well-known/openid-configuration", "HTTPS://a.example"),
+        ("https://a.example/.well-known/openid-configuration", "http://a.example"),
+        ("https://a.example/.well-known/openid-configuration", "https://a.example:443"),
+        ("https://a.example/.well-known/openid-configuration", "https://a.example//"),
+        ("https://a.example/.well-known/openid-configuration", "https://a.example/t"),
+        ("https://a.example/.well-known/openid-configuration", ""),
+        ("https://a.example/T/.well-known/openid-configuration", "https://a.example/t"),
+        ("https://a.example/t/v2.0/.well-known/openid-configuration", "https://a.example/t"),
+        ("https://a.example/t/.well-known/openid-configuration", "https://a.example/t/v2.0"),
+        ("https://a.example/t/.well-known/openid-configuration", "https://a.example/t?x=1"),
+        (
+            "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+            "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+        ),
+    ];
+    for (url, issuer) in refused {
+        match check_issuer(url, "URL", issuer) {
+            Ok(()) => panic!("{url} / {issuer}: accepted"),
+            Err(e) => assert!(
+                e.contains("the discovery document at URL names the issuer"),
+                "{e}"
+            ),
+        }
+    }
+    let err = check_issuer(
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+        "URL",
+        "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+    )
+    .unwrap_err();
+    assert!(err.contains("set server_metadata_url to https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0/.well-known/openid-configuration"), "{err}");
+
+    for url in [
+        "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
+        "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration",
+    ] {
+        let err = check_issuer(
+            url,
+            "URL",
+            "https://login.microsoftonline.com/{tenantid}/v2.0",
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("Microsoft Entra ID's multi-tenant one"),
+            "{err}"
+        );
+        assert!(err.contains("directory (tenant) ID"), "{err}");
+    }
+    // Provider-chosen text is bounded.
+    let long = format!("https://{}.example", "x".repeat(5000));
+    let err = check_issuer(
+        "https://a.example/.well-known/openid-configuration",
+        "URL",
+        &long,
+    )
+    .unwrap_err();
+    assert!(err.len() < 1000, "{}", err.len());
+}
+
+#[tokio::test]
+async fn discovery_without_an_accepted_algorithm_is_provider_unavailable() {
+    for algs in [json!(["none"]), json!(["HS256", "HS384", "HS512"])] {
+        let op = MockOp::start().await;
+        op.set_discovery_field("id_token_signing_alg_values_supported", algs.clone());
+        match op.provider().ready().await {
+            Err(LoginError::ProviderUnavailable { reason, .. }) => {
+                assert!(
+                    reason.contains("lists only ID token signing algorithms"),
+                    "{reason}"
+                );
+                let listed: Vec<&str> = algs
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                assert!(reason.contains(&listed.join(", ")), "{reason}");
+            }
+            other => panic!("{algs}: expected ProviderUnavailable, got {other:?}"),
+        }
+    }
+}
+
+/// Keys openidconnect parses with their key material missing.
+fn broken_keys() -> Vec<CoreJsonWebKey> {
+    [
+        json!({"kty": "RSA", "kid": "broken", "n": "!!not base64!!", "e": "AQAB"}),
+        json!({"kty": "RSA", "kid": "no-e", "n": "AQAB"}),
+        json!({"kty": "EC", "kid": "curve", "crv": "P-1024", "x": "AAAA", "y": "AAAA"}),
+        json!({"kty": "oct", "kid": "symmetric", "k": "c2VjcmV0"}),
+    ]
+    .into_iter()
+    .map(|k| serde_json::from_value(k).unwrap())
+    .collect()
+}
+
+#[tokio::test]
+async fn unusable_keys_are_dropped_from_the_key_set() {
+    let op = MockOp::start().await;
+    op.state.jwks.lock().unwrap().extend(broken_keys());
+    let provider = op.provider();
+    provider.ready().await.unwrap();
+    let snapshot = provider.cache.current().unwrap();
+    assert_eq!(snapshot.keys.keys().len(), 1);
+    // A token without kid is then not ambiguous.
+    op.issue(&raw_token(
+        &op,
+        json!({"alg": "RS256", "typ": "JWT"}),
+        |_| {},
+    ));
+    exchange(&provider).await.unwrap();
+
+    let op = MockOp::start().await;
+    *op.state.jwks.lock().unwrap() = broken_keys();
+    match op.provider().ready().await {
+        Err(LoginError::ProviderUnavailable { reason, .. }) => {
+            assert!(reason.contains("has no usable keys"), "{reason}")
+        }
+        other => panic!("expected ProviderUnavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_token_without_kid_and_several_keys_is_refused() {
+    let op = MockOp::start().await;
+    op.state
+        .jwks
+        .lock()
+        .unwrap()
+        .push(key(DEV_KEY_2, "key2").as_verification_key());
+    op.issue(&raw_token(
+        &op,
+        json!({"alg": "RS256", "typ": "JWT"}),
+        |_| {},
+    ));
+    match exchange(&op.provider()).await {
+        Err(LoginError::IdTokenRejected(reason)) => {
+            assert!(reason.contains("names none (kid)"), "{reason}")
+        }
+        other => panic!("expected IdTokenRejected, got {other:?}"),
     }
 }
 

@@ -1,13 +1,30 @@
 //! ID token checks: openidconnect's verifier, plus what it leaves to the caller (clock leeway,
-//! `iat` in the future, `azp`, `at_hash`).
+//! `iat` too far in the future or the past, `typ`, `sub`, `azp`, `at_hash`).
+//!
+//! Choices where the specifications leave room:
+//!
+//! * Only asymmetric algorithms are accepted, from discovery's list ([`super::discovery`]):
+//!   never `none`, never HS* (a client-secret-keyed token could be minted by anyone holding
+//!   the secret, and an HS* token "keyed" with a public key is the algorithm-confusion attack).
+//! * Only the key set named by discovery is trusted: `jku`, `jwk`, `x5u` and `x5c` headers are
+//!   ignored, so a token signed with a key it carries or points at fails like any other
+//!   unknown key.
+//! * A token without `kid` is verified when exactly one key of the set fits its algorithm, and
+//!   refused when several do (OpenID Connect Core 1.0 section 10.1 requires `kid` then; the
+//!   RP certification case `rp-id_token-kid-absent-multiple-jwks` allows refusing).
+//! * `iat` may be at most [`MAX_TOKEN_AGE`] in the past: a login cannot take longer than its
+//!   pending lifetime, so an older token is a replay.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
 use openidconnect::{
     AccessToken, AccessTokenHash, ClaimsVerificationError, ClientId, IdTokenVerifier, IssuerUrl,
-    Nonce, SignatureVerificationError,
+    JsonWebTokenType, Nonce, SignatureVerificationError,
 };
+use serde_json::{Map, Value};
 use subtle::ConstantTimeEq;
 
 use super::claims::{IdToken, IdTokenClaims};
@@ -15,9 +32,24 @@ use super::claims::{IdToken, IdTokenClaims};
 /// Clock difference tolerated between us and the provider, for `exp` and `iat`.
 pub(crate) const LEEWAY: Duration = Duration::from_secs(60);
 
-/// The message our `iat` check reports, to tell it apart from openidconnect's `exp` message
-/// (both arrive as `ClaimsVerificationError::Expired`).
+/// The oldest `iat` accepted: the lifetime of a pending login plus the clock leeway. The ID
+/// token is issued when the code is redeemed, within the login's lifetime; a token issued
+/// earlier than that was issued for another login.
+pub(crate) const MAX_TOKEN_AGE: Duration =
+    Duration::from_secs(crate::pending::PENDING_TTL.as_secs() + LEEWAY.as_secs());
+
+/// The longest `sub` accepted: OpenID Connect Core 1.0 section 2 caps it at 255 ASCII
+/// characters.
+pub(crate) const MAX_SUBJECT_LEN: usize = 255;
+
+/// The messages our `iat` checks report, to tell them apart from openidconnect's `exp`
+/// message (all arrive as `ClaimsVerificationError::Expired`).
 const IAT_IN_FUTURE: &str = "iat is in the future";
+const IAT_TOO_OLD: &str = "iat is too old";
+
+/// The claims every ID token has (OpenID Connect Core 1.0 section 2), in the order they are
+/// reported missing.
+const REQUIRED_CLAIMS: [&str; 5] = ["iss", "sub", "aud", "exp", "iat"];
 
 /// What the token must match.
 pub(crate) struct Expected<'a> {
@@ -55,6 +87,15 @@ pub(crate) fn verify(
     keys: &CoreJsonWebKeySet,
     expected: &Expected<'_>,
 ) -> Result<IdTokenClaims, Rejection> {
+    // Checks of the unverified header and payload: they can only refuse, never accept.
+    let jwt = id_token.to_string();
+    check_type(&jwt)?;
+    if let Some(claim) = missing_claim(&jwt) {
+        return Err(Rejection::Invalid(format!(
+            "the token has no {claim} claim"
+        )));
+    }
+
     // A public-client verifier has no client secret, so HS* could not verify even if it were
     // allowed; the allow-list below excludes it (and `none`) anyway.
     let verifier = IdTokenVerifier::new_public_client(
@@ -63,6 +104,8 @@ pub(crate) fn verify(
         keys.clone(),
     )
     .set_allowed_algs(expected.signing_algs.iter().cloned())
+    // `typ` is checked above; this keeps openidconnect to the same rule (JWT or absent).
+    .set_allowed_jose_types(JsonWebTokenType::new("JWT".to_owned()).normalize().ok())
     // openidconnect rejects when now >= exp with no leeway; judging "now" as a minute earlier
     // accepts a token that expired less than a minute ago by our clock.
     .set_time_fn(|| {
@@ -72,8 +115,11 @@ pub(crate) fn verify(
             .into()
     })
     .set_issue_time_verifier_fn(|iat| {
-        if iat.timestamp() > unix_now().saturating_add(LEEWAY.as_secs() as i64) {
+        let now = unix_now();
+        if iat.timestamp() > now.saturating_add(LEEWAY.as_secs() as i64) {
             Err(IAT_IN_FUTURE.to_owned())
+        } else if iat.timestamp() < now.saturating_sub(MAX_TOKEN_AGE.as_secs() as i64) {
+            Err(IAT_TOO_OLD.to_owned())
         } else {
             Ok(())
         }
@@ -82,6 +128,19 @@ pub(crate) fn verify(
     let claims = id_token
         .claims(&verifier, expected.nonce)
         .map_err(rejection)?;
+
+    // openidconnect takes any string as the subject.
+    let subject = claims.subject().as_str();
+    if subject.is_empty() {
+        return Err(Rejection::Invalid(
+            "the token's subject (sub) is empty".to_owned(),
+        ));
+    }
+    if subject.len() > MAX_SUBJECT_LEN {
+        return Err(Rejection::Invalid(format!(
+            "the token's subject (sub) is longer than {MAX_SUBJECT_LEN} characters"
+        )));
+    }
 
     // openidconnect leaves azp alone (OIDC Core 3.1.3.7 steps 4-5).
     match claims.authorized_party() {
@@ -119,6 +178,79 @@ pub(crate) fn verify(
     Ok(claims.clone())
 }
 
+/// Refuses a token whose `typ` header names something other than a JWT (RFC 7519 section
+/// 5.1: `JWT`, or `application/jwt`, in any case): an RFC 9068 access token (`at+jwt`), a
+/// logout token (`logout+jwt`)… must never pass for an ID token.
+fn check_type(jwt: &str) -> Result<(), Rejection> {
+    let header = jwt_part(jwt, 0)
+        .ok_or_else(|| Rejection::Invalid("the token's header cannot be read".to_owned()))?;
+    match header.get("typ") {
+        None => Ok(()),
+        Some(Value::String(typ))
+            if typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("application/jwt") =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(Rejection::Invalid(
+            "the token is not an ID token: its typ header names another kind of JWT (such as \
+             an access token)"
+                .to_owned(),
+        )),
+    }
+}
+
+/// The first required claim the token's payload lacks, if any.
+fn missing_claim(jwt: &str) -> Option<&'static str> {
+    let payload = jwt_part(jwt, 1)?;
+    REQUIRED_CLAIMS
+        .into_iter()
+        .find(|claim| !payload.contains_key(*claim))
+}
+
+/// Part `index` of a compact JWT (0 header, 1 payload) as a JSON object.
+fn jwt_part(jwt: &str, index: usize) -> Option<Map<String, Value>> {
+    let part = jwt.split('.').nth(index)?;
+    let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
+    match serde_json::from_slice(&bytes).ok()? {
+        Value::Object(map) => Some(map),
+        _ => None,
+    }
+}
+
+/// Why a token that openidconnect could not even parse is refused: a missing or mistyped
+/// required claim when that is the problem, else a general reason. The token itself is never
+/// repeated.
+pub(crate) fn malformed_reason(jwt: &str) -> String {
+    let Some(payload) = jwt_part(jwt, 1) else {
+        return "the token is malformed (not a signed JWT)".to_owned();
+    };
+    if let Some(claim) = missing_claim(jwt) {
+        return format!("the token has no {claim} claim");
+    }
+    let is_string = |v: &Value| v.is_string();
+    let well_typed = |claim: &str, value: &Value| match claim {
+        "iss" => value
+            .as_str()
+            .is_some_and(|iss| url::Url::parse(iss).is_ok()),
+        "sub" => is_string(value),
+        "aud" => {
+            is_string(value)
+                || value
+                    .as_array()
+                    .is_some_and(|auds| auds.iter().all(is_string))
+        }
+        _ => value.is_number(),
+    };
+    let mistyped = REQUIRED_CLAIMS
+        .into_iter()
+        .find(|claim| payload.get(*claim).is_some_and(|v| !well_typed(claim, v)));
+    match mistyped {
+        Some("iss") => "the token's iss claim is not a URL".to_owned(),
+        Some(claim) => format!("the token's {claim} claim has the wrong type"),
+        None => "the token is malformed (a header field or claim has the wrong type)".to_owned(),
+    }
+}
+
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -132,6 +264,9 @@ fn rejection(error: ClaimsVerificationError) -> Rejection {
     let reason = match error {
         ClaimsVerificationError::Expired(message) if message == IAT_IN_FUTURE => {
             "the token was issued in the future (is the server clock right?)"
+        }
+        ClaimsVerificationError::Expired(message) if message == IAT_TOO_OLD => {
+            "the token was issued too long ago (iat) to belong to this login; it may be replayed"
         }
         ClaimsVerificationError::Expired(_) => "the token has expired",
         ClaimsVerificationError::InvalidAudience(_) => {

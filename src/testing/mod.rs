@@ -26,6 +26,11 @@
 //! | Userinfo | `GET` or `POST /userinfo` |
 //! | End session (logout) | `GET` or `POST /logout` |
 //!
+//! Some [misbehaviours](Misbehaviour) use three more: `GET /jwks/<random>` (the key set at a
+//! randomised `jwks_uri`), and `GET /attacker/jwks` and `GET /attacker/cert.pem`, where
+//! tokens signed with an unpublished key point (counted in
+//! [`RequestCounts::attacker_keys`]).
+//!
 //! # A zero-setup login for an example app
 //!
 //! With no `secrets.toml`, start a provider and build the configuration from
@@ -79,6 +84,37 @@
 //! # }
 //! ```
 
+//!
+//! # Misbehaving on purpose
+//!
+//! A provider can be broken or hostile: a token with a wrong `iss`, an unsigned token, a key
+//! set that is down, a token endpoint that never answers… [`DevProvider::misbehave`] switches
+//! on one such [`Misbehaviour`] (each reproduces a case of the OpenID Foundation's RP
+//! certification or a known attack, named in its documentation) so a test can prove the app
+//! refuses the login, and [`DevProvider::request_counts`] shows what the app asked the
+//! provider before giving up:
+//!
+//! ```no_run
+//! use tower_oidc_login::testing::{DevLoginError, DevProvider, DevUser, LoginStep, Misbehaviour};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let provider = DevProvider::start().await?;
+//! // … start the app on port 8000, configured with provider.secrets_toml(…) …
+//! provider.misbehave(Misbehaviour::AlgNone);
+//! let user = DevUser::new("Mallory", "mallory@example.com");
+//! match provider.login_as("http://127.0.0.1:8000/auth/login", &user).await {
+//!     Err(DevLoginError::UnexpectedStatus { step: LoginStep::AppCallback, status: 400, .. }) => {}
+//!     other => panic!("an unsigned ID token must be refused, got {other:?}"),
+//! }
+//! assert_eq!(provider.request_counts().userinfo, 0);
+//!
+//! provider.behave();
+//! provider.login_as("http://127.0.0.1:8000/auth/login", &user).await?;
+//! # Ok(())
+//! # }
+//! ```
+
 mod behaviour;
 mod keys;
 mod login_as;
@@ -102,6 +138,7 @@ use tokio::task::JoinHandle;
 use url::Url;
 
 pub use crate::config::TokenEndpointAuth;
+pub use behaviour::{Endpoint, Misbehaviour};
 pub use login_as::{DevLogin, DevLoginError, LoginStep};
 pub use user::DevUser;
 
@@ -140,6 +177,13 @@ pub struct RequestCounts {
     pub userinfo: u64,
     /// `/logout` (the end-session endpoint).
     pub end_session: u64,
+    /// Requests that reached the target of a redirect sent under
+    /// [`Misbehaviour::Redirect`]: a client that never follows redirects leaves it at 0.
+    pub redirect_targets: u64,
+    /// Requests for the attacker's key set or certificate that tokens signed under the
+    /// `ForeignKeyIn*` misbehaviours point at (for example [`Misbehaviour::ForeignKeyInJku`]):
+    /// a client that trusts only discovery's key set leaves it at 0.
+    pub attacker_keys: u64,
 }
 
 /// What one request to the end-session endpoint (`/logout`) carried, from
@@ -371,6 +415,51 @@ impl DevProvider {
     /// The `kid` of the key that signs ID tokens now (the only key in the key set).
     pub fn signing_key_id(&self) -> String {
         lock(&self.shared.keys).kid().to_owned()
+    }
+
+    /// Switches `misbehaviour` on: from the next request on, the provider misbehaves that way
+    /// (see [`Misbehaviour`] for each way, and the OpenID certification case it reproduces)
+    /// until [`DevProvider::behave`]. Several misbehaviours can be on at once; switching on
+    /// one that is already on (with other data) replaces it.
+    ///
+    /// A client caches discovery and the key set, so switch discovery and key-set
+    /// misbehaviours on before the client's first login.
+    ///
+    /// ```
+    /// use tower_oidc_login::testing::{DevProvider, Misbehaviour};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let provider = DevProvider::start().await?;
+    /// provider.misbehave(Misbehaviour::JwksUnavailable);
+    /// let keys = reqwest::get(provider.jwks_uri()).await?;
+    /// assert_eq!(keys.status(), 503);
+    ///
+    /// provider.behave();
+    /// let keys = reqwest::get(provider.jwks_uri()).await?;
+    /// assert_eq!(keys.status(), 200);
+    /// // A test of an app would now log in (for example with `login_as`) and check that the
+    /// // app refused or accepted the login, and `request_counts()` for what it asked.
+    /// assert_eq!(provider.request_counts().jwks, 2);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn misbehave(&self, misbehaviour: Misbehaviour) {
+        tracing::debug!(
+            ?misbehaviour,
+            "development provider: misbehaving from now on"
+        );
+        lock(&self.shared.behaviour).add(misbehaviour);
+    }
+
+    /// Switches every misbehaviour off: from the next request on, the provider behaves.
+    pub fn behave(&self) {
+        lock(&self.shared.behaviour).misbehaviours.clear();
+    }
+
+    /// The misbehaviours switched on, in the order they were switched on.
+    pub fn misbehaviours(&self) -> Vec<Misbehaviour> {
+        lock(&self.shared.behaviour).misbehaviours.clone()
     }
 
     /// The user the sign-in form suggests (name, email, extra claims); a `login_hint` in the
@@ -615,7 +704,7 @@ impl DevProviderBuilder {
             keys,
             default_user: self.default_user,
         }));
-        server::discovery_document(&shared).map_err(invalid)?;
+        server::discovery_document(&shared, &behaviour::Behaviour::default()).map_err(invalid)?;
 
         let app = server::router(Arc::clone(&shared), &issuer_path);
         let (signal, stop) = oneshot::channel::<()>();

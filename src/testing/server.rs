@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::http::{Method, StatusCode};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -34,9 +34,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq as _;
 use url::{Host, Url};
 
-use super::behaviour::Behaviour;
-use super::keys::SigningKeys;
-use super::tokens::{sign_id_token, IdTokenInput};
+use super::behaviour::{Behaviour, Endpoint, Misbehaviour};
+use super::keys::{SigningKeys, SPARE_KID};
+use super::tokens::{
+    altered_issuer, sign_id_token, IdTokenInput, ATTACKER_CERT_PATH, ATTACKER_JWKS_PATH,
+    ATTACKER_KID,
+};
 use super::user::DevUser;
 use super::{pages, EndSessionCall, RequestCounts};
 use crate::config::TokenEndpointAuth;
@@ -94,6 +97,8 @@ pub(crate) struct Counters {
     token: AtomicU64,
     userinfo: AtomicU64,
     end_session: AtomicU64,
+    redirect_targets: AtomicU64,
+    attacker_keys: AtomicU64,
 }
 
 impl Counters {
@@ -107,6 +112,8 @@ impl Counters {
             token: read(&self.token),
             userinfo: read(&self.userinfo),
             end_session: read(&self.end_session),
+            redirect_targets: read(&self.redirect_targets),
+            attacker_keys: read(&self.attacker_keys),
         }
     }
 }
@@ -152,6 +159,10 @@ pub(crate) struct Shared {
     pub(crate) end_session_calls: Mutex<Vec<EndSessionCall>>,
     codes: Mutex<HashMap<String, CodeGrant>>,
     access_tokens: Mutex<HashMap<String, AccessGrant>>,
+    /// The last ID token issued, for [`Misbehaviour::ReplayIdToken`].
+    last_id_token: Mutex<Option<String>>,
+    /// The random suffix of [`Misbehaviour::RandomJwksUri`], fixed per provider.
+    jwks_suffix: String,
 }
 
 /// Handlers never panic while holding a lock, so a poisoned lock still holds consistent data.
@@ -186,6 +197,8 @@ impl Shared {
             end_session_calls: Mutex::new(Vec::new()),
             codes: Mutex::new(HashMap::new()),
             access_tokens: Mutex::new(HashMap::new()),
+            last_id_token: Mutex::new(None),
+            jwks_suffix: random_token(),
         }
     }
 
@@ -195,6 +208,20 @@ impl Shared {
 
     fn behaviour(&self) -> Behaviour {
         lock(&self.behaviour).clone()
+    }
+
+    /// The issuer the provider calls itself: its own, or the announced one.
+    fn issuer_for<'a>(&'a self, behaviour: &'a Behaviour) -> &'a str {
+        behaviour.announced_issuer().unwrap_or(&self.issuer)
+    }
+
+    /// The key set's URL as discovery publishes it.
+    fn jwks_uri(&self, behaviour: &Behaviour) -> String {
+        if behaviour.has(&Misbehaviour::RandomJwksUri) {
+            format!("{}{JWKS_PATH}/{}", self.issuer, self.jwks_suffix)
+        } else {
+            self.endpoint(JWKS_PATH)
+        }
     }
 
     fn redirect_uri_allowed(&self, uri: &str) -> bool {
@@ -242,6 +269,12 @@ pub(crate) fn router(shared: Arc<Shared>, issuer_path: &str) -> Router {
     Router::new()
         .route(&path(DISCOVERY_PATH), get(discovery))
         .route(&path(JWKS_PATH), get(jwks))
+        .route(
+            &path(&format!("{JWKS_PATH}/{{suffix}}")),
+            get(jwks_suffixed),
+        )
+        .route(&path(ATTACKER_JWKS_PATH), get(attacker_jwks))
+        .route(&path(ATTACKER_CERT_PATH), get(attacker_cert))
         .route(
             &path(AUTHORIZE_PATH),
             get(authorize_page).post(authorize_submit),
@@ -443,12 +476,12 @@ const CLAIMS_SUPPORTED: [&str; 12] = [
 
 /// Also called at start-up, so an issuer that cannot be expressed fails `start()` rather
 /// than every discovery request.
-pub(crate) fn discovery_document(shared: &Shared) -> Result<Value, String> {
+pub(crate) fn discovery_document(shared: &Shared, behaviour: &Behaviour) -> Result<Value, String> {
     let url_err = |e: url::ParseError| e.to_string();
     let metadata = DevProviderMetadata::new(
         IssuerUrl::new(shared.issuer.clone()).map_err(url_err)?,
         AuthUrl::new(shared.endpoint(AUTHORIZE_PATH)).map_err(url_err)?,
-        JsonWebKeySetUrl::new(shared.endpoint(JWKS_PATH)).map_err(url_err)?,
+        JsonWebKeySetUrl::new(shared.jwks_uri(behaviour)).map_err(url_err)?,
         vec![ResponseTypes::new(vec![CoreResponseType::Code])],
         vec![CoreSubjectIdentifierType::Public],
         vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
@@ -483,13 +516,95 @@ pub(crate) fn discovery_document(shared: &Shared) -> Result<Value, String> {
             .map(|c| CoreClaimName::new(c.to_owned()))
             .collect(),
     ));
-    serde_json::to_value(&metadata).map_err(|e| e.to_string())
+    let mut document = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
+    if let Value::Object(fields) = &mut document {
+        misbehave_in_discovery(fields, behaviour);
+    }
+    Ok(document)
 }
 
-async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
+/// The discovery misbehaviours, applied to the JSON so any value can be written.
+fn misbehave_in_discovery(fields: &mut Map<String, Value>, behaviour: &Behaviour) {
+    let mut set = |name: &str, value: Value| {
+        fields.insert(name.to_owned(), value);
+    };
+    if let Some(issuer) = behaviour.announced_issuer() {
+        set("issuer", Value::String(issuer.to_owned()));
+    }
+    let algs: Option<Vec<String>> = if let Some(algs) = behaviour.signing_algs() {
+        Some(algs.to_vec())
+    } else if behaviour.has(&Misbehaviour::AlgNone) {
+        Some(vec!["RS256".to_owned(), "none".to_owned()])
+    } else if behaviour.any(&[
+        Misbehaviour::Hs256WithClientSecret,
+        Misbehaviour::Hs256WithPublicKeyPem,
+        Misbehaviour::Hs256WithPublicKeyModulus,
+    ]) {
+        Some(vec!["RS256".to_owned(), "HS256".to_owned()])
+    } else {
+        None
+    };
+    if let Some(algs) = algs {
+        set(
+            "id_token_signing_alg_values_supported",
+            Value::Array(algs.into_iter().map(Value::String).collect()),
+        );
+    }
+    if behaviour.has(&Misbehaviour::IssParameterNotAdvertised) {
+        fields.remove("authorization_response_iss_parameter_supported");
+    }
+}
+
+/// Whether this request is the target of a [`Misbehaviour::Redirect`] (it carries `moved=1`);
+/// counted in [`RequestCounts::redirect_targets`].
+fn redirect_target(shared: &Shared, query: Option<&str>) -> bool {
+    let moved = query.is_some_and(|q| q.split('&').any(|pair| pair == "moved=1"));
+    if moved {
+        bump(&shared.counters.redirect_targets);
+    }
+    moved
+}
+
+/// A `307` to the same URL with `?moved=1`, or `None` when `endpoint` does not redirect (or
+/// this request already is the redirect's target).
+fn misbehaving_redirect(
+    shared: &Shared,
+    behaviour: &Behaviour,
+    endpoint: Endpoint,
+    uri: &Uri,
+    query: Option<&str>,
+) -> Option<Response> {
+    if redirect_target(shared, query) || !behaviour.redirects(endpoint) {
+        return None;
+    }
+    let mut target = Url::parse(&shared.issuer).ok()?;
+    target.set_path(uri.path());
+    target.set_query(Some("moved=1"));
+    tracing::debug!(
+        ?endpoint,
+        "development provider: misbehaving with a redirect"
+    );
+    Some(redirect(StatusCode::TEMPORARY_REDIRECT, target.as_str()))
+}
+
+async fn discovery(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
     bump(&shared.counters.discovery);
+    let behaviour = shared.behaviour();
+    if let Some(response) = misbehaving_redirect(
+        &shared,
+        &behaviour,
+        Endpoint::Discovery,
+        &uri,
+        query.as_deref(),
+    ) {
+        return response;
+    }
     tracing::debug!("development provider: discovery");
-    match discovery_document(&shared) {
+    match discovery_document(&shared, &behaviour) {
         Ok(document) => json_response(StatusCode::OK, &document),
         Err(e) => {
             tracing::error!(error = %e, "development provider: discovery document failed");
@@ -501,11 +616,87 @@ async fn discovery(State(shared): State<Arc<Shared>>) -> Response {
     }
 }
 
-async fn jwks(State(shared): State<Arc<Shared>>) -> Response {
+async fn jwks(State(shared): State<Arc<Shared>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
     bump(&shared.counters.jwks);
+    let behaviour = shared.behaviour();
+    if behaviour.has(&Misbehaviour::RandomJwksUri) {
+        // Only the URL discovery names serves the keys.
+        return not_found().await;
+    }
+    key_set(&shared, &behaviour, &uri, query.as_deref())
+}
+
+async fn jwks_suffixed(
+    State(shared): State<Arc<Shared>>,
+    Path(suffix): Path<String>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+) -> Response {
+    bump(&shared.counters.jwks);
+    let behaviour = shared.behaviour();
+    if !behaviour.has(&Misbehaviour::RandomJwksUri) || suffix != shared.jwks_suffix {
+        return not_found().await;
+    }
+    key_set(&shared, &behaviour, &uri, query.as_deref())
+}
+
+/// Keys no client can use, for [`Misbehaviour::UnparseableKeys`]. Some of them do parse as
+/// JWKs (with their key material missing), which is the harder case for a client.
+fn unparseable_keys() -> Vec<Value> {
+    vec![
+        json!({"kty": "RSA", "kid": "broken-base64", "use": "sig", "n": "!!not base64!!", "e": "AQAB"}),
+        json!({"kty": "quantum", "kid": "unknown-kty", "use": "sig"}),
+        json!({"kid": "no-kty", "use": "sig"}),
+        json!({"kty": "EC", "kid": "unknown-curve", "crv": "P-1024", "x": "AAAA", "y": "AAAA"}),
+        json!(42),
+        json!("not a key"),
+    ]
+}
+
+fn key_set(shared: &Shared, behaviour: &Behaviour, uri: &Uri, query: Option<&str>) -> Response {
+    if let Some(response) = misbehaving_redirect(shared, behaviour, Endpoint::Jwks, uri, query) {
+        return response;
+    }
+    if behaviour.has(&Misbehaviour::JwksUnavailable) {
+        tracing::debug!("development provider: key set misbehaving with 503");
+        return plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the key set is unavailable",
+        );
+    }
     tracing::debug!("development provider: key set");
-    let jwks = lock(&shared.keys).jwks();
-    json_response(StatusCode::OK, &jwks)
+    let keys = lock(&shared.keys);
+    let mut published = Vec::new();
+    if !behaviour.has(&Misbehaviour::OnlyUnparseableKeys) {
+        published.push(keys.public_jwk());
+    }
+    if behaviour.has(&Misbehaviour::NoKeyIdSeveralKeys) {
+        published.push(keys.other_public_jwk(SPARE_KID));
+    }
+    if behaviour.any(&[
+        Misbehaviour::UnparseableKeys,
+        Misbehaviour::OnlyUnparseableKeys,
+    ]) {
+        published.extend(unparseable_keys());
+    }
+    json_response(StatusCode::OK, &json!({ "keys": published }))
+}
+
+/// The attacker's key set that [`Misbehaviour::ForeignKeyInJku`] tokens point at. A client
+/// that fetches it is counted in [`RequestCounts::attacker_keys`].
+async fn attacker_jwks(State(shared): State<Arc<Shared>>) -> Response {
+    bump(&shared.counters.attacker_keys);
+    tracing::debug!("development provider: the attacker's key set was fetched");
+    let key = lock(&shared.keys).other_public_jwk(ATTACKER_KID);
+    json_response(StatusCode::OK, &json!({ "keys": [key] }))
+}
+
+/// The certificate URL of [`Misbehaviour::ForeignKeyInX5u`]; there is no certificate, the
+/// request is only counted.
+async fn attacker_cert(State(shared): State<Arc<Shared>>) -> Response {
+    bump(&shared.counters.attacker_keys);
+    tracing::debug!("development provider: the attacker's certificate URL was fetched");
+    plain(StatusCode::NOT_FOUND, "no certificate here")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -665,9 +856,11 @@ fn is_pkce_value(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
 }
 
-/// An authorization response, error or success, always with `iss` (RFC 9207).
+/// An authorization response, error or success, with `iss` (RFC 9207) unless a misbehaviour
+/// drops or alters it.
 fn authorization_response(
     shared: &Shared,
+    behaviour: &Behaviour,
     status: StatusCode,
     redirect_uri: &str,
     state: Option<&str>,
@@ -677,7 +870,16 @@ fn authorization_response(
     if let Some(state) = state {
         all.push(("state", state));
     }
-    all.push(("iss", &shared.issuer));
+    let issuer = shared.issuer_for(behaviour);
+    let wrong_issuer = altered_issuer(issuer);
+    if behaviour.has(&Misbehaviour::WrongAuthorizationResponseIss) {
+        all.push(("iss", &wrong_issuer));
+    } else if !behaviour.any(&[
+        Misbehaviour::NoAuthorizationResponseIss,
+        Misbehaviour::IssParameterNotAdvertised,
+    ]) {
+        all.push(("iss", issuer));
+    }
     match with_query(redirect_uri, &all) {
         Some(location) => redirect(status, &location),
         None => error_page(
@@ -688,7 +890,12 @@ fn authorization_response(
     }
 }
 
-fn reject(shared: &Shared, rejection: Rejection, status: StatusCode) -> Response {
+fn reject(
+    shared: &Shared,
+    behaviour: &Behaviour,
+    rejection: Rejection,
+    status: StatusCode,
+) -> Response {
     match rejection {
         Rejection::Page { title, message } => error_page(StatusCode::BAD_REQUEST, title, &message),
         Rejection::Redirect {
@@ -697,6 +904,7 @@ fn reject(shared: &Shared, rejection: Rejection, status: StatusCode) -> Response
             description,
         } => authorization_response(
             shared,
+            behaviour,
             status,
             &redirect_uri,
             state.as_deref(),
@@ -710,16 +918,18 @@ fn reject(shared: &Shared, rejection: Rejection, status: StatusCode) -> Response
 
 async fn authorize_page(State(shared): State<Arc<Shared>>, RawQuery(query): RawQuery) -> Response {
     bump(&shared.counters.authorize);
+    let behaviour = shared.behaviour();
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let request = match validate_authorize(&shared, &params) {
         Ok(request) => request,
-        Err(rejection) => return reject(&shared, rejection, StatusCode::FOUND),
+        Err(rejection) => return reject(&shared, &behaviour, rejection, StatusCode::FOUND),
     };
     if request.prompt_none {
         // There is no provider session to reuse: every login here needs the form.
         tracing::debug!("development provider: prompt=none refused with login_required");
         return authorization_response(
             &shared,
+            &behaviour,
             StatusCode::FOUND,
             &request.redirect_uri,
             request.state.as_deref(),
@@ -782,10 +992,11 @@ fn sign_in_form(
 
 async fn authorize_submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
     bump(&shared.counters.sign_in);
+    let behaviour = shared.behaviour();
     let params = Params::parse(&body);
     let request = match validate_authorize(&shared, &params) {
         Ok(request) => request,
-        Err(rejection) => return reject(&shared, rejection, StatusCode::SEE_OTHER),
+        Err(rejection) => return reject(&shared, &behaviour, rejection, StatusCode::SEE_OTHER),
     };
     let field = |name: &str| params.first(name).unwrap_or_default().trim().to_owned();
     let (name, email, claims_text) = (field("name"), field("email"), field("claims"));
@@ -795,6 +1006,7 @@ async fn authorize_submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
             tracing::debug!("development provider: sign-in cancelled");
             return authorization_response(
                 &shared,
+                &behaviour,
                 StatusCode::SEE_OTHER,
                 &request.redirect_uri,
                 request.state.as_deref(),
@@ -844,7 +1056,6 @@ async fn authorize_submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         }
     }
 
-    let behaviour = shared.behaviour();
     let code = random_token();
     let now = Instant::now();
     {
@@ -869,6 +1080,7 @@ async fn authorize_submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     tracing::debug!("development provider: signed in, redirecting with a code");
     authorization_response(
         &shared,
+        &behaviour,
         StatusCode::SEE_OTHER,
         &request.redirect_uri,
         request.state.as_deref(),
@@ -928,15 +1140,89 @@ impl TokenError {
     }
 }
 
-async fn token(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn token(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     bump(&shared.counters.token);
-    match redeem(&shared, &headers, &body) {
+    let behaviour = shared.behaviour();
+    if let Some(response) =
+        misbehaving_redirect(&shared, &behaviour, Endpoint::Token, &uri, query.as_deref())
+    {
+        return response;
+    }
+    if let Some(delay) = behaviour.token_delay() {
+        tracing::debug!(
+            ?delay,
+            "development provider: token endpoint misbehaving with a delay"
+        );
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(response) = broken_token_answer(&behaviour) {
+        return response;
+    }
+    match redeem(&shared, &behaviour, &headers, &body) {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-fn redeem(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response, TokenError> {
+/// The answers of a broken token endpoint, given before the request is even read.
+fn broken_token_answer(behaviour: &Behaviour) -> Option<Response> {
+    const PAGE: &str = "<!doctype html><html><body><h1>Something went wrong</h1></body></html>";
+    let raw = |status: StatusCode, content_type: &'static str, body: Body| {
+        let mut response = Response::new(body);
+        *response.status_mut() = status;
+        set_header(&mut response, header::CONTENT_TYPE, content_type);
+        response
+    };
+    let response = if behaviour.has(&Misbehaviour::TokenEndpointError) {
+        raw(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/html; charset=utf-8",
+            Body::from(PAGE),
+        )
+    } else if behaviour.has(&Misbehaviour::TokenResponseHtml) {
+        raw(StatusCode::OK, "text/html; charset=utf-8", Body::from(PAGE))
+    } else if behaviour.has(&Misbehaviour::TokenResponseBadJson) {
+        raw(
+            StatusCode::OK,
+            "application/json",
+            Body::from(r#"{"access_token": "abc", "token_type": "Bearer", "id_token": "#),
+        )
+    } else if behaviour.has(&Misbehaviour::HugeTokenResponse) {
+        raw(StatusCode::OK, "application/json", huge_json_body())
+    } else {
+        return None;
+    };
+    tracing::debug!("development provider: token endpoint misbehaving with a broken answer");
+    Some(response)
+}
+
+/// 2 MiB of valid JSON in 64 KiB chunks, without `Content-Length`.
+fn huge_json_body() -> Body {
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 32;
+    let head =
+        Bytes::from_static(br#"{"access_token": "abc", "token_type": "Bearer", "padding": ""#);
+    let filler = Bytes::from(vec![b'a'; CHUNK]);
+    let tail = Bytes::from_static(br#""}"#);
+    let chunks = std::iter::once(head)
+        .chain(std::iter::repeat_n(filler, CHUNKS))
+        .chain(std::iter::once(tail))
+        .map(Ok::<_, std::io::Error>);
+    Body::from_stream(futures_util::stream::iter(chunks))
+}
+
+fn redeem(
+    shared: &Shared,
+    behaviour: &Behaviour,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, TokenError> {
     let params = Params::parse(body);
     let single = |name: &str| {
         params
@@ -966,7 +1252,6 @@ fn redeem(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response,
     let code_verifier = single("code_verifier")?;
     let invalid_grant = |description: &str| TokenError::bad_request("invalid_grant", description);
 
-    let behaviour = shared.behaviour();
     let access_token = random_token();
     let grant = {
         let mut codes = lock(&shared.codes);
@@ -1013,20 +1298,37 @@ fn redeem(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response,
     };
     let (nonce, scope, claims, auth_time) = grant;
 
-    let id_token = {
-        let keys = lock(&shared.keys);
-        sign_id_token(
-            IdTokenInput {
-                issuer: &shared.issuer,
-                client_id: &shared.client_id,
-                nonce: nonce.as_deref(),
-                auth_time,
-                lifetime: behaviour.token_lifetime,
-                claims: claims.clone(),
-                access_token: &access_token,
-            },
-            keys.signing_key(),
-        )
+    let replayed = if behaviour.has(&Misbehaviour::ReplayIdToken) {
+        lock(&shared.last_id_token).clone()
+    } else {
+        None
+    };
+    let id_token = match replayed {
+        Some(earlier) => {
+            tracing::debug!("development provider: misbehaving with a replayed ID token");
+            Ok(earlier)
+        }
+        None => {
+            let mut keys = lock(&shared.keys);
+            if behaviour.has(&Misbehaviour::RotateKeyBeforeSigning) {
+                keys.rotate();
+            }
+            sign_id_token(
+                IdTokenInput {
+                    issuer: shared.issuer_for(behaviour),
+                    served_at: &shared.issuer,
+                    client_id: &shared.client_id,
+                    client_secret: &shared.client_secret,
+                    nonce: nonce.as_deref(),
+                    auth_time,
+                    lifetime: behaviour.token_lifetime,
+                    claims: claims.clone(),
+                    access_token: &access_token,
+                },
+                &keys,
+                behaviour,
+            )
+        }
     };
     let id_token = match id_token {
         Ok(token) => token,
@@ -1052,17 +1354,21 @@ fn redeem(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<Response,
             },
         );
     }
+    *lock(&shared.last_id_token) = Some(id_token.clone());
     tracing::debug!("development provider: code redeemed, tokens issued");
-    Ok(no_store(json_response(
-        StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "token_type": "Bearer",
-            "expires_in": behaviour.token_lifetime.as_secs(),
-            "id_token": id_token,
-            "scope": scope,
-        }),
-    )))
+    let mut answer = json!({
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": behaviour.token_lifetime.as_secs(),
+        "id_token": id_token,
+        "scope": scope,
+    });
+    if behaviour.has(&Misbehaviour::TokenResponseWithoutIdToken) {
+        if let Value::Object(fields) = &mut answer {
+            fields.remove("id_token");
+        }
+    }
+    Ok(no_store(json_response(StatusCode::OK, &answer)))
 }
 
 fn authenticate_client(
@@ -1228,7 +1534,10 @@ async fn userinfo(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
             .map(|grant| grant.claims.clone())
     };
     match claims {
-        Some(claims) => {
+        Some(mut claims) => {
+            if shared.behaviour().has(&Misbehaviour::UserinfoWrongSubject) {
+                claims.insert("sub".to_owned(), Value::String("foobar".to_owned()));
+            }
             tracing::debug!("development provider: userinfo served");
             no_store(json_response(StatusCode::OK, &claims))
         }

@@ -19,6 +19,7 @@ use openidconnect::{
     TokenResponse,
 };
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use url::Url;
 
@@ -321,7 +322,9 @@ async fn code_flow_with_openidconnect_client_verifies() -> TestResult {
     assert_eq!(header["kid"], provider.signing_key_id());
     let payload = jwt_part(&jwt, 1);
     assert_eq!(payload["groups"], json!(["admin", "staff"]));
-    assert_eq!(payload["aud"], json!([provider.client_id()]));
+    // A string, as most providers write it (`Misbehaviour::AudienceArray` makes it an array).
+    assert_eq!(payload["aud"], json!(provider.client_id()));
+    assert_eq!(header["typ"], "JWT");
     assert_eq!(
         payload["exp"]
             .as_i64()
@@ -1306,5 +1309,462 @@ async fn garbage_requests_get_4xx() -> TestResult {
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     let wrong_method = client.get(provider.token_endpoint()).send().await?;
     assert!(wrong_method.status().is_client_error());
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Misbehaviours
+
+/// One whole code flow with `misbehaviour` on: the token endpoint's status and answer.
+async fn tokens_while(
+    provider: &DevProvider,
+    misbehaviour: Option<Misbehaviour>,
+) -> (StatusCode, Value, Flow) {
+    let flow = Flow::new(provider);
+    let code = flow.sign_in(provider, &DevUser::default()).await;
+    if let Some(misbehaviour) = misbehaviour {
+        provider.misbehave(misbehaviour);
+    }
+    let auth = basic("dev-client", "dev-secret");
+    let (status, body) = token_request(provider, Some(&auth), &flow.token_form(&code)).await;
+    provider.behave();
+    (status, body, flow)
+}
+
+async fn id_token_while(provider: &DevProvider, misbehaviour: Misbehaviour) -> (Value, Value) {
+    let (status, body, _) = tokens_while(provider, Some(misbehaviour.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{misbehaviour:?}");
+    let jwt = body["id_token"].as_str().expect("id_token");
+    (jwt_part(jwt, 0), jwt_part(jwt, 1))
+}
+
+#[tokio::test]
+async fn misbehave_and_behave_switch_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    assert!(provider.misbehaviours().is_empty());
+    provider.misbehave(Misbehaviour::AnnounceIssuer("https://a.example".into()));
+    provider.misbehave(Misbehaviour::Redirect(Endpoint::Jwks));
+    provider.misbehave(Misbehaviour::Redirect(Endpoint::Token));
+    provider.misbehave(Misbehaviour::AnnounceIssuer("https://b.example".into()));
+    assert_eq!(
+        provider.misbehaviours(),
+        [
+            Misbehaviour::Redirect(Endpoint::Jwks),
+            Misbehaviour::Redirect(Endpoint::Token),
+            Misbehaviour::AnnounceIssuer("https://b.example".into()),
+        ]
+    );
+    provider.behave();
+    assert!(provider.misbehaviours().is_empty());
+    Ok(())
+}
+
+#[tokio::test]
+async fn discovery_misbehaviours_shape_the_document() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let document = || async {
+        http()
+            .get(provider.server_metadata_url())
+            .send()
+            .await?
+            .json_text()
+            .await
+    };
+    provider.misbehave(Misbehaviour::AnnounceIssuer("not even a URL".into()));
+    provider.misbehave(Misbehaviour::SigningAlgs(vec!["none".into()]));
+    provider.misbehave(Misbehaviour::RandomJwksUri);
+    provider.misbehave(Misbehaviour::IssParameterNotAdvertised);
+    let doc = document().await?;
+    assert_eq!(doc["issuer"], "not even a URL");
+    assert_eq!(
+        doc["id_token_signing_alg_values_supported"],
+        json!(["none"])
+    );
+    let jwks_uri = doc["jwks_uri"].as_str().ok_or("jwks_uri")?.to_owned();
+    assert!(jwks_uri.starts_with(&format!("{}/", provider.jwks_uri())));
+    assert!(doc
+        .get("authorization_response_iss_parameter_supported")
+        .is_none());
+    assert_eq!(http().get(&jwks_uri).send().await?.status(), StatusCode::OK);
+    assert_eq!(
+        http().get(provider.jwks_uri()).send().await?.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http()
+            .get(format!("{}/wrong", provider.jwks_uri()))
+            .send()
+            .await?
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    provider.behave();
+    provider.misbehave(Misbehaviour::AlgNone);
+    assert_eq!(
+        document().await?["id_token_signing_alg_values_supported"],
+        json!(["RS256", "none"])
+    );
+    provider.misbehave(Misbehaviour::Hs256WithClientSecret);
+    provider.behave();
+    provider.misbehave(Misbehaviour::Hs256WithPublicKeyPem);
+    assert_eq!(
+        document().await?["id_token_signing_alg_values_supported"],
+        json!(["RS256", "HS256"])
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn key_set_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let keys = || async {
+        http()
+            .get(provider.jwks_uri())
+            .send()
+            .await?
+            .json_text()
+            .await
+    };
+    assert_eq!(keys().await?["keys"].as_array().map(Vec::len), Some(1));
+
+    provider.misbehave(Misbehaviour::NoKeyIdSeveralKeys);
+    let set = keys().await?;
+    assert_eq!(set["keys"].as_array().map(Vec::len), Some(2));
+    assert_ne!(set["keys"][0]["n"], set["keys"][1]["n"]);
+
+    provider.behave();
+    provider.misbehave(Misbehaviour::UnparseableKeys);
+    let set = keys().await?;
+    assert_eq!(set["keys"][0]["kid"], provider.signing_key_id().as_str());
+    assert!(set["keys"].as_array().map(Vec::len).unwrap_or(0) > 3);
+
+    provider.misbehave(Misbehaviour::OnlyUnparseableKeys);
+    let set = keys().await?;
+    let kids: Vec<&Value> = set["keys"]
+        .as_array()
+        .ok_or("keys")?
+        .iter()
+        .map(|k| &k["kid"])
+        .collect();
+    assert!(!kids.contains(&&json!(provider.signing_key_id())));
+
+    provider.behave();
+    provider.misbehave(Misbehaviour::JwksUnavailable);
+    assert_eq!(
+        http().get(provider.jwks_uri()).send().await?.status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn redirect_misbehaviour_and_its_target() -> TestResult {
+    let provider = DevProvider::start().await?;
+    provider.misbehave(Misbehaviour::Redirect(Endpoint::Discovery));
+    let response = http().get(provider.server_metadata_url()).send().await?;
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    let target = location(&response);
+    assert_eq!(
+        target,
+        format!("{}?moved=1", provider.server_metadata_url())
+    );
+    assert_eq!(provider.request_counts().redirect_targets, 0);
+    let moved = http().get(&target).send().await?;
+    assert_eq!(moved.status(), StatusCode::OK);
+    assert_eq!(provider.request_counts().redirect_targets, 1);
+
+    provider.misbehave(Misbehaviour::Redirect(Endpoint::Token));
+    let response = http().post(provider.token_endpoint()).send().await?;
+    assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        location(&response),
+        format!("{}?moved=1", provider.token_endpoint())
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn id_token_claim_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let issuer = provider.issuer();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+
+    let (header, payload) = id_token_while(&provider, Misbehaviour::WrongIssuer).await;
+    assert_eq!(payload["iss"], format!("{issuer}/1"));
+    assert_eq!(header["alg"], "RS256");
+    let (_, payload) = id_token_while(&provider, Misbehaviour::NoSubject).await;
+    assert!(payload.get("sub").is_none());
+    let (_, payload) = id_token_while(&provider, Misbehaviour::EmptySubject).await;
+    assert_eq!(payload["sub"], "");
+    let (_, payload) = id_token_while(&provider, Misbehaviour::LongSubject).await;
+    assert_eq!(payload["sub"].as_str().map(str::len), Some(256));
+    let (_, payload) = id_token_while(&provider, Misbehaviour::WrongAudience).await;
+    assert_eq!(payload["aud"], "dev-client1");
+    let (_, payload) = id_token_while(&provider, Misbehaviour::NoAudience).await;
+    assert!(payload.get("aud").is_none());
+    let (_, payload) = id_token_while(&provider, Misbehaviour::AudienceArray).await;
+    assert_eq!(payload["aud"], json!(["dev-client"]));
+    let (_, payload) = id_token_while(&provider, Misbehaviour::ExtraAudience).await;
+    assert_eq!(payload["aud"], json!(["dev-client", "dev-client1"]));
+    assert!(payload.get("azp").is_none());
+    let (_, payload) = id_token_while(&provider, Misbehaviour::WrongAuthorizedParty).await;
+    assert_eq!(payload["azp"], "dev-client1");
+    let (_, payload) = id_token_while(&provider, Misbehaviour::NoIssuedAt).await;
+    assert!(payload.get("iat").is_none());
+    let (_, payload) = id_token_while(&provider, Misbehaviour::Expired).await;
+    let exp = payload["exp"].as_i64().ok_or("exp")?;
+    assert!(
+        (now - 6 * 60 - 5..=now - 6 * 60 + 5).contains(&exp),
+        "{exp} {now}"
+    );
+    let (_, payload) = id_token_while(&provider, Misbehaviour::IssuedInFuture).await;
+    assert!(payload["iat"].as_i64().ok_or("iat")? >= now + 10 * 60 - 5);
+    let (_, payload) = id_token_while(&provider, Misbehaviour::IssuedLongAgo).await;
+    assert!(payload["iat"].as_i64().ok_or("iat")? <= now - 7 * 24 * 60 * 60 + 5);
+    assert!(payload["exp"].as_i64().ok_or("exp")? > now);
+    let (status, body, flow) = tokens_while(&provider, Some(Misbehaviour::WrongNonce)).await;
+    assert_eq!(status, StatusCode::OK);
+    let payload = jwt_part(body["id_token"].as_str().ok_or("id_token")?, 1);
+    assert_eq!(payload["nonce"], format!("{}1", flow.nonce));
+    let (status, body, _) = tokens_while(&provider, Some(Misbehaviour::WrongAtHash)).await;
+    assert_eq!(status, StatusCode::OK);
+    let payload = jwt_part(body["id_token"].as_str().ok_or("id_token")?, 1);
+    let access_token = body["access_token"].as_str().ok_or("access_token")?;
+    let digest = Sha256::digest(access_token.as_bytes());
+    assert_ne!(payload["at_hash"], URL_SAFE_NO_PAD.encode(&digest[..16]));
+    Ok(())
+}
+
+#[tokio::test]
+async fn id_token_header_and_signature_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let signature = |jwt: &str| jwt.rsplit('.').next().unwrap_or_default().to_owned();
+
+    let (header, _) = id_token_while(&provider, Misbehaviour::NoKeyId).await;
+    assert!(header.get("kid").is_none());
+    let (header, _) = id_token_while(&provider, Misbehaviour::AccessTokenType).await;
+    assert_eq!(header["typ"], "at+jwt");
+    let (header, _) = id_token_while(&provider, Misbehaviour::Hs256WithClientSecret).await;
+    assert_eq!(header["alg"], "HS256");
+    let (header, _) = id_token_while(&provider, Misbehaviour::ForeignKeyInJku).await;
+    assert_eq!(header["kid"], "attacker-key");
+    assert_eq!(
+        header["jku"],
+        format!("{}/attacker/jwks", provider.issuer())
+    );
+    let (header, _) = id_token_while(&provider, Misbehaviour::ForeignKeyInJwk).await;
+    assert_eq!(header["jwk"]["kid"], "attacker-key");
+    let (header, _) = id_token_while(&provider, Misbehaviour::ForeignKeyInX5u).await;
+    assert_eq!(
+        header["x5u"],
+        format!("{}/attacker/cert.pem", provider.issuer())
+    );
+
+    let (_, body, _) = tokens_while(&provider, Some(Misbehaviour::AlgNone)).await;
+    let jwt = body["id_token"].as_str().ok_or("id_token")?;
+    assert_eq!(jwt_part(jwt, 0)["alg"], "none");
+    assert!(jwt.ends_with('.'));
+
+    // The attacker's key set holds the key the foreign-key tokens are signed with.
+    let attacker = http()
+        .get(format!("{}/attacker/jwks", provider.issuer()))
+        .send()
+        .await?
+        .json_text()
+        .await?;
+    assert_eq!(attacker["keys"][0]["kid"], "attacker-key");
+    let cert = http()
+        .get(format!("{}/attacker/cert.pem", provider.issuer()))
+        .send()
+        .await?;
+    assert_eq!(cert.status(), StatusCode::NOT_FOUND);
+    assert_eq!(provider.request_counts().attacker_keys, 2);
+
+    // A corrupted signature differs from the real one only in its last byte.
+    let (_, body, _) = tokens_while(&provider, Some(Misbehaviour::BadSignature)).await;
+    let bad = body["id_token"].as_str().ok_or("id_token")?;
+    let bytes = URL_SAFE_NO_PAD.decode(signature(bad))?;
+    assert_eq!(bytes.len(), 256);
+
+    // Rotation just before signing: the token names a kid the key set did not have before.
+    let before = provider.signing_key_id();
+    let (header, _) = id_token_while(&provider, Misbehaviour::RotateKeyBeforeSigning).await;
+    assert_ne!(header["kid"], before.as_str());
+    assert_eq!(header["kid"], provider.signing_key_id().as_str());
+    Ok(())
+}
+
+#[test]
+fn public_key_pem_is_the_signing_keys_subject_public_key_info() {
+    let keys = super::keys::SigningKeys::load().expect("keys");
+    let pem = keys.public_key_pem().expect("pem");
+    let body: String = pem
+        .strip_prefix("-----BEGIN PUBLIC KEY-----\n")
+        .and_then(|p| p.strip_suffix("-----END PUBLIC KEY-----\n"))
+        .expect("PEM armour")
+        .lines()
+        .inspect(|line| assert!(line.len() <= 64))
+        .collect();
+    let der = STANDARD.decode(body).expect("base64");
+    // SEQUENCE (long form), then the rsaEncryption algorithm identifier.
+    assert_eq!(&der[..2], &[0x30, 0x82]);
+    assert_eq!(
+        usize::from(der[2]) << 8 | usize::from(der[3]),
+        der.len() - 4
+    );
+    let oid = [
+        0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
+    ];
+    assert!(der.windows(oid.len()).any(|w| w == oid));
+    let modulus = keys.public_modulus().expect("modulus");
+    assert!(der.windows(modulus.len()).any(|w| w == modulus.as_slice()));
+    assert!(der.ends_with(&[0x02, 0x03, 0x01, 0x00, 0x01]), "e = 65537");
+}
+
+#[tokio::test]
+async fn token_endpoint_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let (status, body, _) =
+        tokens_while(&provider, Some(Misbehaviour::TokenResponseWithoutIdToken)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("id_token").is_none() && body["access_token"].is_string());
+
+    for (misbehaviour, status, content_type) in [
+        (
+            Misbehaviour::TokenEndpointError,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "text/html",
+        ),
+        (Misbehaviour::TokenResponseHtml, StatusCode::OK, "text/html"),
+        (
+            Misbehaviour::TokenResponseBadJson,
+            StatusCode::OK,
+            "application/json",
+        ),
+        (
+            Misbehaviour::HugeTokenResponse,
+            StatusCode::OK,
+            "application/json",
+        ),
+    ] {
+        provider.misbehave(misbehaviour.clone());
+        let response = http().post(provider.token_endpoint()).send().await?;
+        assert_eq!(response.status(), status, "{misbehaviour:?}");
+        let content = response.headers()[header::CONTENT_TYPE]
+            .to_str()?
+            .to_owned();
+        assert!(
+            content.starts_with(content_type),
+            "{misbehaviour:?}: {content}"
+        );
+        let chunked = response.content_length().is_none();
+        let body = response.bytes().await?;
+        match misbehaviour {
+            Misbehaviour::TokenResponseBadJson => {
+                assert!(serde_json::from_slice::<Value>(&body).is_err())
+            }
+            Misbehaviour::HugeTokenResponse => {
+                assert!(chunked, "sent without Content-Length");
+                assert!(body.len() > 2 * 1024 * 1024);
+                serde_json::from_slice::<Value>(&body)?;
+            }
+            _ => {}
+        }
+        provider.behave();
+    }
+
+    provider.misbehave(Misbehaviour::SlowTokenEndpoint(Duration::from_millis(300)));
+    let started = std::time::Instant::now();
+    http().post(provider.token_endpoint()).send().await?;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    Ok(())
+}
+
+#[tokio::test]
+async fn replayed_id_token_is_the_previous_one() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let (_, first, _) = tokens_while(&provider, Some(Misbehaviour::ReplayIdToken)).await;
+    let (_, second, _) = tokens_while(&provider, None).await;
+    assert_ne!(first["id_token"], second["id_token"]);
+    let (_, replayed, _) = tokens_while(&provider, Some(Misbehaviour::ReplayIdToken)).await;
+    assert_eq!(replayed["id_token"], second["id_token"]);
+    assert_ne!(replayed["access_token"], second["access_token"]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn authorization_response_iss_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let iss_after_sign_in = |misbehaviour: Misbehaviour| {
+        let provider = &provider;
+        async move {
+            provider.misbehave(misbehaviour);
+            let flow = Flow::new(provider);
+            let mut form = flow.params.clone();
+            form.extend([
+                ("name".to_owned(), "A".to_owned()),
+                ("email".to_owned(), "a@example.com".to_owned()),
+            ]);
+            let response = http()
+                .post(provider.authorization_endpoint())
+                .form(&form)
+                .send()
+                .await
+                .expect("sign in");
+            provider.behave();
+            query_param(&location(&response), "iss")
+        }
+    };
+    assert_eq!(
+        iss_after_sign_in(Misbehaviour::WrongAuthorizationResponseIss).await,
+        Some(format!("{}/1", provider.issuer()))
+    );
+    assert_eq!(
+        iss_after_sign_in(Misbehaviour::NoAuthorizationResponseIss).await,
+        None
+    );
+    assert_eq!(
+        iss_after_sign_in(Misbehaviour::IssParameterNotAdvertised).await,
+        None
+    );
+    assert_eq!(
+        iss_after_sign_in(Misbehaviour::AnnounceIssuer("https://other.example".into())).await,
+        Some("https://other.example".to_owned())
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn userinfo_misbehaviours() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let user = DevUser::default();
+    let (_, body, _) = tokens_while(&provider, Some(Misbehaviour::ClaimsOnlyFromUserinfo)).await;
+    let payload = jwt_part(body["id_token"].as_str().ok_or("id_token")?, 1);
+    assert_eq!(payload["sub"], user.subject());
+    assert!(payload.get("email").is_none() && payload.get("name").is_none());
+    let access_token = body["access_token"]
+        .as_str()
+        .ok_or("access_token")?
+        .to_owned();
+    let userinfo = || async {
+        http()
+            .get(provider.userinfo_endpoint())
+            .bearer_auth(&access_token)
+            .send()
+            .await?
+            .json_text()
+            .await
+    };
+    let info = userinfo().await?;
+    assert_eq!(info["email"], user.email());
+    assert_eq!(info["sub"], user.subject());
+
+    provider.misbehave(Misbehaviour::UserinfoWrongSubject);
+    let info = userinfo().await?;
+    assert_eq!(info["sub"], "foobar");
+    assert_eq!(info["email"], user.email());
     Ok(())
 }
