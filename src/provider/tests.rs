@@ -969,6 +969,36 @@ async fn unknown_kid_refetch_is_rate_limited() {
     assert_eq!(op.hits().1, 2, "a second refetch within 10 s");
 }
 
+#[tokio::test]
+async fn concurrent_unknown_kids_share_one_refetch() {
+    let op = MockOp::start().await;
+    let mut provider = op.provider();
+    provider.ready().await.unwrap();
+    // Even with no rate limit, callers that find the same stale key set wait for one fetch.
+    provider.cache_timing(Timing {
+        key_refetch_interval: Duration::ZERO,
+        ..Timing::default()
+    });
+    op.state
+        .jwks
+        .lock()
+        .unwrap()
+        .push(key(DEV_KEY_2, "key2").as_verification_key());
+    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    op.issue(&Spec::new(&op).sign_with(&key(DEV_KEY_2, "key2"), rs256));
+    let provider = Arc::new(provider);
+    let calls: Vec<_> = (0..16)
+        .map(|_| {
+            let provider = provider.clone();
+            tokio::spawn(async move { exchange(&provider).await.map(|_| ()) })
+        })
+        .collect();
+    for call in calls {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(op.hits(), (1, 2, 16), "16 logins, one key-set refetch");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Discovery
 
