@@ -1,0 +1,509 @@
+// Shared pieces of the end-to-end tests: starting and stopping the processes (by PID),
+// free loopback ports, the .streamlit/secrets.toml of an app, and a small "browser" made of
+// fetch plus a cookie jar that follows redirects and submits HTML forms the way a browser
+// does (cookies by host, ignoring ports; Sec-Fetch-Site and Origin on every request).
+
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import {
+  appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const E2E_DIR = dirname(fileURLToPath(import.meta.url));
+export const REPO_DIR = resolve(E2E_DIR, '..');
+/** Where the examples were built (`cargo build --all-features --example quickstart --example hyper`). */
+export const BIN_DIR = process.env.E2E_BIN_DIR
+  ?? join(process.env.CARGO_TARGET_DIR ?? join(REPO_DIR, 'target'), 'debug', 'examples');
+/** Seconds any single wait may take before the test fails. */
+export const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 20000);
+
+// ---------------------------------------------------------------------------------------
+// Processes
+
+const running = new Set();
+
+/** Stops every process this file started that is still running (also on exit). */
+export async function stopAll() {
+  await Promise.all([...running].map((p) => p.stop()));
+}
+process.on('exit', () => {
+  for (const p of running) {
+    try { process.kill(p.pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+});
+
+/**
+ * A started child process: its output is kept (and echoed with E2E_VERBOSE=1) so tests can
+ * wait for lines and read what it printed.
+ */
+export class Proc {
+  constructor(label, command, args, options) {
+    this.label = label;
+    this.lines = [];
+    this.waiters = [];
+    this.child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.pid = this.child.pid;
+    // With E2E_LOG_DIR, every line also goes to LABEL-PID.log there (scripts/e2e.sh shows
+    // them when a test fails).
+    if (process.env.E2E_LOG_DIR && this.pid) {
+      this.logFile = join(process.env.E2E_LOG_DIR, `${label.replace(/[^\w.-]/g, '_')}-${this.pid}.log`);
+      writeFileSync(this.logFile, `$ ${command} ${args.join(' ')}\n`);
+    }
+    this.exited = new Promise((res) => {
+      this.child.once('exit', (code, signal) => {
+        running.delete(this);
+        this.exitCode = code;
+        this.exitSignal = signal;
+        res({ code, signal });
+        for (const w of this.waiters) w.check();
+      });
+    });
+    this.child.once('error', (err) => this.lines.push(`spawn error: ${err.message}`));
+    running.add(this);
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      let buffered = '';
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        buffered += chunk;
+        let nl;
+        while ((nl = buffered.indexOf('\n')) >= 0) {
+          this.addLine(buffered.slice(0, nl));
+          buffered = buffered.slice(nl + 1);
+        }
+      });
+    }
+  }
+
+  addLine(line) {
+    // Strip ANSI colours (tracing's) so tests can match plain text.
+    const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
+    this.lines.push(plain);
+    if (this.logFile) appendFileSync(this.logFile, `${plain}\n`);
+    if (process.env.E2E_VERBOSE) process.stderr.write(`[${this.label}] ${plain}\n`);
+    for (const w of this.waiters) w.check();
+  }
+
+  /** Resolves with the first line (from `from` on) that matches, or fails after `ms`. */
+  waitForLine(pattern, { from = 0, ms = WAIT_MS } = {}) {
+    return new Promise((res, rej) => {
+      const waiter = {
+        check: () => {
+          const hit = this.lines.slice(from).find((l) => pattern.test(l));
+          if (hit !== undefined) {
+            done();
+            res(hit);
+          } else if (this.exitCode !== undefined || this.exitSignal !== undefined) {
+            done();
+            rej(new Error(`${this.label} (pid ${this.pid}) exited (${this.exitCode ?? this.exitSignal}) before printing ${pattern}:\n${this.tail()}`));
+          }
+        },
+      };
+      const timer = setTimeout(() => {
+        done();
+        rej(new Error(`${this.label} (pid ${this.pid}) printed no ${pattern} within ${ms} ms:\n${this.tail()}`));
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+      };
+      this.waiters.push(waiter);
+      waiter.check();
+    });
+  }
+
+  tail(n = 40) {
+    return this.lines.slice(-n).map((l) => `  | ${l}`).join('\n');
+  }
+
+  /** SIGTERM by PID, SIGKILL after a grace period; resolves once the process is gone. */
+  async stop(graceMs = 3000) {
+    if (this.exitCode !== undefined || this.exitSignal !== undefined) return;
+    try { process.kill(this.pid, 'SIGTERM'); } catch { /* gone */ }
+    const timer = setTimeout(() => {
+      try { process.kill(this.pid, 'SIGKILL'); } catch { /* gone */ }
+    }, graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.once('error', rej);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+  });
+}
+
+/** Random URL-safe text. */
+export const randomText = (bytes = 16) => randomBytes(bytes).toString('hex');
+
+/**
+ * One oidc-provider (`google` or `microsoft`): `port` 0 picks a free one. Resolves once it
+ * printed READY, with `{ proc, issuer, port, kid, name, clientId, clientSecret, restart() }`.
+ */
+export async function startProvider({ name, port = 0, clientId, clientSecret, redirectUris }) {
+  const args = [join(E2E_DIR, 'provider.mjs'), '--name', name, '--port', String(port),
+    '--client-id', clientId, '--client-secret', clientSecret];
+  for (const uri of redirectUris) args.push('--redirect-uri', uri);
+  const proc = new Proc(`${name}-provider`, process.execPath, args, { cwd: E2E_DIR, env: process.env });
+  const ready = JSON.parse((await proc.waitForLine(/^READY /)).slice('READY '.length));
+  const provider = {
+    ...ready,
+    proc,
+    clientId,
+    clientSecret,
+    redirectUris,
+    /** Requests it received (`GET /jwks`, ...), from its log. */
+    requests: () => proc.lines.filter((l) => l.startsWith('REQ ')).map((l) => l.slice(4)),
+    events: (event) => proc.lines
+      .filter((l) => l.startsWith(`EVENT ${event} `))
+      .map((l) => JSON.parse(l.slice(`EVENT ${event} `.length))),
+    /** Stops this process and starts a new one on the same port: a new signing key. */
+    async restart() {
+      await proc.stop();
+      return startProvider({ name, port: ready.port, clientId, clientSecret, redirectUris });
+    },
+    stop: () => proc.stop(),
+  };
+  return provider;
+}
+
+/** A fresh temporary directory, removed by `cleanup()`. */
+export function tempDir(prefix) {
+  return mkdtempSync(join(tmpdir(), `tower-oidc-e2e-${prefix}-`));
+}
+
+/**
+ * The secrets.toml text for `providers` (entries of startProvider), with Streamlit's schema.
+ * `kwargs` maps a provider name to its `client_kwargs` TOML inline table text.
+ */
+export function secretsToml({ appPort, providers, kwargs = {}, cookieSecret = randomText(32) }) {
+  let toml = `[auth]\nredirect_uri = "http://127.0.0.1:${appPort}/oauth2callback"\ncookie_secret = "${cookieSecret}"\n`;
+  for (const p of providers) {
+    toml += `\n[auth.${p.name}]\nclient_id = "${p.clientId}"\nclient_secret = "${p.clientSecret}"\n`
+      + `server_metadata_url = "${p.issuer}/.well-known/openid-configuration"\n`;
+    if (kwargs[p.name]) toml += `client_kwargs = ${kwargs[p.name]}\n`;
+  }
+  return toml;
+}
+
+/**
+ * Starts an example (`quickstart` or `hyper`) on `port`, in a fresh working directory that
+ * holds `.streamlit/secrets.toml` = `secrets` (none when `secrets` is null), with HOME an
+ * empty directory so `$HOME/.streamlit/secrets.toml` of the machine is never read. Resolves
+ * once it answers HTTP.
+ */
+export async function startApp({ example = 'quickstart', port, secrets, env = {} }) {
+  const cwd = tempDir(example);
+  const home = join(cwd, 'home');
+  mkdirSync(home);
+  if (secrets !== null) {
+    mkdirSync(join(cwd, '.streamlit'));
+    writeFileSync(join(cwd, '.streamlit', 'secrets.toml'), secrets, { mode: 0o600 });
+  }
+  const childEnv = { PATH: process.env.PATH, HOME: home, PORT: String(port), RUST_BACKTRACE: '1', ...env };
+  if (!childEnv.RUST_LOG) childEnv.RUST_LOG = 'info,tower_oidc_login=debug';
+  const proc = new Proc(`${example}:${port}`, join(BIN_DIR, example), [], { cwd, env: childEnv });
+  await proc.waitForLine(/Open http:\/\/127\.0\.0\.1:\d+\//);
+  const origin = `http://127.0.0.1:${port}`;
+  // Printing comes just before serving: wait until it answers.
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    try {
+      const r = await fetch(`${origin}/me`, { signal: AbortSignal.timeout(2000) });
+      await r.arrayBuffer();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`${example} on ${origin} does not answer: ${err}\n${proc.tail()}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  return {
+    proc,
+    origin,
+    port,
+    cwd,
+    async stop() {
+      await proc.stop();
+      rmSync(cwd, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// A browser made of fetch
+
+const ENTITIES = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", '#39': "'" };
+export function decodeEntities(s) {
+  return s.replace(/&(#x[0-9a-f]+|#[0-9]+|[a-z]+);/gi, (m, e) => {
+    if (e[0] === '#') {
+      const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return String.fromCodePoint(code);
+    }
+    return ENTITIES[e.toLowerCase()] ?? m;
+  });
+}
+
+function parseAttributes(text) {
+  const attrs = {};
+  const re = /([^\s=/"'>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?/g;
+  let m;
+  while ((m = re.exec(text))) {
+    attrs[m[1].toLowerCase()] = decodeEntities(m[2] ?? m[3] ?? m[4] ?? '');
+  }
+  return attrs;
+}
+
+/**
+ * The forms of an HTML page: `{ id, action (absolute), method, fields: [{name, value, type}],
+ * buttons: [{name, value, text}] }`, with buttons outside a form that name it by `form=`.
+ */
+export function parseForms(html, pageUrl) {
+  const forms = [];
+  const loose = [];
+  let current = null;
+  const re = /<(\/?)(form|input|button|textarea)\b([^>]*)>/gi;
+  let m;
+  while ((m = re.exec(html))) {
+    const [, closing, tag, rest] = m;
+    const t = tag.toLowerCase();
+    if (t === 'form') {
+      if (closing) {
+        current = null;
+      } else {
+        const a = parseAttributes(rest);
+        current = {
+          id: a.id,
+          action: new URL(a.action ?? '', pageUrl).href,
+          method: (a.method ?? 'get').toUpperCase(),
+          fields: [],
+          buttons: [],
+        };
+        forms.push(current);
+      }
+      continue;
+    }
+    if (closing) continue;
+    const a = parseAttributes(rest);
+    const owner = a.form ? null : current;
+    if (t === 'button' || (t === 'input' && a.type === 'submit')) {
+      const end = t === 'button' ? html.indexOf('</button>', re.lastIndex) : -1;
+      const text = end >= 0 ? html.slice(re.lastIndex, end).replace(/<[^>]*>/g, '').trim() : a.value;
+      const button = { name: a.name, value: a.value ?? '', text, id: a.id, type: a.type ?? 'submit' };
+      if (owner) owner.buttons.push(button);
+      else if (a.form) loose.push({ form: a.form, button });
+    } else if (a.name !== undefined) {
+      const field = { name: a.name, value: a.value ?? '', type: (a.type ?? 'text').toLowerCase(), required: 'required' in a };
+      if (owner) owner.fields.push(field);
+      else if (a.form) loose.push({ form: a.form, field });
+    }
+  }
+  for (const { form, button, field } of loose) {
+    const f = forms.find((x) => x.id === form);
+    if (!f) continue;
+    if (button) f.buttons.push(button);
+    if (field) f.fields.push(field);
+  }
+  return forms;
+}
+
+function siteOf(url) {
+  return `${url.protocol}//${url.hostname}`;
+}
+
+/** Sec-Fetch-Site of a request to `target` made from `initiator` through `chain` redirects. */
+function secFetchSite(initiator, chain, target) {
+  if (!initiator) return 'none';
+  let worst = 'same-origin';
+  for (const u of [initiator, ...chain]) {
+    if (u.origin === target.origin) continue;
+    if (siteOf(u) === siteOf(target)) {
+      if (worst === 'same-origin') worst = 'same-site';
+    } else {
+      worst = 'cross-site';
+    }
+  }
+  return worst;
+}
+
+/** A cookie jar with a browser's rules: by host (not port) and path; Max-Age/Expires. */
+export class CookieJar {
+  constructor() {
+    this.cookies = new Map();
+  }
+
+  setFrom(url, setCookie) {
+    const parts = setCookie.split(';');
+    const eq = parts[0].indexOf('=');
+    if (eq < 0) return;
+    const name = parts[0].slice(0, eq).trim();
+    const value = parts[0].slice(eq + 1).trim();
+    let path = url.pathname.slice(0, url.pathname.lastIndexOf('/')) || '/';
+    let expires = Infinity;
+    let domain = url.hostname;
+    let hostOnly = true;
+    const attrs = {};
+    for (const p of parts.slice(1)) {
+      const i = p.indexOf('=');
+      const k = (i < 0 ? p : p.slice(0, i)).trim().toLowerCase();
+      const v = i < 0 ? '' : p.slice(i + 1).trim();
+      attrs[k] = v;
+      if (k === 'path' && v.startsWith('/')) path = v;
+      else if (k === 'max-age') expires = Date.now() + Number(v) * 1000;
+      else if (k === 'expires' && !('max-age' in attrs)) expires = Date.parse(v);
+      else if (k === 'domain' && v) {
+        const d = v.replace(/^\./, '').toLowerCase();
+        if (d !== url.hostname) return; // a browser refuses another host's domain
+        domain = d;
+        hostOnly = false;
+      }
+    }
+    if ('max-age' in attrs) expires = Date.now() + Number(attrs['max-age']) * 1000;
+    const key = `${domain}|${path}|${name}`;
+    if (expires <= Date.now()) {
+      this.cookies.delete(key);
+      return;
+    }
+    this.cookies.set(key, { name, value, domain, path, expires, hostOnly, attrs });
+  }
+
+  headerFor(url) {
+    const now = Date.now();
+    const hits = [];
+    for (const [key, c] of this.cookies) {
+      if (c.expires <= now) {
+        this.cookies.delete(key);
+        continue;
+      }
+      if (c.domain !== url.hostname) continue;
+      const p = url.pathname;
+      if (!(p === c.path || (p.startsWith(c.path) && (c.path.endsWith('/') || p[c.path.length] === '/')))) continue;
+      hits.push(c);
+    }
+    hits.sort((a, b) => b.path.length - a.path.length);
+    return hits.map((c) => `${c.name}=${c.value}`).join('; ');
+  }
+
+  /** Names of the cookies stored for `url`'s host. */
+  names(url) {
+    const host = new URL(url).hostname;
+    return [...this.cookies.values()].filter((c) => c.domain === host).map((c) => c.name);
+  }
+
+  get(url, name) {
+    const host = new URL(url).hostname;
+    return [...this.cookies.values()].find((c) => c.domain === host && c.name === name);
+  }
+}
+
+/**
+ * Navigations and form posts with a cookie jar, following redirects like a browser. Each
+ * result: `{ url, status, headers, text, chain }` where `chain` lists every hop
+ * (`{ method, url, status, location }`).
+ */
+export class FetchBrowser {
+  constructor() {
+    this.jar = new CookieJar();
+    this.page = null;
+  }
+
+  /**
+   * A top-level navigation. `from` is the page it starts from (its URL is the initiator;
+   * none = typed into the address bar); `body` makes it a form POST.
+   */
+  async navigate(url, { method = 'GET', body = null, from = this.page?.url ?? null, maxRedirects = 20 } = {}) {
+    let target = new URL(url);
+    const initiator = from ? new URL(from) : null;
+    const visited = [];
+    const chain = [];
+    for (let hop = 0; hop <= maxRedirects; hop += 1) {
+      const headers = {
+        accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+        'user-agent': 'tower-oidc-login-e2e (fetch)',
+        'sec-fetch-site': secFetchSite(initiator, visited, target),
+        'sec-fetch-mode': 'navigate',
+        'sec-fetch-dest': 'document',
+        'upgrade-insecure-requests': '1',
+      };
+      const cookie = this.jar.headerFor(target);
+      if (cookie) headers.cookie = cookie;
+      if (method === 'POST') {
+        headers['content-type'] = 'application/x-www-form-urlencoded';
+        // A browser's Origin on a POST after a cross-origin redirect is "null".
+        headers.origin = initiator && visited.every((u) => u.origin === initiator.origin)
+          ? initiator.origin : 'null';
+      }
+      const response = await fetch(target, {
+        method,
+        headers,
+        body: method === 'POST' ? body : undefined,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(WAIT_MS),
+      });
+      for (const sc of response.headers.getSetCookie()) this.jar.setFrom(target, sc);
+      const location = response.headers.get('location');
+      chain.push({ method, url: target.href, status: response.status, location });
+      if ([301, 302, 303, 307, 308].includes(response.status) && location) {
+        await response.arrayBuffer();
+        visited.push(target);
+        target = new URL(location, target);
+        if (response.status !== 307 && response.status !== 308) {
+          method = 'GET';
+          body = null;
+        }
+        continue;
+      }
+      const text = await response.text();
+      this.page = { url: target.href, status: response.status, headers: response.headers, text, chain };
+      return this.page;
+    }
+    throw new Error(`more than ${maxRedirects} redirects from ${url}: ${JSON.stringify(chain, null, 1)}`);
+  }
+
+  /** Submits `form` of the current page, with `values` over its fields, pressing `button`. */
+  async submit(form, values = {}, button = form.buttons.find((b) => b.type === 'submit') ?? null) {
+    const data = new URLSearchParams();
+    for (const f of form.fields) {
+      if ((f.type === 'checkbox' || f.type === 'radio') && !(f.name in values)) continue;
+      if (f.type === 'submit') continue;
+      data.append(f.name, f.name in values ? values[f.name] : f.value);
+    }
+    for (const [k, v] of Object.entries(values)) {
+      if (!form.fields.some((f) => f.name === k)) data.append(k, v);
+    }
+    if (button?.name) data.append(button.name, button.value);
+    if (form.method === 'POST') {
+      return this.navigate(form.action, { method: 'POST', body: data.toString() });
+    }
+    const url = new URL(form.action);
+    url.search = data.toString();
+    return this.navigate(url.href);
+  }
+
+  forms() {
+    return parseForms(this.page.text, this.page.url);
+  }
+
+  /** A non-navigation request (like an API client) with this browser's cookies. */
+  async api(url, { method = 'GET', headers = {} } = {}) {
+    const target = new URL(url);
+    const h = { accept: 'application/json', ...headers };
+    const cookie = this.jar.headerFor(target);
+    if (cookie) h.cookie = cookie;
+    const response = await fetch(target, { method, headers: h, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS) });
+    for (const sc of response.headers.getSetCookie()) this.jar.setFrom(target, sc);
+    const text = await response.text();
+    let json;
+    try { json = JSON.parse(text); } catch { /* not JSON */ }
+    return { status: response.status, headers: response.headers, text, json };
+  }
+}
