@@ -1,6 +1,7 @@
 // The quickstart in a real browser: headless Debian Chromium driven by playwright-core,
 // against oidc-provider (OpenID Certified) and against the crate's embedded development
-// provider. Nothing but 127.0.0.1 is ever contacted: host names do not resolve, and any
+// provider. Nothing but loopback addresses (the app on 127.0.0.1, oidc-provider on 127.0.0.2)
+// is ever contacted: host names do not resolve, and any
 // request for another host fails the test.
 //
 //   node --test browser.test.mjs     (after building the examples; see scripts/e2e.sh)
@@ -15,6 +16,11 @@ import {
   WAIT_MS, freePort, randomText, secretsToml, startApp, startProvider, stopAll,
 } from './harness.mjs';
 
+// The providers run on another loopback address: 127.0.0.2 is another site than the app's
+// 127.0.0.1, so every redirect between them is a cross-site navigation and the session
+// cookie's SameSite=Lax, path and flags are exercised as with a real provider.
+const PROVIDER_HOST = '127.0.0.2';
+
 const CHROMIUM = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 const ARGS = [
   '--headless',
@@ -26,7 +32,7 @@ const ARGS = [
   '--disable-sync',
   '--disable-quic',
   // Belt and braces: no host name resolves, so nothing can leave the machine.
-  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1',
+  '--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE 127.0.0.2',
 ];
 
 if (!existsSync(CHROMIUM)) {
@@ -55,7 +61,8 @@ after(async () => {
 });
 
 /**
- * A fresh browser context (no cookies) whose requests may only go to 127.0.0.1; any other
+ * A fresh browser context (no cookies) whose requests may only go to the app (127.0.0.1) and
+ * the providers (PROVIDER_HOST, another loopback address and so another site); any other
  * request is aborted and reported by `outside()`.
  */
 async function newPage() {
@@ -63,7 +70,7 @@ async function newPage() {
   const blocked = [];
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
-    if (url.hostname === '127.0.0.1') return route.continue();
+    if (url.hostname === '127.0.0.1' || url.hostname === PROVIDER_HOST) return route.continue();
     blocked.push(url.href);
     return route.abort('blockedbyclient');
   });
@@ -97,7 +104,7 @@ describe('quickstart in Chromium with oidc-provider', () => {
     const port = await freePort();
     const callback = `http://127.0.0.1:${port}/oauth2callback`;
     const [google, microsoft] = await Promise.all(['google', 'microsoft'].map((name) => startProvider({
-      name, clientId: `${name}-client`, clientSecret: randomText(16), redirectUris: [callback],
+      name, host: PROVIDER_HOST, clientId: `${name}-client`, clientSecret: randomText(16), redirectUris: [callback],
     })));
     Object.assign(providers, { google, microsoft });
     app = await startApp({

@@ -150,9 +150,9 @@ export const randomText = (bytes = 16) => randomBytes(bytes).toString('hex');
  * One oidc-provider (`google` or `microsoft`): `port` 0 picks a free one. Resolves once it
  * printed READY, with `{ proc, issuer, port, kid, name, clientId, clientSecret, restart() }`.
  */
-export async function startProvider({ name, port = 0, clientId, clientSecret, redirectUris }) {
+export async function startProvider({ name, port = 0, host = '127.0.0.1', clientId, clientSecret, redirectUris }) {
   const args = [join(E2E_DIR, 'provider.mjs'), '--name', name, '--port', String(port),
-    '--client-id', clientId, '--client-secret', clientSecret];
+    '--host', host, '--client-id', clientId, '--client-secret', clientSecret];
   for (const uri of redirectUris) args.push('--redirect-uri', uri);
   const proc = new Proc(`${name}-provider`, process.execPath, args, { cwd: E2E_DIR, env: process.env });
   const ready = JSON.parse((await proc.waitForLine(/^READY /)).slice('READY '.length));
@@ -170,7 +170,7 @@ export async function startProvider({ name, port = 0, clientId, clientSecret, re
     /** Stops this process and starts a new one on the same port: a new signing key. */
     async restart() {
       await proc.stop();
-      return startProvider({ name, port: ready.port, clientId, clientSecret, redirectUris });
+      return startProvider({ name, port: ready.port, host, clientId, clientSecret, redirectUris });
     },
     stop: () => proc.stop(),
   };

@@ -11,7 +11,7 @@
 // --name google     one client with token_endpoint_auth_method client_secret_basic
 // --name microsoft  one client with token_endpoint_auth_method client_secret_post
 //
-// The issuer is exactly http://127.0.0.1:PORT. Signing key: a fresh RSA key (RS256) with a
+// The issuer is exactly http://HOST:PORT (--host, default 127.0.0.1; any 127.x.y.z). Signing key: a fresh RSA key (RS256) with a
 // fresh kid at every start, so restarting the process on the same port is a key rotation.
 // Login and consent are oidc-provider's own development pages (devInteractions): any
 // login id and any password sign in; the account's claims are
@@ -32,6 +32,7 @@ const { values: args } = parseArgs({
   options: {
     name: { type: 'string' },
     port: { type: 'string' },
+    host: { type: 'string' },
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
@@ -40,6 +41,10 @@ const { values: args } = parseArgs({
 
 const name = args.name ?? process.env.PROVIDER_NAME ?? 'google';
 const port = Number(args.port ?? process.env.PROVIDER_PORT ?? 0);
+// Another loopback address (127.0.0.2) makes the provider another *site* than the app on
+// 127.0.0.1, so the redirects between them are cross-site, as with a real provider.
+const host = args.host ?? process.env.PROVIDER_HOST ?? '127.0.0.1';
+if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) fail(`host ${host} is not a loopback address`);
 const clientId = args['client-id'] ?? process.env.CLIENT_ID ?? `${name}-client`;
 const clientSecret = args['client-secret'] ?? process.env.CLIENT_SECRET;
 const redirectUris = args['redirect-uri']
@@ -86,10 +91,10 @@ function account(accountId) {
 const server = createServer();
 await new Promise((resolve, reject) => {
   server.once('error', reject);
-  server.listen(port, '127.0.0.1', resolve);
+  server.listen(port, host, resolve);
 });
 const actualPort = server.address().port;
-const issuer = `http://127.0.0.1:${actualPort}`;
+const issuer = `http://${host}:${actualPort}`;
 
 const provider = new Provider(issuer, {
   clients: [
