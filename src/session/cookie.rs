@@ -48,9 +48,8 @@ impl CookieJar {
                 if c.name() != name {
                     continue;
                 }
-                let mut jar = cookie::CookieJar::new();
-                jar.add_original(c.into_owned());
-                if let Some(verified) = jar.signed(self.key(name)).get(name) {
+                let jar = cookie::CookieJar::new();
+                if let Some(verified) = jar.signed(self.key(name)).verify(c.into_owned()) {
                     return Some(verified.value().to_owned());
                 }
             }

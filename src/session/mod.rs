@@ -50,7 +50,7 @@ impl Sessions {
         let Some(record) = self.store.load(id).await? else {
             return Ok(None);
         };
-        Ok(read(&record, USER_KEY))
+        Ok(read(record, USER_KEY))
     }
 
     /// Stores `user` under a brand-new session id (never a caller-chosen one, so a planted
@@ -88,7 +88,7 @@ impl Sessions {
             return Ok(None);
         };
         self.store.delete(&id).await?;
-        Ok(read(&record, PENDING_KEY))
+        Ok(read(record, PENDING_KEY))
     }
 }
 
@@ -114,12 +114,14 @@ fn new_record<T: Serialize>(key: &str, value: &T, ttl: Duration) -> Result<Recor
     })
 }
 
-fn read<T: DeserializeOwned>(record: &Record, key: &str) -> Option<T> {
+/// Takes the value out of the record (the store handed us our own copy), so the claims
+/// are moved into the user, not copied a second time.
+fn read<T: DeserializeOwned>(mut record: Record, key: &str) -> Option<T> {
     if record.expiry_date <= OffsetDateTime::now_utc() {
         return None;
     }
-    let value = record.data.get(key)?;
-    match T::deserialize(value) {
+    let value = record.data.remove(key)?;
+    match serde_json::from_value(value) {
         Ok(v) => Some(v),
         Err(e) => {
             tracing::warn!(error = %e, "a session record could not be read; treating it as absent");
