@@ -16,8 +16,8 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
-use tower_oidc_login::testing::DevProvider;
-use tower_oidc_login::{AuthConfig, AuthLayer, CurrentUser, RequireLoginLayer};
+use tower_oidc_login::testing::config_or_dev_provider;
+use tower_oidc_login::{AuthLayer, CurrentUser, RequireLoginLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -32,18 +32,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
             .map_err(|_| format!("PORT={p:?} is not a port number"))?,
         Err(_) => 8501,
     };
-    let (config, _dev_provider) = match AuthConfig::load_optional()? {
-        Some(config) => (config, None),
-        None => {
-            let dev = DevProvider::start().await?;
-            let secret: [u8; 32] = rand::random();
-            let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-            let config = AuthConfig::from_toml_str(
-                &dev.secrets_toml("http://127.0.0.1:{port}/oauth2callback", &secret),
-            )?;
-            (config, Some(dev))
-        }
-    };
+    // With no secrets file, a development provider stands in; keep it alive while the app runs.
+    let (config, dev_provider) = config_or_dev_provider().await?;
+    if let Some(dev) = &dev_provider {
+        println!(
+            "No .streamlit/secrets.toml found: using the embedded development provider at {}",
+            dev.issuer()
+        );
+    }
     let auth = AuthLayer::builder(config).port(port).build()?;
     auth.warm_up().await;
 

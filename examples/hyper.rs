@@ -19,8 +19,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::service::TowerToHyperService;
 use tower::ServiceBuilder;
-use tower_oidc_login::testing::DevProvider;
-use tower_oidc_login::{AuthConfig, AuthLayer, LoginRequired, User};
+use tower_oidc_login::testing::config_or_dev_provider;
+use tower_oidc_login::{AuthLayer, LoginRequired, User};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -36,23 +36,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Err(_) => 8501,
     };
 
-    // Keep the development provider alive for as long as the app runs.
-    let (config, _dev_provider) = match AuthConfig::load_optional()? {
-        Some(config) => (config, None),
-        None => {
-            let dev = DevProvider::start().await?;
-            println!(
-                "No .streamlit/secrets.toml found: using the embedded development provider at {}",
-                dev.issuer()
-            );
-            let secret: [u8; 32] = rand::random();
-            let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-            let config = AuthConfig::from_toml_str(
-                &dev.secrets_toml("http://127.0.0.1:{port}/oauth2callback", &secret),
-            )?;
-            (config, Some(dev))
-        }
-    };
+    // With no secrets file, a development provider stands in; keep it alive while the app runs.
+    let (config, dev_provider) = config_or_dev_provider().await?;
+    if let Some(dev) = &dev_provider {
+        println!(
+            "No .streamlit/secrets.toml found: using the embedded development provider at {}",
+            dev.issuer()
+        );
+    }
     let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
     let auth = AuthLayer::builder(config).port(port).build()?;
     auth.warm_up().await;

@@ -20,8 +20,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use axum::response::Html;
 use axum::routing::get;
 use axum::{Json, Router};
-use tower_oidc_login::testing::DevProvider;
-use tower_oidc_login::{AuthConfig, AuthLayer, CurrentUser, User};
+use tower_oidc_login::testing::config_or_dev_provider;
+use tower_oidc_login::{AuthLayer, CurrentUser, User};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -39,23 +39,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Err(_) => 8501,
     };
 
-    // Keep the development provider alive for as long as the app runs.
-    let (config, _dev_provider) = match AuthConfig::load_optional()? {
-        Some(config) => (config, None),
-        None => {
-            let dev = DevProvider::start().await?;
-            println!(
-                "No .streamlit/secrets.toml found: using the embedded development provider at {}",
-                dev.issuer()
-            );
-            let secrets = dev.secrets_toml(
-                "http://127.0.0.1:{port}/oauth2callback",
-                &dev_cookie_secret(),
-            );
-            let config = AuthConfig::from_toml_str(&secrets)?;
-            (config, Some(dev))
-        }
-    };
+    // With no secrets file, a development provider stands in; keep it alive while the app runs.
+    let (config, dev_provider) = config_or_dev_provider().await?;
+    if let Some(dev) = &dev_provider {
+        println!(
+            "No .streamlit/secrets.toml found: using the embedded development provider at {}",
+            dev.issuer()
+        );
+    }
     let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
 
     let auth = AuthLayer::builder(config).port(port).build()?;
@@ -72,12 +63,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("Open http://127.0.0.1:{port}/ in your browser");
     axum::serve(listener, app).await?;
     Ok(())
-}
-
-/// A fresh secret per run: development sessions do not need to survive a restart.
-fn dev_cookie_secret() -> String {
-    let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn escape(s: &str) -> String {

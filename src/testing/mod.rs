@@ -116,6 +116,7 @@
 //! ```
 
 mod behaviour;
+mod fallback;
 mod keys;
 mod login_as;
 mod pages;
@@ -139,6 +140,7 @@ use url::Url;
 
 pub use crate::config::TokenEndpointAuth;
 pub use behaviour::{Endpoint, Misbehaviour};
+pub use fallback::{config_or_dev_provider, FallbackError};
 pub use login_as::{DevLogin, DevLoginError, LoginStep};
 pub use user::DevUser;
 
@@ -364,6 +366,12 @@ impl DevProvider {
     /// How many requests each endpoint has received so far.
     pub fn request_counts(&self) -> RequestCounts {
         self.shared.counters.snapshot()
+    }
+
+    /// The ID token the token endpoint issued last, for a test that checks what the app
+    /// sends back (an `id_token_hint` must be that token byte for byte).
+    pub fn last_issued_id_token(&self) -> Option<String> {
+        lock(&self.shared.last_id_token).clone()
     }
 
     /// Every request the end-session endpoint has received, oldest first.

@@ -1,0 +1,39 @@
+//! The same app behind tower-oidc-login's `AuthLayer` (in-memory session store).
+//! Env: BENCH_DIR (reads `issuer`, writes `ours.port`), BENCH_MAX_SECONDS.
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use oidc_bench_apps::{exit_after_deadline, hello_user, state_dir, wait_for_file, COOKIE_SECRET};
+use tower_oidc_login::{AuthConfig, AuthLayer};
+
+#[tokio::main]
+async fn main() {
+    exit_after_deadline();
+    let dir = state_dir();
+    let issuer = wait_for_file(&format!("{dir}/issuer"), Duration::from_secs(60))
+        .await
+        .expect("the provider's issuer");
+    let secrets = format!(
+        "[auth]\nredirect_uri = \"http://127.0.0.1:{{port}}/oauth2callback\"\n\
+         cookie_secret = \"{COOKIE_SECRET}\"\nclient_id = \"dev-client\"\n\
+         client_secret = \"dev-secret\"\n\
+         server_metadata_url = \"{issuer}/.well-known/openid-configuration\"\n"
+    );
+    let config = AuthConfig::from_toml_str(&secrets).expect("config");
+    // Bind first: the redirect URI needs the port.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let layer = AuthLayer::builder(config)
+        .port(port)
+        .build()
+        .expect("layer");
+    // Discovery and keys now, as axum-oidc does at start.
+    layer.warm_up().await;
+    let app = Router::new().route("/", get(hello_user)).layer(layer);
+    oidc_bench_apps::write_atomically(&format!("{dir}/ours.port"), &port.to_string());
+    axum::serve(listener, app).await.expect("serve");
+}

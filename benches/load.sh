@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Over-the-wire benchmark of tower-oidc-login against a bare axum app and axum-oidc.
+#
+#   bash benches/load.sh
+#
+# Builds benches/apps (its own cargo project and target dir, release profile), starts the
+# development OpenID provider and the three apps on 127.0.0.1, logs in once to each
+# (ours: DevProvider::login_as; axum-oidc: its login redirect → the provider's sign-in form
+# → its callback), then drives each app with wrk on the logged-in route (the session
+# cookie) and the anonymous route (no cookie), alternating apps in rounds so drift hits
+# all of them, and prints the throughput ratios. Then: memory per session in the
+# in-memory store (100,000 sessions) and login throughput with the CPU time each process
+# spent per login.
+#
+# Knobs (environment): ROUNDS=3 DURATION=5 (s per wrk run) CONNECTIONS=16 LOGINS=400
+# LOGIN_CONCURRENCY=4 SESSIONS=100000 MAX_SECONDS=900 (every process started here exits
+# by itself after that; the script also stops each one by PID when it ends).
+#
+# CPU layout on a 2-core machine: the app under load gets core 0 and one tokio worker;
+# wrk, the provider (idle during wrk runs) and the login client share core 1.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-5}
+CONNECTIONS=${CONNECTIONS:-16}
+LOGINS=${LOGINS:-400}
+LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-4}
+SESSIONS=${SESSIONS:-100000}
+MAX_SECONDS=${MAX_SECONDS:-900}
+
+BENCH_DIR=$(mktemp -d /tmp/oidc-bench.XXXXXX)
+export BENCH_DIR BENCH_MAX_SECONDS=$MAX_SECONDS
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+    for pid in "${PIDS[@]}"; do
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$BENCH_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! command -v wrk >/dev/null; then
+    echo "installing wrk"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+
+cargo build --release --manifest-path apps/Cargo.toml --target-dir apps/target --bins
+BIN=apps/target/release
+RESULTS=apps/target/load-results.txt
+
+if [ "$(nproc)" -ge 2 ]; then APP_CPU=0; LOAD_CPU=1; else APP_CPU=0; LOAD_CPU=0; fi
+
+# start NAME CPU COMMAND...: runs COMMAND pinned to CPU with one tokio worker, logs to
+# $BENCH_DIR/NAME.log, records its PID in PID_NAME.
+start() {
+    local name=$1 cpu=$2
+    shift 2
+    env TOKIO_WORKER_THREADS=1 taskset -c "$cpu" "$@" >"$BENCH_DIR/$name.log" 2>&1 &
+    PIDS+=($!)
+    printf -v "PID_$name" '%s' "$!"
+}
+
+wait_file() {
+    for _ in $(seq 1 1200); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    echo "timed out waiting for $1" >&2
+    cat "$BENCH_DIR"/*.log >&2 || true
+    exit 1
+}
+
+start provider "$LOAD_CPU" "$BIN/provider"
+wait_file "$BENCH_DIR/issuer"
+start bare "$APP_CPU" "$BIN/bare"
+start ours "$APP_CPU" "$BIN/ours"
+start axum_oidc "$APP_CPU" "$BIN/axum_oidc"
+for app in bare ours axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
+for app in ours axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
+
+port() { cat "$BENCH_DIR/$1.port"; }
+OURS_COOKIE=$(cat "$BENCH_DIR/ours.cookie")
+AXUM_OIDC_COOKIE=$(cat "$BENCH_DIR/axum_oidc.cookie")
+# The bare app gets our cookie on its "logged-in" route: same request, nothing reads it.
+cookie_for() {
+    case $1 in
+        axum_oidc) echo "$AXUM_OIDC_COOKIE" ;;
+        *) echo "$OURS_COOKIE" ;;
+    esac
+}
+
+# Each app answers what it should before anything is measured.
+for app in bare ours axum_oidc; do
+    want=$([ "$app" = bare ] && echo "hello anonymous" || echo "hello Adele Vance")
+    got=$(curl -sf -H "Cookie: $(cookie_for "$app")" "http://127.0.0.1:$(port "$app")/")
+    [ "$got" = "$want" ] || { echo "$app logged-in route answered '$got'" >&2; exit 1; }
+    got=$(curl -sf "http://127.0.0.1:$(port "$app")/")
+    [ "$got" = "hello anonymous" ] || { echo "$app anonymous route answered '$got'" >&2; exit 1; }
+done
+
+echo "# wrk: $ROUNDS rounds x ${DURATION}s, $CONNECTIONS connections, 1 wrk thread on cpu $LOAD_CPU, app on cpu $APP_CPU" | tee "$RESULTS"
+RAW="$BENCH_DIR/raw.txt"
+: >"$RAW"
+for round in $(seq 1 "$ROUNDS"); do
+    for app in bare ours axum_oidc; do
+        for route in logged_in anonymous; do
+            if [ "$route" = logged_in ]; then
+                out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" \
+                    -H "Cookie: $(cookie_for "$app")" "http://127.0.0.1:$(port "$app")/")
+            else
+                out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" \
+                    "http://127.0.0.1:$(port "$app")/")
+            fi
+            if grep -q "Non-2xx" <<<"$out"; then
+                echo "$app $route: error responses under load:" >&2
+                echo "$out" >&2
+                exit 1
+            fi
+            rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+            p50=$(awk '/^ +Latency/ {print $2}' <<<"$out")
+            echo "round=$round app=$app route=$route rps=$rps latency_avg=$p50" | tee -a "$RESULTS"
+            echo "$round $app $route $rps" >>"$RAW"
+            sleep 1
+        done
+    done
+done
+
+echo "# mean requests/s over rounds, and ratios (min..max of the per-round ratios)" | tee -a "$RESULTS"
+awk '
+{ rps[$2" "$3] += $4; n[$2" "$3]++; r[$1" "$2" "$3] = $4; if ($1 > rounds) rounds = $1 }
+END {
+    split("logged_in anonymous", routes, " ")
+    for (i = 1; i <= 2; i++) {
+        rt = routes[i]
+        for (a in n) { }
+        printf "%-10s bare=%.0f ours=%.0f axum_oidc=%.0f\n", rt, rps["bare " rt]/n["bare " rt], rps["ours " rt]/n["ours " rt], rps["axum_oidc " rt]/n["axum_oidc " rt]
+        split("ours/bare axum_oidc/bare ours/axum_oidc", pairs, " ")
+        for (p = 1; p <= 3; p++) {
+            split(pairs[p], ab, "/")
+            mean = (rps[ab[1] " " rt]/n[ab[1] " " rt]) / (rps[ab[2] " " rt]/n[ab[2] " " rt])
+            lo = 1e9; hi = 0
+            for (k = 1; k <= rounds; k++) {
+                q = r[k " " ab[1] " " rt] / r[k " " ab[2] " " rt]
+                if (q < lo) lo = q; if (q > hi) hi = q
+            }
+            printf "  %-10s %-16s %.3f (%.3f..%.3f)\n", rt, pairs[p], mean, lo, hi
+        }
+    }
+}' "$RAW" | tee -a "$RESULTS"
+
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"; }
+
+echo "# login throughput: $LOGINS logins, $LOGIN_CONCURRENCY at a time (client on cpu $LOAD_CPU with the provider)" | tee -a "$RESULTS"
+for app in ours axum_oidc; do
+    pid_var="PID_$app"
+    app_pid=${!pid_var}
+    path=$([ "$app" = ours ] && echo /auth/login || echo /login)
+    a0=$(cpu_s "$app_pid"); p0=$(cpu_s "$PID_provider")
+    line=$(timeout 300 taskset -c "$LOAD_CPU" "$BIN/client" "http://127.0.0.1:$(port "$app")$path" "$LOGINS" "$LOGIN_CONCURRENCY")
+    a1=$(cpu_s "$app_pid"); p1=$(cpu_s "$PID_provider")
+    echo "app=$app $line" | tee -a "$RESULTS"
+    awk -v a="$a1" -v a0="$a0" -v p="$p1" -v p0="$p0" -v n="$LOGINS" -v app="$app" 'BEGIN {
+        printf "app=%s cpu_ms_per_login: app=%.2f provider=%.2f\n", app, (a-a0)*1000/n, (p-p0)*1000/n }' | tee -a "$RESULTS"
+done
+
+echo "# memory per logged-in session in MemoryStore ($SESSIONS sessions, one process each)" | tee -a "$RESULTS"
+for variant in entra minimal; do
+    timeout 300 "$BIN/memory" "$variant" "$SESSIONS" | tee -a "$RESULTS"
+done
+
+echo "results saved in benches/$RESULTS"
