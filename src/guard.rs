@@ -39,7 +39,6 @@ use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::layer::AuthContext;
 use crate::pages;
 use crate::user::User;
 
@@ -52,13 +51,13 @@ pub struct LoginRequired {
 }
 
 impl LoginRequired {
-    pub(crate) fn new(headers: &HeaderMap, uri: &Uri, context: Option<&AuthContext>) -> Self {
+    pub(crate) fn new(headers: &HeaderMap, uri: &Uri, user: Option<&User>) -> Self {
         let return_to = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let login_url = context.map(|c| {
+        let login_url = user.and_then(User::login_path).map(|login_path| {
             let query = form_urlencoded::Serializer::new(String::new())
                 .append_pair("return_to", return_to)
                 .finish();
-            format!("{}?{query}", c.login_path)
+            format!("{login_path}?{query}")
         });
         LoginRequired {
             login_url,
@@ -161,7 +160,7 @@ where
             .is_some_and(User::is_logged_in);
         if !logged_in {
             let rejection = LoginRequired::from_request(&req);
-            if req.extensions().get::<AuthContext>().is_none() {
+            if req.extensions().get::<User>().is_none() {
                 tracing::error!(
                     "RequireLoginLayer used without AuthLayer around it: every request is refused"
                 );

@@ -34,6 +34,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{Either as FutureEither, MapOk, TryFutureExt};
 use http::{Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use tower_http::csrf::{CsrfLayer, ProtectionError};
@@ -46,7 +47,7 @@ use crate::keys::Keys;
 use crate::pages;
 use crate::provider::Provider;
 use crate::session::{CookieJar, Id, MemoryStore, SessionStore, Sessions};
-use crate::user::User;
+use crate::user::{LoggedIn, User};
 
 /// The response body of [`AuthService`]: the wrapped service's body, or one of the
 /// layer's own small pages and redirects.
@@ -71,6 +72,7 @@ pub struct AuthLayerBuilder {
     config: AuthConfig,
     port: Option<u16>,
     store: Option<Arc<dyn SessionStore>>,
+    memory: Option<Arc<MemoryStore>>,
     cookie_name: String,
     lifetime: Option<Duration>,
 }
@@ -88,6 +90,7 @@ impl AuthLayer {
             config,
             port: None,
             store: None,
+            memory: None,
             cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
             lifetime: None,
         }
@@ -120,14 +123,35 @@ impl AuthLayerBuilder {
     /// Any tower-sessions 0.14 store (Redis, SQL, moka…) instead of the in-memory default.
     /// Pending logins live there too, so a store shared by several replicas lets a login
     /// start on one replica and finish on another.
-    pub fn session_store(mut self, store: impl SessionStore) -> Self {
-        self.store = Some(Arc::new(store));
-        self
+    pub fn session_store(self, store: impl SessionStore) -> Self {
+        self.shared_session_store(Arc::new(store))
     }
 
     /// Like [`session_store`](Self::session_store), for a store the caller keeps a handle
     /// to (to inspect it, or to share one store between several layers).
-    pub fn shared_session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_oidc_login::{session::MemoryStore, AuthConfig, AuthLayer};
+    ///
+    /// # let config = AuthConfig::from_toml_str(r#"
+    /// # [auth]
+    /// # redirect_uri = "http://localhost:8501/oauth2callback"
+    /// # cookie_secret = "a long random string, at least 32 bytes"
+    /// # client_id = "id"
+    /// # client_secret = "secret"
+    /// # server_metadata_url = "https://login.example.com/.well-known/openid-configuration"
+    /// # "#).unwrap();
+    /// let store = Arc::new(MemoryStore::default());
+    /// let layer = AuthLayer::builder(config).shared_session_store(store.clone()).build()?;
+    /// assert!(store.is_empty());
+    /// # Ok::<(), tower_oidc_login::ConfigError>(())
+    /// ```
+    pub fn shared_session_store<S: SessionStore>(mut self, store: Arc<S>) -> Self {
+        // The built-in store has a faster, copy-free read path; other stores go through
+        // the `SessionStore` trait.
+        let any: Arc<dyn std::any::Any + Send + Sync> = store.clone();
+        self.memory = any.downcast::<MemoryStore>().ok();
         self.store = Some(store);
         self
     }
@@ -186,9 +210,13 @@ impl AuthLayerBuilder {
         let keys = Keys::derive(config.cookie_secret.expose());
         let secure = redirect_uri.scheme() == "https";
         let cookies = CookieJar::new(&self.cookie_name, &routes.cookie_path, secure, keys);
-        let store = self
-            .store
-            .unwrap_or_else(|| Arc::new(MemoryStore::default()));
+        let (store, memory) = match self.store {
+            Some(store) => (store, self.memory),
+            None => {
+                let memory = Arc::new(MemoryStore::default());
+                (memory.clone() as Arc<dyn SessionStore>, Some(memory))
+            }
+        };
         let lifetime = self.lifetime.unwrap_or(config.session_lifetime);
         let origin = redirect_uri.origin().ascii_serialization();
         let csrf = CsrfLayer::new()
@@ -198,7 +226,7 @@ impl AuthLayerBuilder {
         Ok(AuthLayer {
             state: Arc::new(AuthState {
                 providers,
-                sessions: Sessions::new(store, lifetime),
+                sessions: Sessions::new(store, memory, lifetime),
                 cookies,
                 routes,
                 expose: config.expose_tokens,
@@ -284,28 +312,36 @@ impl AuthState {
         value.parse().ok()
     }
 
-    /// The visitor of this request. A request without a session cookie never touches the
-    /// store; one whose session is gone, expired or unreadable is anonymous.
-    async fn current_user(&self, headers: &http::HeaderMap) -> (User, bool) {
+    /// The visitor of this request when it is known without waiting: always for a request
+    /// without a session cookie (which never touches the store), and for the in-memory
+    /// store. `Err(id)` means the store must be asked.
+    fn current_user_now(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<(Option<Arc<LoggedIn>>, bool), Id> {
         let Some(id) = self.session_id(headers) else {
             let stale = CookieJar::present(headers, &self.cookies.session_name);
-            return (User::anonymous(), stale);
+            return Ok((None, stale));
         };
+        match self.sessions.load_user_now(&id) {
+            Some(Some(user)) => Ok((Some(user), false)),
+            Some(None) => Ok((None, true)),
+            None => Err(id),
+        }
+    }
+
+    /// The visitor of session `id`, from a store that must be awaited. One whose session
+    /// is gone, expired or unreadable is anonymous.
+    async fn load_user(&self, id: Id) -> (Option<Arc<LoggedIn>>, bool) {
         match self.sessions.load_user(&id).await {
-            Ok(Some(stored)) => (User::from_stored(stored, self.expose), false),
-            Ok(None) => (User::anonymous(), true),
+            Ok(Some(user)) => (Some(user), false),
+            Ok(None) => (None, true),
             Err(e) => {
                 tracing::error!(error = %e, "session store failed; treating the request as anonymous");
-                (User::anonymous(), false)
+                (None, false)
             }
         }
     }
-}
-
-/// Request extension with what extractors and guards need to send a visitor to login.
-#[derive(Clone)]
-pub(crate) struct AuthContext {
-    pub(crate) login_path: Arc<str>,
 }
 
 impl<S> Layer<S> for AuthLayer {
@@ -315,9 +351,7 @@ impl<S> Layer<S> for AuthLayer {
         AuthService {
             inner,
             state: self.state.clone(),
-            context: AuthContext {
-                login_path: Arc::from(self.state.routes.login.as_str()),
-            },
+            login_path: Arc::from(self.state.routes.login.as_str()),
         }
     }
 }
@@ -327,10 +361,17 @@ impl<S> Layer<S> for AuthLayer {
 pub struct AuthService<S> {
     inner: S,
     state: Arc<AuthState>,
-    context: AuthContext,
+    login_path: Arc<str>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+type MapBody<R> = fn(Response<R>) -> Response<AuthBody<R>>;
+
+/// The future of [`AuthService`]: the wrapped service's own future when the user was known
+/// at once (no allocation on the hot path), else a boxed one.
+pub type AuthFuture<F, R, E> =
+    FutureEither<MapOk<F, MapBody<R>>, BoxFuture<Result<Response<AuthBody<R>>, E>>>;
 
 impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
 where
@@ -340,38 +381,53 @@ where
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, S::Error>>;
+    type Future = AuthFuture<S::Future, ResBody, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        let state = self.state.clone();
-        if let Some(route) = crate::routes::Route::match_path(&state.routes, req.uri().path()) {
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        if let Some(route) = crate::routes::Route::match_path(&self.state.routes, req.uri().path())
+        {
+            let state = self.state.clone();
             let (parts, _body) = req.into_parts();
-            return Box::pin(async move {
+            return FutureEither::Right(Box::pin(async move {
                 let response = crate::routes::handle(&state, route, parts).await;
                 Ok(response.map(Either::Right))
-            });
+            }));
         }
-        // Swap in a fresh clone: the one that was polled ready is the one we call.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let context = self.context.clone();
-        Box::pin(async move {
-            let mut req = req;
-            let (user, stale_cookie) = state.current_user(req.headers()).await;
-            req.extensions_mut().insert(user);
-            req.extensions_mut().insert(context);
-            let mut response = inner.call(req).await?;
-            if stale_cookie {
-                response.headers_mut().append(
-                    http::header::SET_COOKIE,
-                    state.cookies.remove(&state.cookies.session_name),
-                );
+        let expose = self.state.expose;
+        match self.state.current_user_now(req.headers()) {
+            Ok((user, false)) => {
+                req.extensions_mut()
+                    .insert(User::new(user, expose, self.login_path.clone()));
+                let map: MapBody<ResBody> = |response| response.map(Either::Left);
+                FutureEither::Left(self.inner.call(req).map_ok(map))
             }
-            Ok(response.map(Either::Left))
-        })
+            found => {
+                let state = self.state.clone();
+                let login_path = self.login_path.clone();
+                // Swap in a fresh clone: the one that was polled ready is the one we call.
+                let clone = self.inner.clone();
+                let mut inner = std::mem::replace(&mut self.inner, clone);
+                FutureEither::Right(Box::pin(async move {
+                    let (user, stale_cookie) = match found {
+                        Ok(known) => known,
+                        Err(id) => state.load_user(id).await,
+                    };
+                    req.extensions_mut()
+                        .insert(User::new(user, expose, login_path));
+                    let mut response = inner.call(req).await?;
+                    if stale_cookie {
+                        response.headers_mut().append(
+                            http::header::SET_COOKIE,
+                            state.cookies.remove(&state.cookies.session_name),
+                        );
+                    }
+                    Ok(response.map(Either::Left))
+                }))
+            }
+        }
     }
 }

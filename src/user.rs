@@ -1,25 +1,166 @@
 //! The visitor, logged in or not: what `st.user` is in Streamlit.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::config::ExposeTokens;
 
-/// What the session record holds about a logged-in user.
-#[derive(Clone, Serialize, Deserialize)]
+/// What a session holds about a logged-in user, kept compact because a store may hold
+/// hundreds of thousands of them: the ID token's payload exactly as the provider signed it
+/// (which is every claim, as JSON) and the token's other two parts, so the token itself
+/// can be rebuilt byte for byte for the logout's `id_token_hint` without being kept twice.
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) struct StoredUser {
-    pub(crate) provider: String,
-    pub(crate) claims: Map<String, Value>,
-    /// Kept server-side for the logout's `id_token_hint`; shown to handlers only when
-    /// `expose_tokens` names it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) id_token: Option<String>,
+    pub(crate) provider: Box<str>,
+    /// The ID token's payload: a JSON object with every claim.
+    pub(crate) claims: Box<str>,
+    pub(crate) id_token: TokenParts,
     /// Stored only when `expose_tokens` names it.
+    pub(crate) access_token: Option<Box<str>>,
+}
+
+/// The ID token, minus the payload that [`StoredUser::claims`] already holds.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum TokenParts {
+    /// The header segment and the raw signature; payload = base64url(claims).
+    Split {
+        header: Box<str>,
+        signature: Box<[u8]>,
+    },
+    /// The whole token, for a token whose payload segment is not the canonical encoding
+    /// of its bytes (it would not rebuild exactly).
+    Whole(Box<str>),
+}
+
+impl StoredUser {
+    /// Splits `id_token` so that its payload is stored once. `None` when the token's
+    /// payload is not a JSON object (a verified token always is).
+    pub(crate) fn new(
+        provider: &str,
+        id_token: &str,
+        access_token: Option<&str>,
+    ) -> Option<StoredUser> {
+        let mut segments = id_token.split('.');
+        let (header, payload, signature) = (segments.next()?, segments.next()?, segments.next()?);
+        let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
+        if !matches!(serde_json::from_str::<Value>(&json), Ok(Value::Object(_))) {
+            return None;
+        }
+        let signature = URL_SAFE_NO_PAD.decode(signature).ok();
+        let id_token = match signature {
+            Some(signature)
+                if segments.next().is_none()
+                    && URL_SAFE_NO_PAD.encode(json.as_bytes()) == payload
+                    && URL_SAFE_NO_PAD.encode(&signature) == id_token.rsplit('.').next()? =>
+            {
+                TokenParts::Split {
+                    header: header.into(),
+                    signature: signature.into(),
+                }
+            }
+            _ => TokenParts::Whole(id_token.into()),
+        };
+        Some(StoredUser {
+            provider: provider.into(),
+            claims: json.into(),
+            id_token,
+            access_token: access_token.map(Into::into),
+        })
+    }
+
+    /// The ID token exactly as the provider issued it.
+    pub(crate) fn id_token(&self) -> String {
+        match &self.id_token {
+            TokenParts::Whole(jwt) => jwt.to_string(),
+            TokenParts::Split { header, signature } => format!(
+                "{header}.{}.{}",
+                URL_SAFE_NO_PAD.encode(self.claims.as_bytes()),
+                URL_SAFE_NO_PAD.encode(signature)
+            ),
+        }
+    }
+
+    /// Parses the claims once, into the form handlers read.
+    pub(crate) fn decode(self: Arc<Self>) -> Option<Arc<LoggedIn>> {
+        match serde_json::from_str(&self.claims) {
+            Ok(claims) => Some(Arc::new(LoggedIn {
+                stored: self,
+                claims,
+                id_token: OnceLock::new(),
+            })),
+            Err(e) => {
+                tracing::warn!(error = %e, "stored claims could not be read; treating the session as absent");
+                None
+            }
+        }
+    }
+}
+
+/// The form other session stores keep (JSON): the claims stay one string so their bytes,
+/// and so the rebuilt ID token's signature, survive the round trip.
+#[derive(Serialize, Deserialize)]
+struct StoredUserWire {
+    provider: String,
+    claims: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) access_token: Option<String>,
+    id_token_header: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token_signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token: Option<String>,
+}
+
+impl Serialize for StoredUser {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (id_token_header, id_token_signature, id_token) = match &self.id_token {
+            TokenParts::Split { header, signature } => (
+                Some(header.to_string()),
+                Some(URL_SAFE_NO_PAD.encode(signature)),
+                None,
+            ),
+            TokenParts::Whole(jwt) => (None, None, Some(jwt.to_string())),
+        };
+        StoredUserWire {
+            provider: self.provider.to_string(),
+            claims: self.claims.to_string(),
+            id_token_header,
+            id_token_signature,
+            id_token,
+            access_token: self.access_token.as_deref().map(str::to_owned),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredUser {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let wire = StoredUserWire::deserialize(deserializer)?;
+        let id_token = match (wire.id_token_header, wire.id_token_signature, wire.id_token) {
+            (Some(header), Some(signature), None) => TokenParts::Split {
+                header: header.into(),
+                signature: URL_SAFE_NO_PAD
+                    .decode(signature)
+                    .map_err(|_| D::Error::custom("bad id_token_signature"))?
+                    .into(),
+            },
+            (None, None, Some(jwt)) => TokenParts::Whole(jwt.into()),
+            _ => return Err(D::Error::custom("no id token")),
+        };
+        Ok(StoredUser {
+            provider: wire.provider.into(),
+            claims: wire.claims.into(),
+            id_token,
+            access_token: wire.access_token.map(Into::into),
+        })
+    }
 }
 
 impl std::fmt::Debug for StoredUser {
@@ -27,6 +168,20 @@ impl std::fmt::Debug for StoredUser {
         f.debug_struct("StoredUser")
             .field("provider", &self.provider)
             .finish_non_exhaustive()
+    }
+}
+
+/// A logged-in user with the claims parsed: shared by every request of the session (the
+/// in-memory store keeps it between requests, so the claims are parsed once, not per request).
+pub(crate) struct LoggedIn {
+    stored: Arc<StoredUser>,
+    claims: Map<String, Value>,
+    id_token: OnceLock<String>,
+}
+
+impl LoggedIn {
+    pub(crate) fn stored(&self) -> &Arc<StoredUser> {
+        &self.stored
     }
 }
 
@@ -52,13 +207,9 @@ impl std::fmt::Debug for StoredUser {
 #[derive(Clone, Default)]
 pub struct User {
     inner: Option<Arc<LoggedIn>>,
-}
-
-struct LoggedIn {
-    provider: String,
-    claims: Map<String, Value>,
-    id_token: Option<String>,
-    access_token: Option<String>,
+    expose: ExposeTokens,
+    /// The layer's login route, for extractors and guards that send the visitor there.
+    login_path: Option<Arc<str>>,
 }
 
 /// The raw tokens a handler may read, as allowed by `expose_tokens` (Streamlit's
@@ -74,18 +225,25 @@ pub struct Tokens<'a> {
 impl User {
     /// A visitor who is not logged in.
     pub fn anonymous() -> Self {
-        User { inner: None }
+        User::default()
     }
 
-    pub(crate) fn from_stored(stored: StoredUser, expose: ExposeTokens) -> Self {
+    /// The visitor as the layer hands it to the wrapped service.
+    pub(crate) fn new(
+        inner: Option<Arc<LoggedIn>>,
+        expose: ExposeTokens,
+        login_path: Arc<str>,
+    ) -> Self {
         User {
-            inner: Some(Arc::new(LoggedIn {
-                provider: stored.provider,
-                claims: stored.claims,
-                id_token: stored.id_token.filter(|_| expose.id),
-                access_token: stored.access_token.filter(|_| expose.access),
-            })),
+            inner,
+            expose,
+            login_path: Some(login_path),
         }
+    }
+
+    /// The layer's login route; `None` when no layer made this value.
+    pub(crate) fn login_path(&self) -> Option<&str> {
+        self.login_path.as_deref()
     }
 
     /// Whether the visitor is logged in (`st.user.is_logged_in`).
@@ -95,7 +253,7 @@ impl User {
 
     /// The provider name the user logged in with (`default` for the unnamed one).
     pub fn provider(&self) -> Option<&str> {
-        self.inner.as_deref().map(|u| u.provider.as_str())
+        self.inner.as_deref().map(|u| &*u.stored.provider)
     }
 
     /// Every ID-token claim, or `None` when anonymous.
@@ -163,8 +321,15 @@ impl User {
     pub fn tokens(&self) -> Tokens<'_> {
         match self.inner.as_deref() {
             Some(u) => Tokens {
-                id: u.id_token.as_deref(),
-                access: u.access_token.as_deref(),
+                id: self
+                    .expose
+                    .id
+                    .then(|| u.id_token.get_or_init(|| u.stored.id_token()).as_str()),
+                access: u
+                    .stored
+                    .access_token
+                    .as_deref()
+                    .filter(|_| self.expose.access),
             },
             None => Tokens::default(),
         }
@@ -181,7 +346,10 @@ impl User {
         let mut out = Map::new();
         if let Some(u) = self.inner.as_deref() {
             out.extend(u.claims.iter().map(|(k, v)| (k.clone(), v.clone())));
-            out.insert("provider".into(), Value::String(u.provider.clone()));
+            out.insert(
+                "provider".into(),
+                Value::String(u.stored.provider.to_string()),
+            );
         }
         out.insert("is_logged_in".into(), Value::Bool(self.is_logged_in()));
         Value::Object(out)
@@ -201,9 +369,92 @@ impl std::fmt::Debug for User {
             None => f.write_str("User(anonymous)"),
             Some(u) => f
                 .debug_struct("User")
-                .field("provider", &u.provider)
+                .field("provider", &u.stored.provider)
                 .field("sub", &u.claims.get("sub"))
                 .finish_non_exhaustive(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jwt(header: &str, payload: &str, signature: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
+
+    #[test]
+    fn the_id_token_is_stored_in_parts_and_rebuilt_byte_for_byte() {
+        // Key order and spacing as the provider wrote them: a re-serialised payload would
+        // break the signature of the rebuilt token.
+        let payload = r#"{"sub":"u1", "iss":"https://op","groups":["a","b"],"aud":"c"}"#;
+        let token = jwt(r#"{"alg":"RS256","kid":"k"}"#, payload, &[7u8; 256]);
+        let stored = StoredUser::new("entra", &token, None).unwrap();
+        assert!(matches!(stored.id_token, TokenParts::Split { .. }));
+        assert_eq!(&*stored.claims, payload);
+        assert_eq!(stored.id_token(), token);
+        // Smaller than the token itself: the payload is kept once, the signature in binary.
+        let size = stored.claims.len()
+            + match &stored.id_token {
+                TokenParts::Split { header, signature } => header.len() + signature.len(),
+                TokenParts::Whole(t) => t.len(),
+            };
+        assert!(size < token.len(), "{size} vs {}", token.len());
+
+        // Other stores keep JSON; the round trip keeps every byte.
+        let json = serde_json::to_value(&stored).unwrap();
+        let back: StoredUser = serde_json::from_value(json).unwrap();
+        assert!(back == stored);
+        assert_eq!(back.id_token(), token);
+    }
+
+    #[test]
+    fn a_token_that_would_not_rebuild_exactly_is_kept_whole() {
+        let payload = URL_SAFE_NO_PAD.encode(r#"{"sub":"u1"}"#);
+        // Padding makes the segment differ from its canonical encoding.
+        let token = format!("eyJhbGciOiJSUzI1NiJ9.{payload}==.c2ln");
+        match StoredUser::new("p", &token, None) {
+            None => {} // not decodable at all is also fine: never stored wrongly
+            Some(stored) => assert_eq!(stored.id_token(), token),
+        }
+        let token = format!("eyJhbGciOiJSUzI1NiJ9.{payload}.c2ln.extra");
+        let stored = StoredUser::new("p", &token, None).unwrap();
+        assert!(matches!(stored.id_token, TokenParts::Whole(_)));
+        assert_eq!(stored.id_token(), token);
+    }
+
+    #[test]
+    fn a_payload_that_is_not_an_object_is_not_stored() {
+        let token = jwt(r#"{"alg":"RS256"}"#, "[1,2]", b"sig");
+        assert!(StoredUser::new("p", &token, None).is_none());
+        assert!(StoredUser::new("p", "not a jwt", None).is_none());
+    }
+
+    #[test]
+    fn tokens_are_shown_only_as_expose_tokens_allows() {
+        let token = jwt(r#"{"alg":"RS256"}"#, r#"{"sub":"u1","name":"N"}"#, b"sig");
+        let stored = Arc::new(StoredUser::new("p", &token, Some("at")).unwrap());
+        let parsed = stored.decode().unwrap();
+        let login: Arc<str> = Arc::from("/auth/login");
+        let hidden = User::new(Some(parsed.clone()), ExposeTokens::default(), login.clone());
+        assert_eq!(hidden.tokens(), Tokens::default());
+        assert_eq!(hidden.name(), Some("N"));
+        let shown = User::new(
+            Some(parsed),
+            ExposeTokens {
+                id: true,
+                access: true,
+            },
+            login,
+        );
+        assert_eq!(shown.tokens().id, Some(token.as_str()));
+        assert_eq!(shown.tokens().access, Some("at"));
+        assert_eq!(shown.to_json()["provider"], "p");
     }
 }

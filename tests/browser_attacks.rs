@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use support::*;
-use tower_oidc_login::session::{MemoryStore, SessionStore};
+use tower_oidc_login::session::MemoryStore;
 use tower_oidc_login::testing::{DevProvider, DevUser};
 
 fn query(url: &str) -> std::collections::HashMap<String, String> {
@@ -228,7 +228,7 @@ async fn a_huge_id_token_logs_in_and_the_cookie_stays_small() {
 #[tokio::test]
 async fn a_changed_cookie_secret_makes_old_cookies_anonymous() {
     let provider = DevProvider::start().await.unwrap();
-    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::default());
+    let store = Arc::new(MemoryStore::default());
     let first = start_app_with(
         &provider.secrets_toml(REDIRECT, "the first secret, long enough"),
         "",
@@ -282,7 +282,7 @@ async fn a_changed_cookie_secret_makes_old_cookies_anonymous() {
 async fn thousands_of_login_starts_keep_memory_bounded() {
     let provider = DevProvider::start().await.unwrap();
     let store = Arc::new(MemoryStore::default().with_pending_capacity(500));
-    let shared: Arc<dyn SessionStore> = store.clone();
+    let shared = store.clone();
     let app = start_app_with(
         &provider.secrets_toml(REDIRECT, COOKIE_SECRET),
         "",

@@ -121,17 +121,17 @@ async fn finish_login(
         .await
         .map_err(fail)?;
 
-    let stored = StoredUser {
-        provider: name.clone(),
-        claims: tokens.claims,
-        id_token: Some(tokens.id_token),
-        access_token: state.expose.access.then_some(tokens.access_token),
+    let access_token = state.expose.access.then_some(tokens.access_token.as_str());
+    let Some(stored) = StoredUser::new(&name, &tokens.id_token, access_token) else {
+        return Err(fail(LoginError::IdTokenRejected(
+            "the token's claims could not be stored".to_owned(),
+        )));
     };
     // A fresh id for every login, whatever id the browser brought: a session id planted
     // before login is never the one that becomes logged in (session fixation).
     let id = state
         .sessions
-        .create_user(&stored)
+        .create_user(stored)
         .await
         .map_err(|e| fail(LoginError::Session(e.to_string())))?;
     if let Some(old) = state.session_id(&parts.headers) {
@@ -139,7 +139,7 @@ async fn finish_login(
             tracing::warn!(error = %e, "could not delete the previous session");
         }
     }
-    tracing::info!(provider = %name, sub = stored.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""), "login succeeded");
+    tracing::info!(provider = %name, sub = tokens.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""), "login succeeded");
 
     let mut response = pages::redirect(&pending.return_to, &state.routes.home);
     let headers = response.headers_mut();

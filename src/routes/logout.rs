@@ -87,14 +87,12 @@ async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     let mut location = None;
     let mut logout_state = None;
     if let Some(user) = &ended {
-        if let Some(provider) = state.providers.get(&user.provider) {
+        let user = user.stored();
+        if let Some(provider) = state.providers.get(&*user.provider) {
             let s = random_token();
+            let id_token = user.id_token();
             location = provider
-                .end_session_url(
-                    user.id_token.as_deref(),
-                    state.post_logout_redirect_uri.as_str(),
-                    &s,
-                )
+                .end_session_url(Some(&id_token), state.post_logout_redirect_uri.as_str(), &s)
                 .await;
             logout_state = Some(s);
         }

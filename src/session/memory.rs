@@ -1,17 +1,16 @@
 //! The default session store: in process memory, bounded, with expiry.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use serde::Deserialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store::{self, SessionStore};
 
-/// How many writes between sweeps of expired records: often enough to bound memory,
-/// rare enough that the sweep's cost vanishes per request.
-const SWEEP_EVERY: usize = 1024;
+use crate::user::{LoggedIn, StoredUser};
 
 /// An in-memory [`SessionStore`] for a single process: records expire, expired records are
 /// swept as new ones arrive, and memory stays bounded whatever visitors do.
@@ -22,34 +21,107 @@ const SWEEP_EVERY: usize = 1024;
 /// `/auth/login`, are capped separately (default 100,000) with the oldest evicted first,
 /// so a flood of login starts can only crowd out other unfinished logins.
 ///
+/// The layer's own records are kept compact (a session holds the ID token's payload once,
+/// about the size of the token), and the parsed claims of the most recently used sessions
+/// (default 10,000) are kept beside them, so a request of a logged-in user costs a map
+/// lookup, not a parse. Sweeping touches only records that have expired.
+///
 /// Sessions live only as long as the process and are not shared between replicas; for
 /// several replicas pass a shared store (Redis, SQL…) to
 /// [`AuthLayerBuilder::session_store`](crate::AuthLayerBuilder::session_store).
 ///
 /// ```
 /// use tower_oidc_login::session::MemoryStore;
-/// let store = MemoryStore::with_capacity(100_000).with_pending_capacity(10_000);
+/// let store = MemoryStore::with_capacity(100_000)
+///     .with_pending_capacity(10_000)
+///     .with_parsed_capacity(1_000);
 /// # let _ = store;
 /// ```
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
-    writes: AtomicUsize,
     capacity: usize,
     pending_capacity: usize,
+    parsed_capacity: usize,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    records: HashMap<Id, Record>,
-    /// Pending-login ids in arrival order (all share one lifetime, so this is also expiry
-    /// order). May hold ids already consumed; they are skipped and compacted away.
+    entries: HashMap<Id, Entry>,
+    /// Every entry's expiry, soonest first, so a sweep pops what expired and stops.
+    expiries: BTreeSet<(OffsetDateTime, i128)>,
+    /// Pending-login ids in arrival order, for evicting the oldest. May hold ids already
+    /// consumed; they are skipped and compacted away.
     pending_order: VecDeque<Id>,
     pending_live: usize,
+    /// Sessions whose parsed claims are kept, oldest first (same compaction rule).
+    parsed_order: VecDeque<Id>,
+    parsed_live: usize,
 }
 
-fn is_pending(record: &Record) -> bool {
-    record.data.contains_key(super::PENDING_KEY)
+struct Entry {
+    expiry: OffsetDateTime,
+    data: Data,
+}
+
+enum Data {
+    /// A pending login (or any other record), as tower-sessions hands it over.
+    Pending(HashMap<String, Value>),
+    Other(HashMap<String, Value>),
+    /// A logged-in user in compact form, and its parsed claims while it is recently used.
+    User {
+        user: Arc<StoredUser>,
+        parsed: Option<Arc<LoggedIn>>,
+    },
+}
+
+impl std::fmt::Debug for Entry {
+    // Records hold personal data: show their shape only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.data {
+            Data::Pending(_) => "pending",
+            Data::Other(_) => "other",
+            Data::User { .. } => "user",
+        };
+        f.debug_struct("Entry")
+            .field("kind", &kind)
+            .field("expiry", &self.expiry)
+            .finish()
+    }
+}
+
+impl Data {
+    fn from_record(record: &Record) -> Data {
+        if record.data.contains_key(super::PENDING_KEY) {
+            return Data::Pending(record.data.clone());
+        }
+        if record.data.len() == 1 {
+            if let Some(user) = record.data.get(super::USER_KEY) {
+                if let Ok(user) = StoredUser::deserialize(user) {
+                    return Data::User {
+                        user: Arc::new(user),
+                        parsed: None,
+                    };
+                }
+            }
+        }
+        Data::Other(record.data.clone())
+    }
+
+    fn to_record(&self, id: Id, expiry: OffsetDateTime) -> Option<Record> {
+        let data = match self {
+            Data::Pending(data) | Data::Other(data) => data.clone(),
+            Data::User { user, .. } => HashMap::from([(
+                super::USER_KEY.to_owned(),
+                serde_json::to_value(&**user).ok()?,
+            )]),
+        };
+        Some(Record {
+            id,
+            data,
+            expiry_date: expiry,
+        })
+    }
 }
 
 impl Default for MemoryStore {
@@ -65,9 +137,9 @@ impl MemoryStore {
     pub fn with_capacity(capacity: usize) -> Self {
         MemoryStore {
             inner: Mutex::new(Inner::default()),
-            writes: AtomicUsize::new(0),
             capacity: capacity.max(1),
             pending_capacity: 100_000,
+            parsed_capacity: 10_000,
         }
     }
 
@@ -77,13 +149,21 @@ impl MemoryStore {
         self
     }
 
+    /// Keep the parsed claims of at most `capacity` sessions (default 10,000, the least
+    /// recently parsed dropped first). A session whose claims were dropped is parsed again
+    /// at its next request (a few microseconds); each kept one costs a few KB.
+    pub fn with_parsed_capacity(mut self, capacity: usize) -> Self {
+        self.parsed_capacity = capacity;
+        self
+    }
+
     /// Live (unexpired) records right now, sessions and pending logins.
     pub fn len(&self) -> usize {
         let now = OffsetDateTime::now_utc();
         self.lock()
-            .records
+            .entries
             .values()
-            .filter(|r| r.expiry_date > now)
+            .filter(|e| e.expiry > now)
             .count()
     }
 
@@ -103,64 +183,176 @@ impl MemoryStore {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn insert(&self, record: &Record, new: bool) -> session_store::Result<bool> {
-        let now = OffsetDateTime::now_utc();
+    /// Stores `entry` under `id`; with `new`, refuses (returns `false`) when `id` is taken.
+    fn insert(&self, id: Id, entry: Entry, new: bool) -> session_store::Result<bool> {
         let mut inner = self.lock();
-        let writes = self.writes.fetch_add(1, Ordering::Relaxed);
-        let sessions = inner.records.len() - inner.pending_live;
-        if writes.is_multiple_of(SWEEP_EVERY) || sessions >= self.capacity {
-            inner.sweep(now);
-        }
-        if inner.records.contains_key(&record.id) {
+        inner.sweep(OffsetDateTime::now_utc());
+        if inner.entries.contains_key(&id) {
             if new {
                 return Ok(false);
             }
-            inner.remove(&record.id);
+            inner.remove(&id);
         }
-        if is_pending(record) {
+        if let Data::Pending(_) = entry.data {
             while inner.pending_live >= self.pending_capacity {
                 let Some(oldest) = inner.pending_order.pop_front() else {
                     break;
                 };
-                if inner.records.get(&oldest).is_some_and(is_pending) {
+                if inner
+                    .entries
+                    .get(&oldest)
+                    .is_some_and(|e| matches!(e.data, Data::Pending(_)))
+                {
                     inner.remove(&oldest);
                 }
             }
-            inner.pending_order.push_back(record.id);
+            inner.pending_order.push_back(id);
             inner.pending_live += 1;
-            if inner.pending_order.len() > 2 * self.pending_capacity + SWEEP_EVERY {
+            if inner.pending_order.len() > 2 * self.pending_capacity + 1024 {
                 let Inner {
-                    records,
+                    entries,
                     pending_order,
                     ..
                 } = &mut *inner;
-                pending_order.retain(|id| records.get(id).is_some_and(is_pending));
+                pending_order.retain(|id| {
+                    entries
+                        .get(id)
+                        .is_some_and(|e| matches!(e.data, Data::Pending(_)))
+                });
             }
-        } else if inner.records.len() - inner.pending_live >= self.capacity {
+        } else if inner.entries.len() - inner.pending_live >= self.capacity {
             return Err(session_store::Error::Backend(
                 "the in-memory session store is full".into(),
             ));
         }
-        inner.records.insert(record.id, record.clone());
+        inner.expiries.insert((entry.expiry, id.0));
+        inner.entries.insert(id, entry);
         Ok(true)
+    }
+
+    /// Stores a logged-in user under a new random id.
+    pub(crate) fn create_user(
+        &self,
+        user: Arc<StoredUser>,
+        expiry: OffsetDateTime,
+    ) -> session_store::Result<Id> {
+        loop {
+            let id = Id::default();
+            let entry = Entry {
+                expiry,
+                data: Data::User {
+                    user: user.clone(),
+                    parsed: None,
+                },
+            };
+            if self.insert(id, entry, true)? {
+                return Ok(id);
+            }
+        }
+    }
+
+    /// The user of session `id` with parsed claims, without a copy: the fast path of every
+    /// logged-in request. Claims are parsed outside the lock, once per session while it
+    /// stays among the recently used.
+    pub(crate) fn load_user(&self, id: &Id) -> Option<Arc<LoggedIn>> {
+        let now = OffsetDateTime::now_utc();
+        let user = {
+            let inner = self.lock();
+            let entry = inner.entries.get(id).filter(|e| e.expiry > now)?;
+            match &entry.data {
+                Data::User {
+                    parsed: Some(parsed),
+                    ..
+                } => return Some(parsed.clone()),
+                Data::User { user, .. } => user.clone(),
+                Data::Pending(_) | Data::Other(_) => return None,
+            }
+        };
+        let parsed = user.clone().decode()?;
+        if self.parsed_capacity > 0 {
+            self.lock()
+                .keep_parsed(id, &user, &parsed, self.parsed_capacity);
+        }
+        Some(parsed)
     }
 }
 
 impl Inner {
-    fn remove(&mut self, id: &Id) -> Option<Record> {
-        let removed = self.records.remove(id)?;
-        if is_pending(&removed) {
-            self.pending_live = self.pending_live.saturating_sub(1);
+    fn remove(&mut self, id: &Id) -> Option<Entry> {
+        let removed = self.entries.remove(id)?;
+        self.expiries.remove(&(removed.expiry, id.0));
+        match removed.data {
+            Data::Pending(_) => self.pending_live = self.pending_live.saturating_sub(1),
+            Data::User {
+                parsed: Some(_), ..
+            } => self.parsed_live = self.parsed_live.saturating_sub(1),
+            _ => {}
         }
         Some(removed)
     }
 
+    /// Removes what has expired: O(expired), not a walk over every record.
     fn sweep(&mut self, now: OffsetDateTime) {
-        self.records.retain(|_, r| r.expiry_date > now);
-        self.pending_live = self.records.values().filter(|r| is_pending(r)).count();
-        let records = &self.records;
-        self.pending_order
-            .retain(|id| records.get(id).is_some_and(is_pending));
+        while let Some(&(expiry, id)) = self.expiries.first() {
+            if expiry > now {
+                break;
+            }
+            if self.remove(&Id(id)).is_none() {
+                self.expiries.pop_first();
+            }
+        }
+    }
+
+    fn keep_parsed(&mut self, id: &Id, user: &Arc<StoredUser>, parsed: &Arc<LoggedIn>, cap: usize) {
+        let Some(Entry {
+            data:
+                Data::User {
+                    user: stored,
+                    parsed: slot @ None,
+                },
+            ..
+        }) = self.entries.get_mut(id)
+        else {
+            return;
+        };
+        if !Arc::ptr_eq(stored, user) {
+            return;
+        }
+        *slot = Some(parsed.clone());
+        self.parsed_order.push_back(*id);
+        self.parsed_live += 1;
+        while self.parsed_live > cap {
+            let Some(oldest) = self.parsed_order.pop_front() else {
+                break;
+            };
+            if let Some(Entry {
+                data: Data::User { parsed, .. },
+                ..
+            }) = self.entries.get_mut(&oldest)
+            {
+                if parsed.take().is_some() {
+                    self.parsed_live -= 1;
+                }
+            }
+        }
+        if self.parsed_order.len() > 2 * cap + 1024 {
+            let Inner {
+                entries,
+                parsed_order,
+                ..
+            } = self;
+            parsed_order.retain(|id| {
+                entries.get(id).is_some_and(|e| {
+                    matches!(
+                        e.data,
+                        Data::User {
+                            parsed: Some(_),
+                            ..
+                        }
+                    )
+                })
+            });
+        }
     }
 }
 
@@ -169,24 +361,34 @@ impl SessionStore for MemoryStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A collision of 128-bit random ids is not expected, but a store must never let a
         // new session take over an existing one.
-        while !self.insert(record, true)? {
+        loop {
+            let entry = Entry {
+                expiry: record.expiry_date,
+                data: Data::from_record(record),
+            };
+            if self.insert(record.id, entry, true)? {
+                return Ok(());
+            }
             record.id = Id::default();
         }
-        Ok(())
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.insert(record, false).map(|_| ())
+        let entry = Entry {
+            expiry: record.expiry_date,
+            data: Data::from_record(record),
+        };
+        self.insert(record.id, entry, false).map(|_| ())
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         let now = OffsetDateTime::now_utc();
         Ok(self
             .lock()
-            .records
+            .entries
             .get(id)
-            .filter(|r| r.expiry_date > now)
-            .cloned())
+            .filter(|e| e.expiry > now)
+            .and_then(|e| e.data.to_record(*id, e.expiry)))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
@@ -292,5 +494,94 @@ mod tests {
         store.delete(&r.id).await.unwrap();
         assert!(store.load(&r.id).await.unwrap().is_none());
         assert!(store.is_empty());
+    }
+
+    fn user_entry(n: usize) -> Arc<StoredUser> {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let token = format!(
+            "{}.{}.{}",
+            b64(r#"{"alg":"RS256"}"#),
+            b64(&format!(r#"{{"sub":"user-{n}","name":"N"}}"#)),
+            b64("signature")
+        );
+        Arc::new(StoredUser::new("p", &token, None).unwrap())
+    }
+
+    fn in_a_minute() -> OffsetDateTime {
+        OffsetDateTime::now_utc() + time::Duration::minutes(1)
+    }
+
+    #[tokio::test]
+    async fn users_are_parsed_once_and_shared_between_requests() {
+        let store = MemoryStore::default();
+        let id = store.create_user(user_entry(1), in_a_minute()).unwrap();
+        let first = store.load_user(&id).unwrap();
+        let second = store.load_user(&id).unwrap();
+        assert!(Arc::ptr_eq(&first, &second), "the parsed user is kept");
+        assert_eq!(store.lock().parsed_live, 1);
+        // The trait still hands out a full record, which reads back the same user.
+        let record = store.load(&id).await.unwrap().unwrap();
+        let again: StoredUser =
+            serde_json::from_value(record.data[crate::session::USER_KEY].clone()).unwrap();
+        assert!(again == **first.stored());
+        store.delete(&id).await.unwrap();
+        assert!(store.load_user(&id).is_none());
+        assert_eq!(store.lock().parsed_live, 0);
+    }
+
+    #[tokio::test]
+    async fn parsed_users_are_capped_and_reparsed_when_needed() {
+        let store = MemoryStore::default().with_parsed_capacity(2);
+        let ids: Vec<Id> = (0..5)
+            .map(|n| store.create_user(user_entry(n), in_a_minute()).unwrap())
+            .collect();
+        for id in &ids {
+            assert!(store.load_user(id).is_some());
+        }
+        assert_eq!(store.lock().parsed_live, 2);
+        // An evicted one still loads (parsed again) and the bound holds.
+        let user = store.load_user(&ids[0]).unwrap();
+        assert_eq!(user.stored().provider.as_ref(), "p");
+        assert_eq!(store.lock().parsed_live, 2);
+        let none = MemoryStore::default().with_parsed_capacity(0);
+        let id = none.create_user(user_entry(9), in_a_minute()).unwrap();
+        assert!(none.load_user(&id).is_some());
+        assert_eq!(none.lock().parsed_live, 0);
+    }
+
+    #[tokio::test]
+    async fn a_user_saved_through_the_trait_is_kept_compact() {
+        let store = MemoryStore::default();
+        let user = user_entry(3);
+        let mut record = Record {
+            id: Id::default(),
+            data: HashMap::from([(
+                crate::session::USER_KEY.to_owned(),
+                serde_json::to_value(&*user).unwrap(),
+            )]),
+            expiry_date: in_a_minute(),
+        };
+        store.create(&mut record).await.unwrap();
+        assert!(matches!(
+            store.lock().entries[&record.id].data,
+            Data::User { .. }
+        ));
+        assert!(*store.load_user(&record.id).unwrap().stored() == user);
+    }
+
+    #[tokio::test]
+    async fn sweeping_removes_only_what_expired() {
+        let store = MemoryStore::default();
+        let mut dead = record(-1);
+        store.create(&mut dead).await.unwrap();
+        let live = store.create_user(user_entry(1), in_a_minute()).unwrap();
+        // The next write sweeps the expired record and leaves the live ones.
+        let mut other = record(60);
+        store.create(&mut other).await.unwrap();
+        let inner = store.lock();
+        assert!(!inner.entries.contains_key(&dead.id));
+        assert!(inner.entries.contains_key(&live) && inner.entries.contains_key(&other.id));
+        assert_eq!(inner.expiries.len(), inner.entries.len());
     }
 }

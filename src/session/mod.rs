@@ -23,21 +23,38 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::pending::PendingLogin;
-use crate::user::StoredUser;
+use crate::user::{LoggedIn, StoredUser};
 
-const USER_KEY: &str = "tower_oidc_login.user";
+pub(crate) const USER_KEY: &str = "tower_oidc_login.user";
 pub(crate) const PENDING_KEY: &str = "tower_oidc_login.pending";
 
 /// The layer's view of the store: users and pending logins, nothing else.
 #[derive(Clone, Debug)]
 pub(crate) struct Sessions {
     store: Arc<dyn SessionStore>,
+    /// The same store when it is the built-in one, whose users are read without a copy
+    /// and without waiting.
+    memory: Option<Arc<MemoryStore>>,
     lifetime: Duration,
 }
 
 impl Sessions {
-    pub(crate) fn new(store: Arc<dyn SessionStore>, lifetime: Duration) -> Self {
-        Sessions { store, lifetime }
+    pub(crate) fn new(
+        store: Arc<dyn SessionStore>,
+        memory: Option<Arc<MemoryStore>>,
+        lifetime: Duration,
+    ) -> Self {
+        Sessions {
+            store,
+            memory,
+            lifetime,
+        }
+    }
+
+    /// The user of session `id` when the store can answer at once (the in-memory store):
+    /// `Some(user or None)`; `None` means "ask [`Self::load_user`]".
+    pub(crate) fn load_user_now(&self, id: &Id) -> Option<Option<Arc<LoggedIn>>> {
+        self.memory.as_ref().map(|m| m.load_user(id))
     }
 
     pub(crate) fn lifetime(&self) -> Duration {
@@ -46,17 +63,23 @@ impl Sessions {
 
     /// The user of session `id`, or `None` when the session is unknown, expired or holds
     /// something this version cannot read (which then reads as anonymous, not an error).
-    pub(crate) async fn load_user(&self, id: &Id) -> Result<Option<StoredUser>, StoreError> {
+    pub(crate) async fn load_user(&self, id: &Id) -> Result<Option<Arc<LoggedIn>>, StoreError> {
+        if let Some(user) = self.load_user_now(id) {
+            return Ok(user);
+        }
         let Some(record) = self.store.load(id).await? else {
             return Ok(None);
         };
-        Ok(read(record, USER_KEY))
+        Ok(read::<StoredUser>(record, USER_KEY).and_then(|u| Arc::new(u).decode()))
     }
 
     /// Stores `user` under a brand-new session id (never a caller-chosen one, so a planted
     /// id cannot become a logged-in session) and returns that id.
-    pub(crate) async fn create_user(&self, user: &StoredUser) -> Result<Id, StoreError> {
-        let mut record = new_record(USER_KEY, user, self.lifetime)?;
+    pub(crate) async fn create_user(&self, user: StoredUser) -> Result<Id, StoreError> {
+        if let Some(memory) = &self.memory {
+            return memory.create_user(Arc::new(user), expiry_after(self.lifetime));
+        }
+        let mut record = new_record(USER_KEY, &user, self.lifetime)?;
         self.store.create(&mut record).await?;
         Ok(record.id)
     }
@@ -106,12 +129,18 @@ fn pending_id(state: &str) -> Id {
 
 fn new_record<T: Serialize>(key: &str, value: &T, ttl: Duration) -> Result<Record, StoreError> {
     let value = serde_json::to_value(value).map_err(|e| StoreError::Encode(e.to_string()))?;
-    let ttl = time::Duration::try_from(ttl).unwrap_or(time::Duration::days(30));
     Ok(Record {
         id: Id::default(),
         data: HashMap::from([(key.to_owned(), value)]),
-        expiry_date: OffsetDateTime::now_utc() + ttl,
+        expiry_date: expiry_after(ttl),
     })
+}
+
+fn expiry_after(ttl: Duration) -> OffsetDateTime {
+    let ttl = time::Duration::try_from(ttl).unwrap_or(time::Duration::days(30));
+    OffsetDateTime::now_utc()
+        .checked_add(ttl)
+        .unwrap_or(OffsetDateTime::now_utc() + time::Duration::days(30))
 }
 
 /// Takes the value out of the record (the store handed us our own copy), so the claims

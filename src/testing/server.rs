@@ -160,7 +160,7 @@ pub(crate) struct Shared {
     codes: Mutex<HashMap<String, CodeGrant>>,
     access_tokens: Mutex<HashMap<String, AccessGrant>>,
     /// The last ID token issued, for [`Misbehaviour::ReplayIdToken`].
-    last_id_token: Mutex<Option<String>>,
+    pub(crate) last_id_token: Mutex<Option<String>>,
     /// The random suffix of [`Misbehaviour::RandomJwksUri`], fixed per provider.
     jwks_suffix: String,
 }
