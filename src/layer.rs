@@ -308,8 +308,7 @@ pub(crate) struct AuthState {
 impl AuthState {
     /// The session id the request's cookie carries, if validly signed.
     pub(crate) fn session_id(&self, headers: &http::HeaderMap) -> Option<Id> {
-        let value = self.cookies.read(headers, &self.cookies.session_name)?;
-        value.parse().ok()
+        self.cookies.session_id(headers)
     }
 
     /// The visitor of this request when it is known without waiting: always for a request

@@ -4,10 +4,17 @@
 //! `cookie_secret`, so a changed secret turns every old cookie into an anonymous visitor
 //! rather than an error, and a guessed or planted value is never taken at face value.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
 use cookie::{Cookie, SameSite};
 use http::header::{HeaderMap, HeaderValue, COOKIE};
+use tower_sessions_core::session::Id;
 
 use crate::keys::Keys;
+
+/// How many verified session cookies are remembered; past that the memo starts afresh.
+const VERIFIED_CAPACITY: usize = 16_384;
 
 /// Cookie names and attributes shared by every cookie the layer sets.
 #[derive(Clone, Debug)]
@@ -18,6 +25,22 @@ pub(crate) struct CookieJar {
     path: String,
     secure: bool,
     keys: Keys,
+    /// Session cookie values (as sent) whose signature already verified, with their id.
+    /// Every logged-in request sends the same value; remembering it spares an HMAC per
+    /// request. Only values that verified under this jar's key get in, a value must match
+    /// byte for byte to be found, and the store still decides whether the session exists
+    /// (so logout stays immediate).
+    verified: Arc<Mutex<Verified>>,
+}
+
+/// The memo of verified session cookies; its `Debug` never shows a cookie value.
+#[derive(Default)]
+struct Verified(HashMap<Box<str>, Id>);
+
+impl std::fmt::Debug for Verified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Verified({} cookies)", self.0.len())
+    }
 }
 
 /// Browsers cap a `Cookie` header at a few KB; anything far beyond is not ours to parse.
@@ -32,7 +55,50 @@ impl CookieJar {
             path: path.to_owned(),
             secure,
             keys,
+            verified: Arc::default(),
         }
+    }
+
+    /// The session id that the request's validly signed session cookie carries.
+    pub(crate) fn session_id(&self, headers: &HeaderMap) -> Option<Id> {
+        for header in headers.get_all(COOKIE) {
+            let Ok(text) = header.to_str() else { continue };
+            if text.len() > MAX_COOKIE_HEADER {
+                continue;
+            }
+            for pair in text.split(';') {
+                let Some((name, raw)) = pair.split_once('=') else {
+                    continue;
+                };
+                if name.trim() != self.session_name {
+                    continue;
+                }
+                let raw = raw.trim();
+                let memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(id) = memo.0.get(raw) {
+                    return Some(*id);
+                }
+                drop(memo);
+                let Ok(cookie) = Cookie::parse_encoded(pair.trim()) else {
+                    continue;
+                };
+                let jar = cookie::CookieJar::new();
+                let signed = jar.signed(&self.keys.session_cookie);
+                let Some(verified) = signed.verify(cookie.into_owned()) else {
+                    continue;
+                };
+                let Ok(id) = verified.value().parse::<Id>() else {
+                    continue;
+                };
+                let mut memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+                if memo.0.len() >= VERIFIED_CAPACITY {
+                    memo.0.clear();
+                }
+                memo.0.insert(raw.into(), id);
+                return Some(id);
+            }
+        }
+        None
     }
 
     /// The verified value of cookie `name`, if the request carries one with a valid
@@ -201,6 +267,36 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn session_ids_are_remembered_only_for_cookies_that_verified() {
+        let ours = jar("secret", false);
+        let id = Id::default();
+        let set = ours.set(
+            "oidc_session",
+            &id.to_string(),
+            std::time::Duration::from_secs(60),
+        );
+        let headers = request_with(&set);
+        assert_eq!(ours.session_id(&headers), Some(id));
+        assert_eq!(ours.verified.lock().unwrap().0.len(), 1);
+        assert_eq!(ours.session_id(&headers), Some(id), "from the memo");
+        // One byte changed: not in the memo, and its signature fails.
+        let text = set.to_str().unwrap();
+        let eq = text.find('=').unwrap();
+        let flipped = if &text[eq + 1..eq + 2] == "A" {
+            "B"
+        } else {
+            "A"
+        };
+        let tampered = format!("{}{flipped}{}", &text[..eq + 1], &text[eq + 2..]);
+        let tampered = request_with(&HeaderValue::from_str(&tampered).unwrap());
+        assert_eq!(ours.session_id(&tampered), None);
+        assert_eq!(ours.verified.lock().unwrap().0.len(), 1);
+        // Another secret's jar has its own memo and rejects the value.
+        assert_eq!(jar("other secret", false).session_id(&headers), None);
+        assert!(!format!("{ours:?}").contains(&text[eq + 1..eq + 20]));
     }
 
     #[test]
