@@ -84,6 +84,8 @@ for app in bare ours axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
 for app in ours axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
 
 port() { cat "$BENCH_DIR/$1.port"; }
+# CPU seconds (user + system) a process has used so far.
+cpu_s() { awk '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"; }
 OURS_COOKIE=$(cat "$BENCH_DIR/ours.cookie")
 AXUM_OIDC_COOKIE=$(cat "$BENCH_DIR/axum_oidc.cookie")
 # The bare app gets our cookie on its "logged-in" route: same request, nothing reads it.
@@ -109,6 +111,8 @@ RAW="$BENCH_DIR/raw.txt"
 for round in $(seq 1 "$ROUNDS"); do
     for app in bare ours axum_oidc; do
         for route in logged_in anonymous; do
+            pid_var="PID_$app"
+            c0=$(cpu_s "${!pid_var}")
             if [ "$route" = logged_in ]; then
                 out=$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" \
                     -H "Cookie: $(cookie_for "$app")" "http://127.0.0.1:$(port "$app")/")
@@ -121,10 +125,15 @@ for round in $(seq 1 "$ROUNDS"); do
                 echo "$out" >&2
                 exit 1
             fi
+            c1=$(cpu_s "${!pid_var}")
             rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+            requests=$(awk '/requests in/ {print $1}' <<<"$out")
             p50=$(awk '/^ +Latency/ {print $2}' <<<"$out")
-            echo "round=$round app=$app route=$route rps=$rps latency_avg=$p50" | tee -a "$RESULTS"
-            echo "$round $app $route $rps" >>"$RAW"
+            # CPU time the app spent per request (user + system, steal time excluded): less
+            # sensitive than throughput to a noisy host.
+            cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="$requests" 'BEGIN { printf "%.3f", (b - a) * 1e6 / n }')
+            echo "round=$round app=$app route=$route rps=$rps latency_avg=$p50 cpu_us_per_request=$cpu_us" | tee -a "$RESULTS"
+            echo "$round $app $route $rps $cpu_us" >>"$RAW"
             sleep 1
         done
     done
@@ -153,8 +162,21 @@ END {
     }
 }' "$RAW" | tee -a "$RESULTS"
 
-# CPU seconds (user + system) a process has used so far.
-cpu_s() { awk '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"; }
+echo "# the same ratios from the app's CPU time per request (bare's CPU per request / the app's;" | tee -a "$RESULTS"
+echo "# what throughput would be if the host gave every run the same CPU): median of the rounds" | tee -a "$RESULTS"
+for rt in logged_in anonymous; do
+    for app in ours axum_oidc; do
+        ratios=$(awk -v app="$app" -v rt="$rt" '
+            $3 == rt && $2 == "bare" { b[$1] = $5 }
+            $3 == rt && $2 == app { o[$1] = $5 }
+            END { for (k in b) if (k in o && o[k] > 0) print b[k] / o[k] }' "$RAW" | sort -g)
+        n=$(wc -l <<<"$ratios")
+        median=$(awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios")
+        bare_us=$(awk -v rt="$rt" '$3 == rt && $2 == "bare" { s += $5; c++ } END { printf "%.2f", s / c }' "$RAW")
+        app_us=$(awk -v app="$app" -v rt="$rt" '$3 == rt && $2 == app { s += $5; c++ } END { printf "%.2f", s / c }' "$RAW")
+        echo "  $rt $app/bare cpu_ratio_median=$median (bare ${bare_us} us/request, $app ${app_us} us/request; per round: $(tr '\n' ' ' <<<"$ratios"))" | tee -a "$RESULTS"
+    done
+done
 
 echo "# login throughput: $LOGINS logins, $LOGIN_CONCURRENCY at a time (client on cpu $LOAD_CPU with the provider)" | tee -a "$RESULTS"
 for app in ours axum_oidc; do

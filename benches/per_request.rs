@@ -110,8 +110,13 @@ struct Fixture {
     rt: Runtime,
     provider: DevProvider,
     port: u16,
-    bare: Router,
-    layered: Router,
+    bare: App,
+    /// The layer added with `Router::layer`, as the README shows.
+    layered: App,
+    /// A do-nothing layer added with `Router::layer`: what axum itself charges per layer.
+    noop_layer: App,
+    /// The layer wrapped around the whole `Router` (`auth.layer(router)`).
+    outer: App,
     entra_cookie: HeaderValue,
     minimal_cookie: HeaderValue,
     stale_cookie: HeaderValue,
@@ -133,7 +138,7 @@ impl Fixture {
             .build()
             .expect("bench runtime");
         let store = Arc::new(MemoryStore::default());
-        let (provider, port, layered) = server.block_on(async {
+        let (provider, port, layered, outer_layer) = server.block_on(async {
             let provider = DevProvider::start().await.expect("provider starts");
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
@@ -148,12 +153,13 @@ impl Fixture {
                 .shared_session_store(shared)
                 .build()
                 .expect("layer");
+            let outer_layer = layer.clone();
             let layered = router().layer(layer);
             let served = layered.clone();
             tokio::spawn(async move {
                 let _ = axum::serve(listener, served).await;
             });
-            (provider, port, layered)
+            (provider, port, layered, outer_layer)
         });
         let login_url = format!("http://127.0.0.1:{port}/auth/login");
         let login = |user: DevUser| {
@@ -190,8 +196,17 @@ impl Fixture {
             rt,
             provider,
             port,
-            bare: router(),
-            layered,
+            bare: App::new(router()),
+            noop_layer: App::new(
+                router().layer(tower::util::MapRequestLayer::new(|r: Request<Body>| r)),
+            ),
+            outer: App::new(
+                tower::ServiceBuilder::new()
+                    .map_response(|r: Response<_>| r.map(Body::new))
+                    .layer(outer_layer)
+                    .service(router()),
+            ),
+            layered: App::new(layered),
             entra_cookie,
             minimal_cookie,
             stale_cookie,
@@ -201,9 +216,12 @@ impl Fixture {
         }
     }
 
-    fn case(&self, name: &str) -> (&Router, Option<&HeaderValue>, &'static str) {
+    fn case(&self, name: &str) -> (&App, Option<&HeaderValue>, &'static str) {
         match name {
             "bare" => (&self.bare, None, "hello anonymous"),
+            "bare_noop_layer" => (&self.noop_layer, None, "hello anonymous"),
+            "outer_anonymous" => (&self.outer, None, "hello anonymous"),
+            "outer_logged_in_entra" => (&self.outer, Some(&self.entra_cookie), "hello Adele Vance"),
             "bare_with_cookie" => (&self.bare, Some(&self.entra_cookie), "hello anonymous"),
             "anonymous" => (&self.layered, None, "hello anonymous"),
             "logged_in_entra" => (&self.layered, Some(&self.entra_cookie), "hello Adele Vance"),
@@ -214,16 +232,23 @@ impl Fixture {
     }
 }
 
-const REQUEST_CASES: [&str; 6] = [
+const REQUEST_CASES: [&str; 9] = [
     "bare",
     "bare_with_cookie",
+    "bare_noop_layer",
     "anonymous",
     "logged_in_entra",
+    "outer_anonymous",
+    "outer_logged_in_entra",
     "logged_in_minimal",
     "stale_cookie",
 ];
 
-async fn one_request(app: &Router, cookie: Option<&HeaderValue>) -> Response<Body> {
+/// Every case behind the same boxed service type, so each pays the same boxing.
+type App =
+    tower::util::BoxCloneSyncService<Request<Body>, Response<Body>, std::convert::Infallible>;
+
+async fn one_request(app: &App, cookie: Option<&HeaderValue>) -> Response<Body> {
     let mut req = Request::builder().uri("/");
     if let Some(c) = cookie {
         req = req.header(COOKIE, c.clone());
@@ -235,7 +260,7 @@ async fn one_request(app: &Router, cookie: Option<&HeaderValue>) -> Response<Bod
 }
 
 /// `iters` requests, each answered and its body read, as a server would.
-async fn requests(app: &Router, cookie: Option<&HeaderValue>, iters: u64) -> Duration {
+async fn requests(app: &App, cookie: Option<&HeaderValue>, iters: u64) -> Duration {
     let start = Instant::now();
     for _ in 0..iters {
         let response = one_request(app, cookie).await;
@@ -248,7 +273,7 @@ async fn requests(app: &Router, cookie: Option<&HeaderValue>, iters: u64) -> Dur
 }
 
 #[inline(never)]
-fn profile_loop(rt: &Runtime, app: &Router, cookie: Option<&HeaderValue>, iters: u64) -> Duration {
+fn profile_loop(rt: &Runtime, app: &App, cookie: Option<&HeaderValue>, iters: u64) -> Duration {
     rt.block_on(requests(app, cookie, iters))
 }
 
