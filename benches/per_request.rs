@@ -14,7 +14,11 @@
 //!
 //! Cases:
 //! - `request/bare`, `request/bare_with_cookie`: the handler without the layer.
+//! - `request/bare_noop_layer`: a do-nothing layer added with `Router::layer` (what axum
+//!   itself charges for any layer).
 //! - `request/anonymous`: through the layer, no cookie (must not touch the store).
+//! - `request/outer_anonymous`, `request/outer_logged_in_entra`: the layer wrapped around the
+//!   whole `Router` instead of added with `Router::layer`.
 //! - `request/logged_in_entra`: through the layer, a session whose user has the claims of a
 //!   realistic Microsoft Entra ID token (~27 claims, 4 groups, 2 roles).
 //! - `request/logged_in_minimal`: the same with the development provider's 5 profile claims.

@@ -21,6 +21,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! For the lowest cost per request, wrap the whole router rather than adding the layer with
+//! `Router::layer` (which wraps every route in another boxed service); see BENCHMARKS.md:
+//!
+//! ```no_run
+//! # use axum::{body::Body, routing::get, Router};
+//! # use tower_oidc_login::{AuthConfig, AuthLayer};
+//! # async fn run(auth: AuthLayer) -> Result<(), Box<dyn std::error::Error>> {
+//! let app = tower::ServiceBuilder::new()
+//!     .map_response(|r: http::Response<_>| r.map(Body::new))
+//!     .layer(auth)
+//!     .service(Router::new().route("/", get(|| async { "hello" })));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8501").await?;
+//! axum::serve(listener, tower::make::Shared::new(app)).await?;
+//! # Ok(()) }
+//! ```
+//!
 //! The layer answers `GET /auth/login`, the callback path of `redirect_uri` (normally
 //! `/oauth2callback`) and `GET`/`POST /auth/logout` itself, all under the path prefix of
 //! `redirect_uri`; every other request goes to the wrapped service with a [`User`] in its
