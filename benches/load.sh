@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Over-the-wire benchmark of tower-oidc-login against a bare axum app and axum-oidc.
+# `ours` adds the layer with `Router::layer` (as the README shows); `ours_outer` wraps the
+# whole router in it instead (same binary, OURS_WRAP=outer).
 #
 #   bash benches/load.sh
 #
@@ -13,7 +15,7 @@
 # spent per login.
 #
 # Knobs (environment): ROUNDS=3 DURATION=5 (s per wrk run) CONNECTIONS=16 LOGINS=400
-# LOGIN_CONCURRENCY=4 SESSIONS=100000 MAX_SECONDS=900 (every process started here exits
+# LOGIN_CONCURRENCY=4 SESSIONS=100000 MAX_SECONDS=900 PAUSE=1 (s between wrk runs) (every process started here exits
 # by itself after that; the script also stops each one by PID when it ends).
 #
 # CPU layout on a 2-core machine: the app under load gets core 0 and one tokio worker;
@@ -28,6 +30,7 @@ LOGINS=${LOGINS:-400}
 LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-4}
 SESSIONS=${SESSIONS:-100000}
 MAX_SECONDS=${MAX_SECONDS:-900}
+PAUSE=${PAUSE:-1}
 
 BENCH_DIR=$(mktemp -d /tmp/oidc-bench.XXXXXX)
 export BENCH_DIR BENCH_MAX_SECONDS=$MAX_SECONDS
@@ -77,27 +80,31 @@ wait_file() {
 
 start provider "$LOAD_CPU" "$BIN/provider"
 wait_file "$BENCH_DIR/issuer"
-start bare "$APP_CPU" "$BIN/bare"
+# The bare app is the same binary without the layer (OURS_WRAP=none).
+start bare "$APP_CPU" env OURS_WRAP=none BENCH_APP_NAME=bare "$BIN/ours"
 start ours "$APP_CPU" "$BIN/ours"
+start ours_outer "$APP_CPU" env BENCH_APP_NAME=ours_outer OURS_WRAP=outer "$BIN/ours"
 start axum_oidc "$APP_CPU" "$BIN/axum_oidc"
-for app in bare ours axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
-for app in ours axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
+for app in bare ours ours_outer axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
+for app in ours ours_outer axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
 
 port() { cat "$BENCH_DIR/$1.port"; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"; }
 OURS_COOKIE=$(cat "$BENCH_DIR/ours.cookie")
+OURS_OUTER_COOKIE=$(cat "$BENCH_DIR/ours_outer.cookie")
 AXUM_OIDC_COOKIE=$(cat "$BENCH_DIR/axum_oidc.cookie")
 # The bare app gets our cookie on its "logged-in" route: same request, nothing reads it.
 cookie_for() {
     case $1 in
         axum_oidc) echo "$AXUM_OIDC_COOKIE" ;;
+        ours_outer) echo "$OURS_OUTER_COOKIE" ;;
         *) echo "$OURS_COOKIE" ;;
     esac
 }
 
 # Each app answers what it should before anything is measured.
-for app in bare ours axum_oidc; do
+for app in bare ours ours_outer axum_oidc; do
     want=$([ "$app" = bare ] && echo "hello anonymous" || echo "hello Adele Vance")
     got=$(curl -sf -H "Cookie: $(cookie_for "$app")" "http://127.0.0.1:$(port "$app")/")
     [ "$got" = "$want" ] || { echo "$app logged-in route answered '$got'" >&2; exit 1; }
@@ -108,8 +115,12 @@ done
 echo "# wrk: $ROUNDS rounds x ${DURATION}s, $CONNECTIONS connections, 1 wrk thread on cpu $LOAD_CPU, app on cpu $APP_CPU" | tee "$RESULTS"
 RAW="$BENCH_DIR/raw.txt"
 : >"$RAW"
+APPS=(bare ours ours_outer axum_oidc)
 for round in $(seq 1 "$ROUNDS"); do
-    for app in bare ours axum_oidc; do
+    # Rotate the order every round, so no app always runs first or right after another.
+    shift_by=$(( (round - 1) % ${#APPS[@]} ))
+    order=("${APPS[@]:shift_by}" "${APPS[@]:0:shift_by}")
+    for app in "${order[@]}"; do
         for route in logged_in anonymous; do
             pid_var="PID_$app"
             c0=$(cpu_s "${!pid_var}")
@@ -134,7 +145,7 @@ for round in $(seq 1 "$ROUNDS"); do
             cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="$requests" 'BEGIN { printf "%.3f", (b - a) * 1e6 / n }')
             echo "round=$round app=$app route=$route rps=$rps latency_avg=$p50 cpu_us_per_request=$cpu_us" | tee -a "$RESULTS"
             echo "$round $app $route $rps $cpu_us" >>"$RAW"
-            sleep 1
+            sleep "$PAUSE"
         done
     done
 done
@@ -147,9 +158,9 @@ END {
     for (i = 1; i <= 2; i++) {
         rt = routes[i]
         for (a in n) { }
-        printf "%-10s bare=%.0f ours=%.0f axum_oidc=%.0f\n", rt, rps["bare " rt]/n["bare " rt], rps["ours " rt]/n["ours " rt], rps["axum_oidc " rt]/n["axum_oidc " rt]
-        split("ours/bare axum_oidc/bare ours/axum_oidc", pairs, " ")
-        for (p = 1; p <= 3; p++) {
+        printf "%-10s bare=%.0f ours=%.0f ours_outer=%.0f axum_oidc=%.0f\n", rt, rps["bare " rt]/n["bare " rt], rps["ours " rt]/n["ours " rt], rps["ours_outer " rt]/n["ours_outer " rt], rps["axum_oidc " rt]/n["axum_oidc " rt]
+        split("ours/bare ours_outer/bare axum_oidc/bare ours/axum_oidc", pairs, " ")
+        for (p = 1; p <= 4; p++) {
             split(pairs[p], ab, "/")
             mean = (rps[ab[1] " " rt]/n[ab[1] " " rt]) / (rps[ab[2] " " rt]/n[ab[2] " " rt])
             lo = 1e9; hi = 0
@@ -162,19 +173,78 @@ END {
     }
 }' "$RAW" | tee -a "$RESULTS"
 
+# median_ratio COLUMN APP ROUTE: the median over rounds of APP's figure / bare's (column 4,
+# requests/s) or bare's / APP's (column 5, CPU µs per request), and the sorted list.
+median_ratio() {
+    local ratios n
+    ratios=$(awk -v col="$1" -v app="$2" -v rt="$3" '
+        $3 == rt && $2 == "bare" { b[$1] = $col }
+        $3 == rt && $2 == app { o[$1] = $col }
+        END { for (k in b) if (k in o && o[k] > 0 && b[k] > 0) print (col == 4 ? o[k] / b[k] : b[k] / o[k]) }' "$RAW" | sort -g)
+    n=$(wc -l <<<"$ratios")
+    awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios"
+    printf ' (per round: %s)' "$(awk '{ printf "%.3f ", $1 }' <<<"$ratios")"
+}
+
+echo "# median over rounds of the per-round throughput ratio (robust to a round the host disturbed)" | tee -a "$RESULTS"
+for rt in logged_in anonymous; do
+    for app in ours ours_outer axum_oidc; do
+        echo "  $rt $app/bare rps_ratio_median=$(median_ratio 4 "$app" "$rt")" | tee -a "$RESULTS"
+    done
+done
+
 echo "# the same ratios from the app's CPU time per request (bare's CPU per request / the app's;" | tee -a "$RESULTS"
 echo "# what throughput would be if the host gave every run the same CPU): median of the rounds" | tee -a "$RESULTS"
 for rt in logged_in anonymous; do
-    for app in ours axum_oidc; do
-        ratios=$(awk -v app="$app" -v rt="$rt" '
-            $3 == rt && $2 == "bare" { b[$1] = $5 }
-            $3 == rt && $2 == app { o[$1] = $5 }
-            END { for (k in b) if (k in o && o[k] > 0) print b[k] / o[k] }' "$RAW" | sort -g)
-        n=$(wc -l <<<"$ratios")
-        median=$(awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios")
+    for app in ours ours_outer axum_oidc; do
+        median=$(median_ratio 5 "$app" "$rt")
         bare_us=$(awk -v rt="$rt" '$3 == rt && $2 == "bare" { s += $5; c++ } END { printf "%.2f", s / c }' "$RAW")
         app_us=$(awk -v app="$app" -v rt="$rt" '$3 == rt && $2 == app { s += $5; c++ } END { printf "%.2f", s / c }' "$RAW")
-        echo "  $rt $app/bare cpu_ratio_median=$median (bare ${bare_us} us/request, $app ${app_us} us/request; per round: $(tr '\n' ' ' <<<"$ratios"))" | tee -a "$RESULTS"
+        echo "  $rt $app/bare cpu_ratio_median=$median; mean CPU: bare ${bare_us} us/request, $app ${app_us} us/request" | tee -a "$RESULTS"
+    done
+done
+
+# Paired runs: bare and one of ours loaded at the same moment, both on the app CPU, so the
+# scheduler splits that core between them and whatever the host does hits both alike. With
+# the core saturated, each gets about half of it, and the ratio of their throughputs is the
+# inverse ratio of their costs per request.
+echo "# paired: bare and ours (or ours_outer) under load at the same time on cpu $APP_CPU, $ROUNDS rounds x ${DURATION}s" | tee -a "$RESULTS"
+PAIRED="$BENCH_DIR/paired.txt"
+: >"$PAIRED"
+wrk_to() { # FILE APP ROUTE: one wrk run against APP into FILE
+    local cookie=()
+    [ "$3" = logged_in ] && cookie=(-H "Cookie: $(cookie_for "$2")")
+    taskset -c "$LOAD_CPU" wrk -t1 -c"$((CONNECTIONS / 2))" -d"${DURATION}s" "${cookie[@]}" \
+        "http://127.0.0.1:$(port "$2")/" >"$1"
+}
+for round in $(seq 1 "$ROUNDS"); do
+    for app in ours ours_outer; do
+        for route in logged_in anonymous; do
+            pid_var="PID_$app"
+            b0=$(cpu_s "$PID_bare"); a0=$(cpu_s "${!pid_var}")
+            wrk_to "$BENCH_DIR/paired-bare.txt" bare "$route" &
+            w1=$!
+            wrk_to "$BENCH_DIR/paired-app.txt" "$app" "$route" &
+            w2=$!
+            wait "$w1" "$w2"
+            b1=$(cpu_s "$PID_bare"); a1=$(cpu_s "${!pid_var}")
+            rb=$(awk '/^Requests\/sec:/ {print $2}' "$BENCH_DIR/paired-bare.txt")
+            ra=$(awk '/^Requests\/sec:/ {print $2}' "$BENCH_DIR/paired-app.txt")
+            line=$(awk -v rb="$rb" -v ra="$ra" -v b0="$b0" -v b1="$b1" -v a0="$a0" -v a1="$a1" -v d="$DURATION" 'BEGIN {
+                printf "rps_bare=%.0f rps_app=%.0f ratio=%.4f core_busy=%.2f", rb, ra, ra / rb, (b1 - b0 + a1 - a0) / d }')
+            echo "paired round=$round app=$app route=$route $line" | tee -a "$RESULTS"
+            echo "$round $app $route $(awk -v rb="$rb" -v ra="$ra" 'BEGIN { print ra / rb }')" >>"$PAIRED"
+            sleep "$PAUSE"
+        done
+    done
+done
+echo "# paired: median over rounds of app/bare throughput (= bare's cost / the app's)" | tee -a "$RESULTS"
+for route in logged_in anonymous; do
+    for app in ours ours_outer; do
+        ratios=$(awk -v app="$app" -v rt="$route" '$2 == app && $3 == rt { print $4 }' "$PAIRED" | sort -g)
+        n=$(wc -l <<<"$ratios")
+        median=$(awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios")
+        echo "  $route $app/bare paired_ratio_median=$median (per round: $(awk '{ printf "%.3f ", $1 }' <<<"$ratios"))" | tee -a "$RESULTS"
     done
 done
 

@@ -128,7 +128,9 @@ async fn main() {
         + 1
         + b64(claims_text.len())
         + 1
-        + user_value["id_token_signature"].as_str().map_or(0, str::len);
+        + user_value["id_token_signature"]
+            .as_str()
+            .map_or(0, str::len);
     let claims_json = claims_text.len();
     let record_json = serde_json::to_string(&record.data).expect("json").len();
 

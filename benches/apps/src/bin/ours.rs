@@ -1,17 +1,31 @@
 //! The same app behind tower-oidc-login's `AuthLayer` (in-memory session store).
-//! Env: BENCH_DIR (reads `issuer`, writes `ours.port`), BENCH_MAX_SECONDS.
+//! Env: BENCH_DIR (reads `issuer`, writes `<BENCH_APP_NAME>.port`, default `ours`),
+//! BENCH_MAX_SECONDS, OURS_WRAP (`route_layer`: `Router::layer` as the README shows, the
+//! default; `outer`: the layer around the whole router; `none`: no layer at all, the bare
+//! app: the same binary, so code layout and build differences cannot pose as the layer's
+//! cost).
 
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use oidc_bench_apps::{exit_after_deadline, hello_user, state_dir, wait_for_file, COOKIE_SECRET};
+use oidc_bench_apps::{
+    bind, exit_after_deadline, hello_user, state_dir, wait_for_file, COOKIE_SECRET,
+};
 use tower_oidc_login::{AuthConfig, AuthLayer};
 
 #[tokio::main]
 async fn main() {
     exit_after_deadline();
     let dir = state_dir();
+    let name = std::env::var("BENCH_APP_NAME").unwrap_or_else(|_| "ours".into());
+    let wrap = std::env::var("OURS_WRAP").unwrap_or_default();
+    if wrap == "none" {
+        let (listener, _) = bind(&format!("{dir}/{name}.port")).await;
+        let app = Router::new().route("/", get(hello_user));
+        axum::serve(listener, app).await.expect("serve");
+        return;
+    }
     let issuer = wait_for_file(&format!("{dir}/issuer"), Duration::from_secs(60))
         .await
         .expect("the provider's issuer");
@@ -33,7 +47,18 @@ async fn main() {
         .expect("layer");
     // Discovery and keys now, as axum-oidc does at start.
     layer.warm_up().await;
-    let app = Router::new().route("/", get(hello_user)).layer(layer);
-    oidc_bench_apps::write_atomically(&format!("{dir}/ours.port"), &port.to_string());
-    axum::serve(listener, app).await.expect("serve");
+    let outer = wrap == "outer";
+    oidc_bench_apps::write_atomically(&format!("{dir}/{name}.port"), &port.to_string());
+    if outer {
+        let app = tower::ServiceBuilder::new()
+            .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
+            .layer(layer)
+            .service(Router::new().route("/", get(hello_user)));
+        axum::serve(listener, tower::make::Shared::new(app))
+            .await
+            .expect("serve");
+    } else {
+        let app = Router::new().route("/", get(hello_user)).layer(layer);
+        axum::serve(listener, app).await.expect("serve");
+    }
 }

@@ -22,12 +22,12 @@ async fn main() {
     write_atomically(&format!("{dir}/issuer"), &provider.issuer());
     eprintln!("provider: {}", provider.issuer());
 
-    for app in env_or("BENCH_LOGIN", "ours axum_oidc").split_whitespace() {
+    for app in env_or("BENCH_LOGIN", "ours ours_outer axum_oidc").split_whitespace() {
         let port = wait_for_file(&format!("{dir}/{app}.port"), Duration::from_secs(120))
             .await
             .unwrap_or_else(|| panic!("{app} did not start"));
         let cookie = match app {
-            "ours" => {
+            "ours" | "ours_outer" => {
                 provider
                     .login_as(
                         &format!("http://127.0.0.1:{port}/auth/login"),
