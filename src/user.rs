@@ -46,17 +46,18 @@ impl StoredUser {
         access_token: Option<&str>,
     ) -> Option<StoredUser> {
         let mut segments = id_token.split('.');
-        let (header, payload, signature) = (segments.next()?, segments.next()?, segments.next()?);
+        let (header, payload, signature_b64) =
+            (segments.next()?, segments.next()?, segments.next()?);
         let json = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
         if !matches!(serde_json::from_str::<Value>(&json), Ok(Value::Object(_))) {
             return None;
         }
-        let signature = URL_SAFE_NO_PAD.decode(signature).ok();
-        let id_token = match signature {
-            Some(signature)
+        // Split only what re-encodes to the very same text; anything else is kept whole.
+        let id_token = match URL_SAFE_NO_PAD.decode(signature_b64) {
+            Ok(signature)
                 if segments.next().is_none()
                     && URL_SAFE_NO_PAD.encode(json.as_bytes()) == payload
-                    && URL_SAFE_NO_PAD.encode(&signature) == id_token.rsplit('.').next()? =>
+                    && URL_SAFE_NO_PAD.encode(&signature) == signature_b64 =>
             {
                 TokenParts::Split {
                     header: header.into(),

@@ -76,12 +76,3 @@ pub(crate) type TokenClient<HasTokenUrl = EndpointNotSet> = openidconnect::Clien
     HasTokenUrl,
     EndpointNotSet,
 >;
-
-/// The verified claims as one JSON object, standard and custom claims alike.
-pub(crate) fn to_json_map(claims: &IdTokenClaims) -> Result<Map<String, Value>, String> {
-    match serde_json::to_value(claims) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err("the token's claims are not a JSON object".to_owned()),
-        Err(_) => Err("the token's claims could not be read".to_owned()),
-    }
-}

@@ -241,14 +241,12 @@ impl Provider {
         })?;
         let access_token = response.access_token();
         let nonce = Nonce::new(nonce.to_owned());
-        let claims = self
-            .verify(id_token, access_token, &nonce, &snapshot)
+        self.verify(id_token, access_token, &nonce, &snapshot)
             .await
             .map_err(|reason| {
                 tracing::warn!(provider = %self.config.name, reason = %reason, "ID token rejected");
                 LoginError::IdTokenRejected(reason)
             })?;
-        let claims = claims::to_json_map(&claims).map_err(LoginError::IdTokenRejected)?;
         let id_token = match serde_json::to_value(id_token) {
             Ok(Value::String(jwt)) => jwt,
             _ => {
@@ -257,6 +255,11 @@ impl Provider {
                 ))
             }
         };
+        // The payload exactly as the provider signed it (what Streamlit shows, and what the
+        // session keeps), not openidconnect's re-serialisation of it.
+        let claims = verify::jwt_part(&id_token, 1).ok_or_else(|| {
+            LoginError::IdTokenRejected("the token's claims could not be read".to_owned())
+        })?;
         Ok(TokenSet {
             claims,
             id_token,

@@ -208,7 +208,7 @@ fn missing_claim(jwt: &str) -> Option<&'static str> {
 }
 
 /// Part `index` of a compact JWT (0 header, 1 payload) as a JSON object.
-fn jwt_part(jwt: &str, index: usize) -> Option<Map<String, Value>> {
+pub(crate) fn jwt_part(jwt: &str, index: usize) -> Option<Map<String, Value>> {
     let part = jwt.split('.').nth(index)?;
     let bytes = URL_SAFE_NO_PAD.decode(part).ok()?;
     match serde_json::from_slice(&bytes).ok()? {

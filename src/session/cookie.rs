@@ -89,39 +89,19 @@ impl CookieJar {
 
     /// The session id that the request's validly signed session cookie carries.
     pub(crate) fn session_id(&self, headers: &HeaderMap) -> Option<Id> {
-        for header in headers.get_all(COOKIE) {
-            let Ok(text) = header.to_str() else { continue };
-            if text.len() > MAX_COOKIE_HEADER {
-                continue;
-            }
-            for pair in text.split(';') {
-                let Some((name, raw)) = pair.split_once('=') else {
-                    continue;
-                };
-                if name.trim() != self.session_name {
-                    continue;
-                }
-                let raw = raw.trim();
-                let memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(id) = memo.get(raw) {
-                    return Some(id);
-                }
-                drop(memo);
-                let Ok(cookie) = Cookie::parse_encoded(pair.trim()) else {
-                    continue;
-                };
-                let jar = cookie::CookieJar::new();
-                let signed = jar.signed(&self.keys.session_cookie);
-                let Some(verified) = signed.verify(cookie.into_owned()) else {
-                    continue;
-                };
-                let Ok(id) = verified.value().parse::<Id>() else {
-                    continue;
-                };
-                let mut memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-                memo.insert(raw, id);
+        for (pair, raw) in pairs(headers, &self.session_name) {
+            let memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(id) = memo.get(raw) {
                 return Some(id);
             }
+            drop(memo);
+            let Some(Ok(id)) = verify(&self.keys.session_cookie, pair).map(|v| v.parse::<Id>())
+            else {
+                continue;
+            };
+            let mut memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+            memo.insert(raw, id);
+            return Some(id);
         }
         None
     }
@@ -130,22 +110,7 @@ impl CookieJar {
     /// signature. Several cookies of that name (another app on the same host, an old
     /// path) are each tried.
     pub(crate) fn read(&self, headers: &HeaderMap, name: &str) -> Option<String> {
-        for header in headers.get_all(COOKIE) {
-            let Ok(text) = header.to_str() else { continue };
-            if text.len() > MAX_COOKIE_HEADER {
-                continue;
-            }
-            for c in Cookie::split_parse_encoded(text).flatten() {
-                if c.name() != name {
-                    continue;
-                }
-                let jar = cookie::CookieJar::new();
-                if let Some(verified) = jar.signed(self.key(name)).verify(c.into_owned()) {
-                    return Some(verified.value().to_owned());
-                }
-            }
-        }
-        None
+        pairs(headers, name).find_map(|(pair, _)| verify(self.key(name), pair))
     }
 
     /// A `Set-Cookie` value for `name=value`, signed, `HttpOnly`, `SameSite=Lax` (the
@@ -195,16 +160,33 @@ impl CookieJar {
 
     /// Whether the request sends a cookie called `name` at all (valid or not).
     pub(crate) fn present(headers: &HeaderMap, name: &str) -> bool {
-        headers.get_all(COOKIE).iter().any(|h| {
-            h.to_str()
-                .map(|t| {
-                    Cookie::split_parse_encoded(t)
-                        .flatten()
-                        .any(|c| c.name() == name)
-                })
-                .unwrap_or(false)
-        })
+        pairs(headers, name).next().is_some()
     }
+}
+
+/// Every cookie called `name` in the request's `Cookie` headers, as `(name=value, value)`
+/// with the value still as sent (encoded, signature included). Headers that are not text
+/// or are far larger than a browser sends are skipped.
+fn pairs<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .filter(|text| text.len() <= MAX_COOKIE_HEADER)
+        .flat_map(|text| text.split(';'))
+        .filter_map(move |pair| {
+            let (n, value) = pair.split_once('=')?;
+            (n.trim() == name).then(|| (pair.trim(), value.trim()))
+        })
+}
+
+/// The value of a signed `name=value` pair whose signature verifies under `key` (the
+/// `cookie` crate's HMAC-SHA256 scheme).
+fn verify(key: &cookie::Key, pair: &str) -> Option<String> {
+    let cookie = Cookie::parse_encoded(pair).ok()?.into_owned();
+    let jar = cookie::CookieJar::new();
+    let verified = jar.signed(key).verify(cookie)?;
+    Some(verified.value().to_owned())
 }
 
 fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
