@@ -84,7 +84,7 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
             _ => Err(LoginRequired::new(
                 &parts.headers,
                 &parts.uri,
-                parts.extensions.get(),
+                &parts.extensions,
             )),
         }
     }

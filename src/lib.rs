@@ -1,28 +1,39 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
-#![cfg_attr(docsrs, feature(doc_auto_cfg))]
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    rust_2018_idioms
+)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 pub mod error;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod extract;
 pub mod guard;
 mod keys;
 pub mod layer;
 mod pages;
+mod paths;
 mod pending;
-pub(crate) mod provider;
+mod provider;
 mod redirect;
 mod routes;
 pub mod session;
+mod state;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod user;
+mod util;
 
 pub use config::{AuthConfig, AuthConfigBuilder, ConfigError, ProviderConfig, Secret};
 pub use error::LoginError;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{CurrentUser, MissingAuthLayer};
 pub use guard::{LoginRequired, RequireLogin, RequireLoginLayer};
 pub use layer::{AuthBody, AuthLayer, AuthLayerBuilder, AuthService, Routes};

@@ -43,13 +43,6 @@ pub(crate) fn browser_tag(binding: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// 32 random bytes, base64url: for `state`, browser bindings and logout states.
-pub(crate) fn random_token() -> String {
-    use base64::Engine;
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 pub(crate) fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }

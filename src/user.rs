@@ -180,6 +180,16 @@ pub(crate) struct LoggedIn {
     id_token: OnceLock<String>,
 }
 
+impl std::fmt::Debug for LoggedIn {
+    // Claims are personal data: name only the provider and the subject.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoggedIn")
+            .field("provider", &self.stored.provider)
+            .field("sub", &self.claims.get("sub"))
+            .finish_non_exhaustive()
+    }
+}
+
 impl LoggedIn {
     pub(crate) fn stored(&self) -> &Arc<StoredUser> {
         &self.stored

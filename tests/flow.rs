@@ -652,7 +652,7 @@ async fn building_the_layer_reports_configuration_errors() {
         AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
 
     // `{port}` with no port to put there.
-    let err = AuthLayer::new(config.clone()).err().expect("needs a port");
+    let err = AuthLayer::new(config.clone()).expect_err("needs a port");
     assert!(matches!(err, ConfigError::PortRequired { .. }), "{err:?}");
     assert!(err.to_string().contains("{port}"), "{err}");
 
@@ -660,8 +660,7 @@ async fn building_the_layer_reports_configuration_errors() {
         .port(8501)
         .cookie_name("bad name;")
         .build()
-        .err()
-        .expect("bad cookie name");
+        .expect_err("bad cookie name");
     assert!(err.to_string().contains("cookie_name"), "{err}");
 
     assert!(AuthLayer::builder(config).port(8501).build().is_ok());

@@ -24,6 +24,10 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::http::{display_url, HttpClient};
+use crate::util::bounded;
+
+/// The most of a provider's text (an issuer, a parser's message) quoted in a page or log.
+pub(crate) const MAX_SHOWN: usize = 200;
 
 /// The only ID token algorithms accepted: asymmetric ones. `none` would accept forged tokens,
 /// and HS* would make the client secret a signing key that anyone holding it could mint
@@ -281,7 +285,7 @@ impl Cache {
         let metadata: Metadata = serde_json::from_slice(&body).map_err(|e| {
             format!(
                 "the discovery document at {shown} is not a valid OpenID configuration ({})",
-                super::bounded(&e.to_string())
+                bounded(&e.to_string(), MAX_SHOWN)
             )
         })?;
 
@@ -326,7 +330,7 @@ impl Cache {
                 "the discovery document at {shown} lists only ID token signing algorithms this \
                  library refuses ({}); it accepts the asymmetric ones (RS256, RS384, RS512, \
                  PS256, PS384, PS512, ES256, ES384, EdDSA), never none or HS256/HS384/HS512",
-                super::bounded(&listed.join(", "))
+                bounded(&listed.join(", "), MAX_SHOWN)
             ));
         }
 
@@ -383,7 +387,7 @@ pub(crate) fn check_issuer(configured_url: &str, shown: &str, issuer: &str) -> R
     if candidates.iter().any(|url| url == fetched_from) {
         return Ok(());
     }
-    let issuer_shown = super::bounded(issuer);
+    let issuer_shown = bounded(issuer, MAX_SHOWN);
     if issuer.to_ascii_lowercase().contains("{tenantid}") {
         return Err(format!(
             "the discovery document at {shown} is Microsoft Entra ID's multi-tenant one \
@@ -395,7 +399,7 @@ pub(crate) fn check_issuer(configured_url: &str, shown: &str, issuer: &str) -> R
     }
     let expected = candidates
         .first()
-        .map(|url| super::bounded(url))
+        .map(|url| bounded(url, MAX_SHOWN))
         .unwrap_or_default();
     Err(format!(
         "the discovery document at {shown} names the issuer \"{issuer_shown}\", whose document \
@@ -440,7 +444,7 @@ async fn fetch_keys(
     let keys: CoreJsonWebKeySet = serde_json::from_slice(&body).map_err(|e| {
         format!(
             "the key set at {shown} is not a valid JWK set ({})",
-            super::bounded(&e.to_string())
+            bounded(&e.to_string(), MAX_SHOWN)
         )
     })?;
     let parsed = keys.keys().len();

@@ -1,5 +1,5 @@
 //! One OpenID provider at run time: discovery, key set, authorization request, token
-//! exchange and ID-token verification. OWNER: provider helper.
+//! exchange and ID-token verification.
 //!
 //! Nothing here touches the network until the first call that needs the provider, so the layer
 //! can be built while a provider is down; [`Provider::ready`] is where discovery happens.
@@ -23,9 +23,10 @@ use url::Url;
 
 use crate::config::{ConfigError, ConfigSource, ProviderConfig, TokenEndpointAuth};
 use crate::error::LoginError;
+use crate::util::bounded;
 
 use self::claims::{IdToken, TokenClient, TokenErrorResponse};
-use self::discovery::{Cache, Snapshot};
+use self::discovery::{Cache, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
 use self::verify::{Expected, Rejection};
 
@@ -327,7 +328,7 @@ impl Provider {
                     text = text.replace(secret, "[redacted]");
                 }
             }
-            bounded(&text)
+            bounded(&text, MAX_SHOWN)
         };
         let failure = match error {
             RequestTokenError::ServerResponse(response) => {
@@ -389,19 +390,6 @@ fn parse_failure(body: &[u8]) -> LoginError {
         _ => "the token response is not a JSON object",
     };
     LoginError::TokenRequestFailed(reason.to_owned())
-}
-
-/// Bounds text that came from the provider before it reaches a page or a log line.
-pub(crate) fn bounded(text: &str) -> String {
-    const MAX: usize = 200;
-    let cleaned: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    match cleaned.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &cleaned[..cut]),
-        None => cleaned,
-    }
 }
 
 impl fmt::Debug for Provider {

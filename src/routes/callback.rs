@@ -7,31 +7,23 @@ use http::{header::SET_COOKIE, Response};
 use http_body_util::Full;
 use subtle::ConstantTimeEq;
 
-use super::{failure, login_href, query_params};
+use super::query::query_params;
+use super::respond::{failure, login_href};
 use crate::error::LoginError;
-use crate::layer::AuthState;
 use crate::pages;
 use crate::pending::{browser_tag, now_unix, PENDING_TTL};
+use crate::session::CookiePurpose;
+use crate::state::AuthState;
 use crate::user::StoredUser;
+use crate::util::bounded;
 
 pub(super) async fn callback(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
-    let params = match query_params(
+    let [code, login_state, error, description, iss] = match query_params(
         parts,
-        &["code", "state", "error", "error_description", "iss"],
+        ["code", "state", "error", "error_description", "iss"],
     ) {
-        Ok(p) => p,
+        Ok(params) => params,
         Err(e) => return failure(&e, None, &state.routes.login),
-    };
-    let [code, login_state, error, description, iss]: [Option<String>; 5] = match params.try_into()
-    {
-        Ok(a) => a,
-        Err(_) => {
-            return failure(
-                &LoginError::BadRequest("unreadable query".into()),
-                None,
-                &state.routes.login,
-            )
-        }
     };
 
     if let Some(error) = error {
@@ -47,8 +39,8 @@ pub(super) async fn callback(state: &AuthState, parts: &Parts) -> Response<Full<
             None => None,
         };
         let err = LoginError::ProviderRefused {
-            error: truncate(&error, 100),
-            description: description.map(|d| truncate(&d, 300)),
+            error: bounded(&error, 100),
+            description: description.map(|d| bounded(&d, 300)),
         };
         let retry = login_href(state, provider.as_deref(), None);
         return failure(&err, provider.as_deref(), &retry);
@@ -94,7 +86,7 @@ async fn finish_login(
     }
     let binding = state
         .cookies
-        .read(&parts.headers, &state.cookies.login_name);
+        .read(&parts.headers, CookiePurpose::LoginBinding);
     let same_browser = binding
         .map(|b| bool::from(browser_tag(&b).as_bytes().ct_eq(pending.browser.as_bytes())))
         .unwrap_or(false);
@@ -146,7 +138,7 @@ async fn finish_login(
     headers.append(
         SET_COOKIE,
         state.cookies.set(
-            &state.cookies.session_name,
+            CookiePurpose::Session,
             &id.to_string(),
             state.sessions.lifetime(),
         ),
@@ -164,7 +156,7 @@ fn logout_return(
 ) -> Response<Full<Bytes>> {
     let expected = state
         .cookies
-        .read(&parts.headers, &state.cookies.logout_name);
+        .read(&parts.headers, CookiePurpose::LogoutState);
     match (returned_state, expected.as_deref()) {
         (Some(got), Some(want)) if bool::from(got.as_bytes().ct_eq(want.as_bytes())) => {
             tracing::debug!("returned from the provider's logout");
@@ -178,12 +170,7 @@ fn logout_return(
     if expected.is_some() {
         response
             .headers_mut()
-            .append(SET_COOKIE, state.cookies.remove(&state.cookies.logout_name));
+            .append(SET_COOKIE, state.cookies.remove(CookiePurpose::LogoutState));
     }
     response
-}
-
-/// Provider-chosen text shown on the error page: bounded, whatever the provider sends.
-fn truncate(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
 }

@@ -5,19 +5,22 @@ use http::request::Parts;
 use http::{header::SET_COOKIE, Response};
 use http_body_util::Full;
 
-use super::{failure, login_href, query_params};
+use super::query::query_params;
+use super::respond::{failure, login_href};
 use crate::error::LoginError;
-use crate::layer::AuthState;
 use crate::pages;
-use crate::pending::{browser_tag, now_unix, random_token, PendingLogin, PENDING_TTL};
+use crate::pending::{browser_tag, now_unix, PendingLogin, PENDING_TTL};
 use crate::redirect::safe_return_to;
+use crate::session::CookiePurpose;
+use crate::state::AuthState;
+use crate::util::{is_loopback_host, random_token};
 
 pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     if let Some(canonical) = loopback_alias_redirect(state, parts) {
         return canonical;
     }
-    let (provider_name, return_to) = match query_params(parts, &["provider", "return_to"]) {
-        Ok(mut v) => (v[0].take(), v[1].take()),
+    let [provider_name, return_to] = match query_params(parts, ["provider", "return_to"]) {
+        Ok(params) => params,
         Err(e) => return failure(&e, None, &state.routes.login),
     };
     let return_to = safe_return_to(return_to.as_deref(), &state.routes.home);
@@ -65,7 +68,7 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
     // its own record, so parallel logins do not clobber each other.
     let binding = state
         .cookies
-        .read(&parts.headers, &state.cookies.login_name)
+        .read(&parts.headers, CookiePurpose::LoginBinding)
         .unwrap_or_else(random_token);
     let pending = PendingLogin {
         provider: name.clone(),
@@ -88,7 +91,7 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
         SET_COOKIE,
         state
             .cookies
-            .set(&state.cookies.login_name, &binding, PENDING_TTL),
+            .set(CookiePurpose::LoginBinding, &binding, PENDING_TTL),
     );
     response
 }
@@ -107,7 +110,7 @@ fn loopback_alias_redirect(state: &AuthState, parts: &Parts) -> Option<Response<
     if !same_port || authority.host() == target_host.trim_start_matches('[').trim_end_matches(']') {
         return None;
     }
-    if !is_loopback(authority.host()) || !is_loopback(target_host) {
+    if !is_loopback_host(authority.host()) || !is_loopback_host(target_host) {
         return None;
     }
     let path_and_query = parts
@@ -119,12 +122,4 @@ fn loopback_alias_redirect(state: &AuthState, parts: &Parts) -> Option<Response<
     url.set_path("");
     let location = format!("{}{}", url.as_str().trim_end_matches('/'), path_and_query);
     Some(pages::redirect(&location, &state.routes.home))
-}
-
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }

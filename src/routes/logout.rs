@@ -10,9 +10,11 @@ use http_body_util::Full;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::layer::AuthState;
 use crate::pages;
-use crate::pending::{random_token, PENDING_TTL};
+use crate::pending::PENDING_TTL;
+use crate::session::CookiePurpose;
+use crate::state::AuthState;
+use crate::util::random_token;
 
 /// A cross-site `GET` (an image tag, a link on another site) must not log anyone out
 /// silently. A navigation from this site (`Sec-Fetch-Site: same-origin`) or one the user
@@ -103,16 +105,13 @@ async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
         None => pages::redirect(&state.routes.home, "/"),
     };
     let headers = response.headers_mut();
-    headers.append(
-        SET_COOKIE,
-        state.cookies.remove(&state.cookies.session_name),
-    );
+    headers.append(SET_COOKIE, state.cookies.remove(CookiePurpose::Session));
     if let (Some(_), Some(s)) = (&location, logout_state.as_deref()) {
         headers.append(
             SET_COOKIE,
             state
                 .cookies
-                .set(&state.cookies.logout_name, s, PENDING_TTL),
+                .set(CookiePurpose::LogoutState, s, PENDING_TTL),
         );
     }
     response

@@ -17,12 +17,24 @@ use crate::keys::Keys;
 /// How many verified session cookies are remembered; past that the memo starts afresh.
 const VERIFIED_CAPACITY: usize = 16_384;
 
+/// What a cookie of the layer is for. Each purpose has its own name and its own signing key,
+/// so a value signed for one purpose never verifies as another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CookiePurpose {
+    /// The session id of a logged-in user.
+    Session,
+    /// Ties a pending login to the browser that started it.
+    LoginBinding,
+    /// The `state` sent to the provider's end-session endpoint.
+    LogoutState,
+}
+
 /// Cookie names and attributes shared by every cookie the layer sets.
 #[derive(Clone, Debug)]
 pub(crate) struct CookieJar {
-    pub(crate) session_name: String,
-    pub(crate) login_name: String,
-    pub(crate) logout_name: String,
+    session_name: String,
+    login_name: String,
+    logout_name: String,
     path: String,
     secure: bool,
     keys: Keys,
@@ -87,6 +99,23 @@ impl CookieJar {
         }
     }
 
+    /// The cookie name of `purpose`: the session cookie's name, plus `_login` or `_logout`.
+    pub(crate) fn name(&self, purpose: CookiePurpose) -> &str {
+        match purpose {
+            CookiePurpose::Session => &self.session_name,
+            CookiePurpose::LoginBinding => &self.login_name,
+            CookiePurpose::LogoutState => &self.logout_name,
+        }
+    }
+
+    fn key(&self, purpose: CookiePurpose) -> &cookie::Key {
+        match purpose {
+            CookiePurpose::Session => &self.keys.session_cookie,
+            CookiePurpose::LoginBinding => &self.keys.login_cookie,
+            CookiePurpose::LogoutState => &self.keys.logout_cookie,
+        }
+    }
+
     /// The session id that the request's validly signed session cookie carries.
     pub(crate) fn session_id(&self, headers: &HeaderMap) -> Option<Id> {
         for (pair, raw) in pairs(headers, &self.session_name) {
@@ -106,19 +135,26 @@ impl CookieJar {
         None
     }
 
-    /// The verified value of cookie `name`, if the request carries one with a valid
+    /// The verified value of the `purpose` cookie, if the request carries one with a valid
     /// signature. Several cookies of that name (another app on the same host, an old
     /// path) are each tried.
-    pub(crate) fn read(&self, headers: &HeaderMap, name: &str) -> Option<String> {
-        pairs(headers, name).find_map(|(pair, _)| verify(self.key(name), pair))
+    pub(crate) fn read(&self, headers: &HeaderMap, purpose: CookiePurpose) -> Option<String> {
+        let key = self.key(purpose);
+        pairs(headers, self.name(purpose)).find_map(|(pair, _)| verify(key, pair))
     }
 
-    /// A `Set-Cookie` value for `name=value`, signed, `HttpOnly`, `SameSite=Lax` (the
-    /// provider's redirect back is a cross-site top-level navigation, which `Strict`
-    /// cookies do not survive), `Secure` on https, scoped to the layer's path.
-    pub(crate) fn set(&self, name: &str, value: &str, max_age: std::time::Duration) -> HeaderValue {
+    /// A `Set-Cookie` value for the `purpose` cookie holding `value`, signed, `HttpOnly`,
+    /// `SameSite=Lax` (the provider's redirect back is a cross-site top-level navigation,
+    /// which `Strict` cookies do not survive), `Secure` on https, scoped to the layer's path.
+    pub(crate) fn set(
+        &self,
+        purpose: CookiePurpose,
+        value: &str,
+        max_age: std::time::Duration,
+    ) -> HeaderValue {
+        let name = self.name(purpose);
         let mut jar = cookie::CookieJar::new();
-        jar.signed_mut(self.key(name))
+        jar.signed_mut(self.key(purpose))
             .add(Cookie::new(name.to_owned(), value.to_owned()));
         let signed = jar
             .get(name)
@@ -135,9 +171,9 @@ impl CookieJar {
         header_value(&cookie)
     }
 
-    /// A `Set-Cookie` value that deletes `name`.
-    pub(crate) fn remove(&self, name: &str) -> HeaderValue {
-        let cookie = Cookie::build((name.to_owned(), ""))
+    /// A `Set-Cookie` value that deletes the `purpose` cookie.
+    pub(crate) fn remove(&self, purpose: CookiePurpose) -> HeaderValue {
+        let cookie = Cookie::build((self.name(purpose).to_owned(), ""))
             .path(self.path.clone())
             .http_only(true)
             .secure(self.secure)
@@ -148,19 +184,9 @@ impl CookieJar {
         header_value(&cookie)
     }
 
-    fn key(&self, name: &str) -> &cookie::Key {
-        if name == self.session_name {
-            &self.keys.session_cookie
-        } else if name == self.login_name {
-            &self.keys.login_cookie
-        } else {
-            &self.keys.logout_cookie
-        }
-    }
-
-    /// Whether the request sends a cookie called `name` at all (valid or not).
-    pub(crate) fn present(headers: &HeaderMap, name: &str) -> bool {
-        pairs(headers, name).next().is_some()
+    /// Whether the request sends a `purpose` cookie at all (valid or not).
+    pub(crate) fn present(&self, headers: &HeaderMap, purpose: CookiePurpose) -> bool {
+        pairs(headers, self.name(purpose)).next().is_some()
     }
 }
 
@@ -221,7 +247,11 @@ mod tests {
     #[test]
     fn a_signed_cookie_reads_back_and_has_the_flags() {
         let jar = jar("secret", true);
-        let set = jar.set("oidc_session", "abc+/=", std::time::Duration::from_secs(60));
+        let set = jar.set(
+            CookiePurpose::Session,
+            "abc+/=",
+            std::time::Duration::from_secs(60),
+        );
         let text = set.to_str().unwrap();
         for flag in [
             "HttpOnly",
@@ -233,33 +263,45 @@ mod tests {
             assert!(text.contains(flag), "{flag} in {text}");
         }
         assert_eq!(
-            jar.read(&request_with(&set), "oidc_session").as_deref(),
+            jar.read(&request_with(&set), CookiePurpose::Session)
+                .as_deref(),
             Some("abc+/=")
         );
     }
 
     #[test]
     fn no_secure_flag_on_plain_http() {
-        let set = jar("secret", false).set("oidc_session", "v", std::time::Duration::from_secs(1));
+        let set = jar("secret", false).set(
+            CookiePurpose::Session,
+            "v",
+            std::time::Duration::from_secs(1),
+        );
         assert!(!set.to_str().unwrap().contains("Secure"));
     }
 
     #[test]
     fn tampered_or_foreign_cookies_are_ignored() {
         let ours = jar("secret", false);
-        let set = ours.set("oidc_session", "id-1", std::time::Duration::from_secs(60));
+        let set = ours.set(
+            CookiePurpose::Session,
+            "id-1",
+            std::time::Duration::from_secs(60),
+        );
         // Signed with another cookie_secret: anonymous, not an error.
         assert_eq!(
-            jar("other secret", false).read(&request_with(&set), "oidc_session"),
+            jar("other secret", false).read(&request_with(&set), CookiePurpose::Session),
             None
         );
         // Value changed after signing.
         let tampered = set.to_str().unwrap().replace("id-1", "id-2");
         let tampered = HeaderValue::from_str(&tampered).unwrap();
-        assert_eq!(ours.read(&request_with(&tampered), "oidc_session"), None);
+        assert_eq!(
+            ours.read(&request_with(&tampered), CookiePurpose::Session),
+            None
+        );
         // Another name's signature does not carry over.
         let login = ours.set(
-            "oidc_session_login",
+            CookiePurpose::LoginBinding,
             "id-1",
             std::time::Duration::from_secs(60),
         );
@@ -270,7 +312,7 @@ mod tests {
         assert_eq!(
             ours.read(
                 &request_with(&HeaderValue::from_str(&moved).unwrap()),
-                "oidc_session"
+                CookiePurpose::Session
             ),
             None
         );
@@ -281,7 +323,7 @@ mod tests {
         let ours = jar("secret", false);
         let id = Id::default();
         let set = ours.set(
-            "oidc_session",
+            CookiePurpose::Session,
             &id.to_string(),
             std::time::Duration::from_secs(60),
         );
@@ -314,7 +356,7 @@ mod tests {
 
     #[test]
     fn removal_expires_the_cookie() {
-        let text = jar("s", false).remove("oidc_session");
+        let text = jar("s", false).remove(CookiePurpose::Session);
         let text = text.to_str().unwrap();
         assert!(text.starts_with("oidc_session=;"), "{text}");
         assert!(text.contains("Max-Age=0"));

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store::{self, SessionStore};
 
+use super::record::{PENDING_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
 
 /// An in-memory [`SessionStore`] for a single process: records expire, expired records are
@@ -92,11 +93,11 @@ impl std::fmt::Debug for Entry {
 
 impl Data {
     fn from_record(record: &Record) -> Data {
-        if record.data.contains_key(super::PENDING_KEY) {
+        if record.data.contains_key(PENDING_KEY) {
             return Data::Pending(record.data.clone());
         }
         if record.data.len() == 1 {
-            if let Some(user) = record.data.get(super::USER_KEY) {
+            if let Some(user) = record.data.get(USER_KEY) {
                 if let Ok(user) = StoredUser::deserialize(user) {
                     return Data::User {
                         user: Arc::new(user),
@@ -111,10 +112,9 @@ impl Data {
     fn to_record(&self, id: Id, expiry: OffsetDateTime) -> Option<Record> {
         let data = match self {
             Data::Pending(data) | Data::Other(data) => data.clone(),
-            Data::User { user, .. } => HashMap::from([(
-                super::USER_KEY.to_owned(),
-                serde_json::to_value(&**user).ok()?,
-            )]),
+            Data::User { user, .. } => {
+                HashMap::from([(USER_KEY.to_owned(), serde_json::to_value(&**user).ok()?)])
+            }
         };
         Some(Record {
             id,
@@ -454,7 +454,7 @@ mod tests {
     fn pending(seconds: i64) -> Record {
         let mut r = record(seconds);
         r.data
-            .insert(crate::session::PENDING_KEY.into(), serde_json::json!({}));
+            .insert(super::PENDING_KEY.into(), serde_json::json!({}));
         r
     }
 
@@ -523,7 +523,7 @@ mod tests {
         // The trait still hands out a full record, which reads back the same user.
         let record = store.load(&id).await.unwrap().unwrap();
         let again: StoredUser =
-            serde_json::from_value(record.data[crate::session::USER_KEY].clone()).unwrap();
+            serde_json::from_value(record.data[super::USER_KEY].clone()).unwrap();
         assert!(again == **first.stored());
         store.delete(&id).await.unwrap();
         assert!(store.load_user(&id).is_none());
@@ -557,7 +557,7 @@ mod tests {
         let mut record = Record {
             id: Id::default(),
             data: HashMap::from([(
-                crate::session::USER_KEY.to_owned(),
+                super::USER_KEY.to_owned(),
                 serde_json::to_value(&*user).unwrap(),
             )]),
             expiry_date: in_a_minute(),

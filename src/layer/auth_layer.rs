@@ -1,0 +1,235 @@
+//! [`AuthLayer`] and its builder: everything validated once, at build time.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tower_layer::Layer;
+
+use super::service::AuthService;
+use crate::config::{AuthConfig, ConfigError};
+use crate::keys::Keys;
+use crate::paths::Routes;
+use crate::provider::Provider;
+use crate::session::{CookieJar, MemoryStore, SessionStore, Sessions};
+use crate::state::{logout_csrf_check, AuthState};
+
+/// Default session cookie name. The login-binding and logout cookies add `_login` and
+/// `_logout`.
+pub const DEFAULT_COOKIE_NAME: &str = "oidc_session";
+
+/// A tower [`Layer`] that adds OpenID Connect login to any service; see the
+/// [module docs](crate::layer).
+#[derive(Clone)]
+pub struct AuthLayer {
+    state: Arc<AuthState>,
+}
+
+/// Builds an [`AuthLayer`]; everything is validated in [`build`](Self::build).
+pub struct AuthLayerBuilder {
+    config: AuthConfig,
+    port: Option<u16>,
+    store: Option<Arc<dyn SessionStore>>,
+    memory: Option<Arc<MemoryStore>>,
+    cookie_name: String,
+    lifetime: Option<Duration>,
+}
+
+impl AuthLayer {
+    /// A layer for `config`, with the in-memory session store. Fails when `redirect_uri`
+    /// contains `{port}`: use [`AuthLayer::builder`] with [`AuthLayerBuilder::port`].
+    pub fn new(config: AuthConfig) -> Result<AuthLayer, ConfigError> {
+        AuthLayer::builder(config).build()
+    }
+
+    /// Starts building a layer for `config`.
+    pub fn builder(config: AuthConfig) -> AuthLayerBuilder {
+        AuthLayerBuilder {
+            config,
+            port: None,
+            store: None,
+            memory: None,
+            cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
+            lifetime: None,
+        }
+    }
+
+    /// Fetches every provider's discovery document and key set now instead of at its
+    /// first login, and logs a warning for each provider that is not reachable. The app
+    /// works either way: an unreachable provider is retried at the next login.
+    pub async fn warm_up(&self) {
+        for provider in self.state.providers.values() {
+            if let Err(e) = provider.ready().await {
+                tracing::warn!(provider = provider.name(), error = %e, "provider not reachable at start-up; login with it will retry");
+            }
+        }
+    }
+
+    /// The paths the layer answers: login, logout and callback.
+    pub fn routes(&self) -> &Routes {
+        &self.state.routes
+    }
+}
+
+impl AuthLayerBuilder {
+    /// The port the app listens on, substituted for `{port}` in `redirect_uri`.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Any tower-sessions 0.14 store (Redis, SQL, moka…) instead of the in-memory default.
+    /// Pending logins live there too, so a store shared by several replicas lets a login
+    /// start on one replica and finish on another.
+    pub fn session_store(self, store: impl SessionStore) -> Self {
+        self.shared_session_store(Arc::new(store))
+    }
+
+    /// Like [`session_store`](Self::session_store), for a store the caller keeps a handle
+    /// to (to inspect it, or to share one store between several layers).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tower_oidc_login::{session::MemoryStore, AuthConfig, AuthLayer};
+    ///
+    /// # let config = AuthConfig::from_toml_str(r#"
+    /// # [auth]
+    /// # redirect_uri = "http://localhost:8501/oauth2callback"
+    /// # cookie_secret = "a long random string, at least 32 bytes"
+    /// # client_id = "id"
+    /// # client_secret = "secret"
+    /// # server_metadata_url = "https://login.example.com/.well-known/openid-configuration"
+    /// # "#).unwrap();
+    /// let store = Arc::new(MemoryStore::default());
+    /// let layer = AuthLayer::builder(config).shared_session_store(store.clone()).build()?;
+    /// assert!(store.is_empty());
+    /// # Ok::<(), tower_oidc_login::ConfigError>(())
+    /// ```
+    pub fn shared_session_store<S: SessionStore>(mut self, store: Arc<S>) -> Self {
+        // The built-in store has a faster, copy-free read path; other stores go through
+        // the `SessionStore` trait.
+        let any: Arc<dyn std::any::Any + Send + Sync> = store.clone();
+        self.memory = any.downcast::<MemoryStore>().ok();
+        self.store = Some(store);
+        self
+    }
+
+    /// The session cookie's name (default [`DEFAULT_COOKIE_NAME`]).
+    pub fn cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// How long a login lasts (default: `session_lifetime_days` from the config, else 30 days).
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = Some(lifetime);
+        self
+    }
+
+    /// Validates everything and builds the layer. No network access happens here.
+    pub fn build(self) -> Result<AuthLayer, ConfigError> {
+        let config = self.config;
+        let redirect_uri = config.redirect_uri_for_port(self.port)?;
+        let post_logout = match &config.post_logout_redirect_uri {
+            Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
+            None => None,
+        }
+        .unwrap_or_else(|| redirect_uri.clone());
+        if !is_cookie_name(&self.cookie_name) {
+            return Err(ConfigError::InvalidValue {
+                key: "cookie_name".into(),
+                reason: format!(
+                    "\"{}\" is not a valid cookie name (use letters, digits, '_' or '-')",
+                    self.cookie_name
+                ),
+                origin: config.source.clone(),
+            });
+        }
+        let routes = Routes::from_redirect_uri(&redirect_uri);
+        let mut providers = BTreeMap::new();
+        for (name, provider) in &config.providers {
+            providers.insert(
+                name.clone(),
+                Arc::new(
+                    Provider::new(provider.clone(), redirect_uri.clone()).map_err(|e| match e {
+                        // The provider knows the key, the config knows the file.
+                        ConfigError::InvalidValue { key, reason, .. } => {
+                            ConfigError::InvalidValue {
+                                key,
+                                reason,
+                                origin: config.source.clone(),
+                            }
+                        }
+                        other => other,
+                    })?,
+                ),
+            );
+        }
+        let keys = Keys::derive(config.cookie_secret.expose());
+        let secure = redirect_uri.scheme() == "https";
+        let cookies = CookieJar::new(&self.cookie_name, &routes.cookie_path, secure, keys);
+        let (store, memory) = match self.store {
+            Some(store) => (store, self.memory),
+            None => {
+                let memory = Arc::new(MemoryStore::default());
+                (memory.clone() as Arc<dyn SessionStore>, Some(memory))
+            }
+        };
+        let lifetime = self.lifetime.unwrap_or(config.session_lifetime);
+        let csrf = logout_csrf_check(&redirect_uri);
+        Ok(AuthLayer {
+            state: Arc::new(AuthState {
+                providers,
+                sessions: Sessions::new(store, memory, lifetime),
+                cookies,
+                routes,
+                expose: config.expose_tokens,
+                post_logout_redirect_uri: post_logout,
+                redirect_uri,
+                csrf,
+            }),
+        })
+    }
+}
+
+fn is_cookie_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService::new(inner, self.state.clone())
+    }
+}
+
+impl fmt::Debug for AuthLayer {
+    // The state holds keys and the store: show what the layer answers, nothing secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthLayer")
+            .field("routes", &self.state.routes)
+            .field(
+                "providers",
+                &self.state.providers.keys().collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AuthLayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `AuthConfig`'s own Debug redacts its secrets.
+        f.debug_struct("AuthLayerBuilder")
+            .field("config", &self.config)
+            .field("port", &self.port)
+            .field("custom_store", &self.store.is_some())
+            .field("cookie_name", &self.cookie_name)
+            .field("lifetime", &self.lifetime)
+            .finish()
+    }
+}

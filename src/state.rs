@@ -1,0 +1,106 @@
+//! What the layer's services and routes share: the providers, the session store, the
+//! cookies and the paths, and the rule that says who the visitor of a request is.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
+use http_body_util::Full;
+use tower_http::csrf::{CsrfLayer, ProtectionError};
+use url::Url;
+
+use crate::config::ExposeTokens;
+use crate::pages;
+use crate::paths::Routes;
+use crate::provider::Provider;
+use crate::session::{CookieJar, CookiePurpose, Id, Lookup, Sessions};
+use crate::user::LoggedIn;
+
+/// The answer to a cross-site logout `POST`.
+pub(crate) type CsrfRejection = fn(ProtectionError) -> Response<Full<Bytes>>;
+
+/// The CSRF check of `POST` logout, answering a refusal with a page of our own.
+pub(crate) fn logout_csrf_check(origin: &Url) -> CsrfLayer<CsrfRejection> {
+    let origin = origin.origin().ascii_serialization();
+    CsrfLayer::new()
+        .add_trusted_origin(&origin)
+        .unwrap_or_else(|_| CsrfLayer::new())
+        .with_rejection_response(csrf_rejected as CsrfRejection)
+}
+
+fn csrf_rejected(_: ProtectionError) -> Response<Full<Bytes>> {
+    tracing::warn!("cross-site logout request refused");
+    pages::error_page(
+        StatusCode::FORBIDDEN,
+        "this logout request came from another site and was refused; use the logout button of this site",
+        "/",
+    )
+}
+
+/// Everything the layer's services share.
+pub(crate) struct AuthState {
+    pub(crate) providers: BTreeMap<String, Arc<Provider>>,
+    pub(crate) sessions: Sessions,
+    pub(crate) cookies: CookieJar,
+    pub(crate) routes: Routes,
+    pub(crate) expose: ExposeTokens,
+    pub(crate) post_logout_redirect_uri: Url,
+    /// `redirect_uri` itself: its origin is where logins must start (see the login route).
+    pub(crate) redirect_uri: Url,
+    pub(crate) csrf: CsrfLayer<CsrfRejection>,
+}
+
+/// Who sent a request, as far as the layer can tell.
+#[derive(Debug)]
+pub(crate) enum Visitor {
+    /// No session cookie at all.
+    Anonymous,
+    /// A session cookie for a live session.
+    LoggedIn(Arc<LoggedIn>),
+    /// A session cookie that no longer counts (bad signature, session ended or expired):
+    /// anonymous, and the response deletes the cookie.
+    StaleCookie,
+    /// A validly signed session id that only an external store can answer for.
+    Ask(Id),
+}
+
+impl AuthState {
+    /// The session id the request's cookie carries, if validly signed.
+    pub(crate) fn session_id(&self, headers: &HeaderMap) -> Option<Id> {
+        self.cookies.session_id(headers)
+    }
+
+    /// The visitor of this request, as far as it is known without waiting: always for a
+    /// request without a session cookie (which never touches the store), and for the
+    /// in-memory store. [`Visitor::Ask`] means the store must be asked with
+    /// [`Self::load_visitor`].
+    pub(crate) fn visitor_now(&self, headers: &HeaderMap) -> Visitor {
+        let Some(id) = self.session_id(headers) else {
+            return if self.cookies.present(headers, CookiePurpose::Session) {
+                Visitor::StaleCookie
+            } else {
+                Visitor::Anonymous
+            };
+        };
+        match self.sessions.load_user_now(&id) {
+            Lookup::Found(user) => Visitor::LoggedIn(user),
+            Lookup::Gone => Visitor::StaleCookie,
+            Lookup::AskStore => Visitor::Ask(id),
+        }
+    }
+
+    /// The visitor of session `id`, from a store that must be awaited. One whose session
+    /// is gone, expired or unreadable is a stale cookie; a store that fails leaves the
+    /// visitor anonymous (and the cookie in place, for when the store is back).
+    pub(crate) async fn load_visitor(&self, id: Id) -> Visitor {
+        match self.sessions.load_user(&id).await {
+            Ok(Some(user)) => Visitor::LoggedIn(user),
+            Ok(None) => Visitor::StaleCookie,
+            Err(e) => {
+                tracing::error!(error = %e, "session store failed; treating the request as anonymous");
+                Visitor::Anonymous
+            }
+        }
+    }
+}

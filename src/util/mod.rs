@@ -1,0 +1,12 @@
+//! Small helpers shared by several modules, one job per file. Nothing here imports
+//! anything else from the crate.
+
+mod net;
+mod random;
+mod text;
+
+#[allow(unused_imports)]
+// TEMP: config/ switches to is_loopback_url when the config refactor lands.
+pub(crate) use self::net::{is_loopback_host, is_loopback_url};
+pub(crate) use self::random::random_token;
+pub(crate) use self::text::bounded;
