@@ -34,12 +34,15 @@ pub enum LoginError {
     /// A query parameter was missing, repeated or malformed.
     #[error("the login response is malformed: {0}")]
     BadRequest(String),
-    /// No pending login matches `state`: never started here, already used, or expired.
+    /// The login of `state` was finished before (a replayed callback), or an answer came back
+    /// for no login at all.
     #[error("this login link is unknown, expired or was already used")]
     UnknownState,
-    /// The pending login was started in another browser (or its cookie was lost).
+    /// This browser has no login in progress for the `state` it brought back: the login was
+    /// started in another browser (login CSRF), or its cookie expired, was used up or lost.
     #[error(
-        "this login was started in another browser, or this browser did not keep the login cookie"
+        "this login link is unknown, expired or was already used, or it was started in another \
+         browser (this browser has no login in progress for it)"
     )]
     BrowserMismatch,
     /// The pending login is older than its lifetime.

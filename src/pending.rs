@@ -1,28 +1,51 @@
 //! A login in progress: what the callback needs to finish it.
 //!
-//! Kept server-side (in the session store) under a hash of its `state`, consumed by the
-//! first callback that names it, and bound to the browser that started it through the
-//! signed login cookie, so a callback replayed, forged or opened in another browser
-//! (login CSRF) finds nothing to finish.
+//! Kept in the browser that started the login, in a cookie of its own sealed with a key
+//! only the app holds (see `session::cookie`), and sent only to the callback. So any
+//! replica with the same `cookie_secret` can finish a login another one started, an
+//! anonymous `/auth/login` makes the server hold nothing, and a callback opened in another
+//! browser (login CSRF) finds nothing to finish. The cookie is deleted at the callback and
+//! its `state` is recorded as used in the session store, so a replayed callback fails on
+//! every replica.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-/// How long a visitor may spend at the provider before the login expires.
+/// How long a visitor may spend at the provider before the login expires, by default.
 pub(crate) const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct PendingLogin {
+    #[serde(rename = "p")]
     pub(crate) provider: String,
+    #[serde(rename = "n")]
     pub(crate) nonce: String,
+    #[serde(rename = "v")]
     pub(crate) pkce_verifier: String,
+    #[serde(rename = "r")]
     pub(crate) return_to: String,
-    /// SHA-256 of the browser's login-binding cookie value, hex.
-    pub(crate) browser: String,
-    /// Unix seconds; the store's own expiry is the first line, this the second.
+    /// Unix seconds; the cookie's own `Max-Age` is the first line, this the second.
+    #[serde(rename = "t")]
     pub(crate) created: i64,
+}
+
+impl PendingLogin {
+    /// The cookie's content (JSON, short keys: it is sealed, then base64-encoded).
+    pub(crate) fn to_cookie(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The login a cookie's content describes; `None` for anything else.
+    pub(crate) fn from_cookie(content: &str) -> Option<PendingLogin> {
+        serde_json::from_str(content).ok()
+    }
+
+    /// Whether more than `lifetime` has passed since the login started.
+    pub(crate) fn expired(&self, lifetime: Duration) -> bool {
+        now_unix().saturating_sub(self.created)
+            > i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX)
+    }
 }
 
 impl std::fmt::Debug for PendingLogin {
@@ -34,15 +57,29 @@ impl std::fmt::Debug for PendingLogin {
     }
 }
 
-/// Hash of a browser-binding value: the store never holds the cookie value itself.
-pub(crate) fn browser_tag(binding: &str) -> String {
-    let digest = Sha256::new()
-        .chain_update(b"tower-oidc-login browser\0")
-        .chain_update(binding.as_bytes())
-        .finalize();
-    digest.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 pub(crate) fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_expires() {
+        let pending = PendingLogin {
+            provider: "google".into(),
+            nonce: "n".into(),
+            pkce_verifier: "v".into(),
+            return_to: "/x".into(),
+            created: now_unix() - 30,
+        };
+        let back = PendingLogin::from_cookie(&pending.to_cookie()).unwrap();
+        assert_eq!(back.provider, "google");
+        assert_eq!(back.return_to, "/x");
+        assert!(!back.expired(Duration::from_secs(60)));
+        assert!(back.expired(Duration::from_secs(10)));
+        assert!(PendingLogin::from_cookie("{}").is_none());
+        assert!(!format!("{pending:?}").contains("\"n\""));
+    }
 }

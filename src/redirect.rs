@@ -6,9 +6,9 @@
 
 use url::Url;
 
-/// Browsers treat `\` like `/` and drop tabs and newlines inside URLs, so all of them can
-/// turn a path into a host; the longest sensible path is far shorter than this cap.
-const MAX_RETURN_TO: usize = 2048;
+/// The longest `return_to` kept: a path that long is no page of a real app, and every
+/// byte rides in the pending-login cookie.
+pub(crate) const MAX_RETURN_TO: usize = 512;
 
 /// `candidate` if it is a same-origin path (with optional query), else `home`.
 pub(crate) fn safe_return_to(candidate: Option<&str>, home: &str) -> String {
@@ -43,7 +43,9 @@ fn same_origin_path(candidate: &str) -> Option<String> {
 }
 
 /// A path that no browser or front-end router can read as another host: one leading `/`,
-/// no `\`, no control characters or whitespace, no encoded separator at the start.
+/// no `\` (browsers treat it like `/`), no control characters or whitespace (browsers drop
+/// tabs and newlines inside URLs), and none of those percent-encoded either, since a
+/// front-end router that decodes once would see them.
 fn plain_path(path: &str) -> bool {
     if path.is_empty() || path.len() > MAX_RETURN_TO {
         return false;
@@ -58,15 +60,34 @@ fn plain_path(path: &str) -> bool {
     {
         return false;
     }
-    // Percent-encoded slashes and backslashes are harmless to a server but some
-    // front-end routers decode before navigating.
-    let lowered = path.to_ascii_lowercase();
-    !(lowered.starts_with("/%2f") || lowered.starts_with("/%5c"))
+    !has_encoded_separator_or_control(path)
+}
+
+/// `%2F`, `%5C`, `%00`–`%1F` or `%7F` anywhere: harmless to a server, but a front-end router
+/// that decodes once before navigating turns `/%09/evil.example` into `//evil.example`.
+fn has_encoded_separator_or_control(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    bytes.windows(3).any(|w| {
+        w[0] == b'%'
+            && match (hex(w[1]), hex(w[2])) {
+                (Some(hi), Some(lo)) => {
+                    let byte = hi * 16 + lo;
+                    byte < 0x20 || byte == 0x7f || byte == b'/' || byte == b'\\'
+                }
+                _ => false,
+            }
+    })
+}
+
+fn hex(digit: u8) -> Option<u8> {
+    (digit as char)
+        .to_digit(16)
+        .and_then(|d| u8::try_from(d).ok())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::safe_return_to;
+    use super::{safe_return_to, MAX_RETURN_TO};
 
     #[test]
     fn keeps_same_origin_paths() {
@@ -98,6 +119,37 @@ mod tests {
         ] {
             assert_eq!(safe_return_to(Some(bad), "/"), "/", "{bad:?} must not pass");
         }
+    }
+
+    #[test]
+    fn return_to_refuses_encoded_controls_and_separators_anywhere() {
+        // A front-end router that decodes once would read these as `//evil.example`.
+        for bad in [
+            "/%09/evil.example",
+            "/%0a/evil.example",
+            "/%0D/evil.example",
+            "/%00",
+            "/%7f/x",
+            "/%1F",
+            "/reports/%2f%2fevil.example",
+            "/reports%5Cevil",
+            "/a?next=%0a",
+        ] {
+            assert_eq!(safe_return_to(Some(bad), "/"), "/", "{bad:?} must not pass");
+        }
+        // Other encodings are fine.
+        assert_eq!(
+            safe_return_to(Some("/a%20b?q=%C3%A9"), "/"),
+            "/a%20b?q=%C3%A9"
+        );
+    }
+
+    #[test]
+    fn return_to_is_capped_at_512_bytes() {
+        let long = format!("/{}", "a".repeat(MAX_RETURN_TO - 1));
+        assert_eq!(safe_return_to(Some(&long), "/"), long);
+        let longer = format!("{long}a");
+        assert_eq!(safe_return_to(Some(&longer), "/home"), "/home");
     }
 
     mod fuzz {
@@ -166,6 +218,10 @@ mod tests {
             assert!(
                 !lowered.starts_with("/%2f") && !lowered.starts_with("/%5c"),
                 "{out:?} from {input:?} starts with an encoded separator"
+            );
+            assert!(
+                !crate::redirect::has_encoded_separator_or_control(out),
+                "{out:?} from {input:?} holds an encoded separator or control character"
             );
             let base = Url::parse("http://app.invalid/").expect("base");
             let joined = base.join(out).expect("a path joins");

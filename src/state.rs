@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
@@ -14,7 +15,7 @@ use crate::config::ExposeTokens;
 use crate::pages;
 use crate::paths::Routes;
 use crate::provider::Provider;
-use crate::session::{CookieJar, CookiePurpose, Id, Lookup, Sessions};
+use crate::session::{CookieJar, Id, Lookup, SessionCookie, Sessions};
 use crate::user::LoggedIn;
 
 /// The answer to a cross-site logout `POST`.
@@ -49,6 +50,8 @@ pub(crate) struct AuthState {
     /// `redirect_uri` itself: its origin is where logins must start (see the login route).
     pub(crate) redirect_uri: Url,
     pub(crate) csrf: CsrfLayer<CsrfRejection>,
+    /// How long a visitor may spend at the provider before the login expires.
+    pub(crate) login_lifetime: Duration,
 }
 
 /// Who sent a request, as far as the layer can tell.
@@ -66,22 +69,15 @@ pub(crate) enum Visitor {
 }
 
 impl AuthState {
-    /// The session id the request's cookie carries, if validly signed.
-    pub(crate) fn session_id(&self, headers: &HeaderMap) -> Option<Id> {
-        self.cookies.session_id(headers)
-    }
-
     /// The visitor of this request, as far as it is known without waiting: always for a
     /// request without a session cookie (which never touches the store), and for the
     /// in-memory store. [`Visitor::Ask`] means the store must be asked with
     /// [`Self::load_visitor`].
     pub(crate) fn visitor_now(&self, headers: &HeaderMap) -> Visitor {
-        let Some(id) = self.session_id(headers) else {
-            return if self.cookies.present(headers, CookiePurpose::Session) {
-                Visitor::StaleCookie
-            } else {
-                Visitor::Anonymous
-            };
+        let id = match self.cookies.session(headers) {
+            SessionCookie::Valid(id) => id,
+            SessionCookie::Absent | SessionCookie::Ambiguous => return Visitor::Anonymous,
+            SessionCookie::Invalid => return Visitor::StaleCookie,
         };
         match self.sessions.load_user_now(&id) {
             Lookup::Found(user) => Visitor::LoggedIn(user),

@@ -307,11 +307,9 @@ async fn thousands_of_login_starts_keep_memory_bounded() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert!(
-        store.pending_len() <= 500,
-        "pending logins capped: {}",
-        store.pending_len()
-    );
+    // Pending logins live in the visitors' cookies: the flood left nothing on the server.
+    assert!(store.is_empty(), "{} records after the flood", store.len());
+    assert_eq!(store.pending_len(), 0);
     // Discovery and keys were fetched once for all of them.
     assert_eq!(provider.request_counts().discovery, 1);
     // A real visitor still logs in after the flood.

@@ -67,17 +67,81 @@ async fn cancelling_at_the_provider_says_so() {
     .await;
 }
 
+/// The `state` of the login a browser starts, and the callback URL for it.
+async fn started_state(browser: &Browser, app: &App) -> String {
+    let r = browser.get(&app.url("/auth/login")).await;
+    let authorize = url::Url::parse(&location(r.headers())).unwrap();
+    authorize
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("state")
+}
+
 #[tokio::test]
 async fn provider_error_text_is_html_escaped() {
-    let (_p, app) = one_provider_app().await;
+    let (provider, app) = one_provider_app().await;
     let browser = Browser::new();
+    let state = started_state(&browser, &app).await;
+    let iss = provider.issuer();
     let r = browser
-        .get(&app.url("/oauth2callback?error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"))
+        .get(&app.url(&format!(
+            "/oauth2callback?state={state}&iss={iss}&error=access_denied&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
+        )))
         .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let page = r.text().await.unwrap();
     assert!(!page.contains("<script>"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+}
+
+#[tokio::test]
+async fn attacker_text_is_not_shown_without_a_login_of_this_browser() {
+    // Anyone can send a victim to the callback with words of their choosing.
+    let (provider, app) = one_provider_app().await;
+    let lure = format!(
+        "/oauth2callback?iss={}&error=access_denied&error_description=account%20locked%2C%20call%20%2B1-555-0100",
+        provider.issuer()
+    );
+    for url in [
+        app.url(&lure),
+        // A state, but not one this browser started.
+        app.url(&format!("{lure}&state=someone-elses-state")),
+    ] {
+        let browser = Browser::new();
+        let r = browser.get(&url).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{url}");
+        let page = r.text().await.unwrap();
+        assert!(!page.contains("account locked"), "{page}");
+        assert!(!page.contains("555"), "{page}");
+        assert!(!page.contains("access_denied"), "{page}");
+    }
+    // The same words for a login this browser did start are the provider's, and shown.
+    let browser = Browser::new();
+    let state = started_state(&browser, &app).await;
+    let r = browser
+        .get(&app.url(&format!("{lure}&state={state}")))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("account locked"));
+}
+
+#[tokio::test]
+async fn provider_text_loses_its_control_characters() {
+    // CR/LF in the provider's words would forge log lines and break the page.
+    let (provider, app) = one_provider_app().await;
+    let browser = Browser::new();
+    let state = started_state(&browser, &app).await;
+    let iss = provider.issuer();
+    let r = browser
+        .get(&app.url(&format!(
+            "/oauth2callback?state={state}&iss={iss}&error=access_denied%0D%0Aforged&error_description=a%0Ab%00c"
+        )))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("access_denied  forged"), "{page}");
+    assert!(page.contains("a b c"), "{page}");
 }
 
 #[tokio::test]
@@ -181,9 +245,11 @@ async fn a_callback_opened_in_another_browser_is_refused() {
     )
     .await;
     assert_eq!(provider.request_counts().token, 0);
-    // And the pending login is consumed: the attacker cannot finish it either.
-    let r = attacker.get(&callback).await;
+    // Opening it again does not help the victim's browser either: it has no login for it.
+    let r = victim.get(&callback).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(victim.me(&app).await["is_logged_in"], false);
+    assert_eq!(provider.request_counts().token, 0);
 }
 
 #[tokio::test]
@@ -276,24 +342,22 @@ async fn garbage_cookies_read_as_anonymous() {
     }
 }
 
-/// A store that ages every pending login past its ten minutes as soon as it is saved,
-/// standing in for a visitor who left the provider's page open too long.
+/// A store that counts what the layer writes to it.
 #[derive(Debug, Default)]
-struct AgingStore {
+struct CountingStore {
     inner: tower_oidc_login::session::MemoryStore,
-    saves: std::sync::atomic::AtomicUsize,
+    creates: std::sync::atomic::AtomicUsize,
 }
 
 #[async_trait::async_trait]
-impl tower_oidc_login::session::SessionStore for AgingStore {
+impl tower_oidc_login::session::SessionStore for CountingStore {
     async fn create(&self, record: &mut Record) -> Result<(), StoreError> {
+        self.creates
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.inner.create(record).await
     }
     async fn save(&self, record: &Record) -> Result<(), StoreError> {
-        self.saves.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let mut aged = record.clone();
-        aged.expiry_date = time::OffsetDateTime::now_utc() - time::Duration::seconds(1);
-        self.inner.save(&aged).await
+        self.inner.save(record).await
     }
     async fn load(&self, id: &Id) -> Result<Option<Record>, StoreError> {
         self.inner.load(id).await
@@ -306,22 +370,60 @@ impl tower_oidc_login::session::SessionStore for AgingStore {
 #[tokio::test]
 async fn an_expired_login_is_refused_and_the_given_store_is_used() {
     let provider = DevProvider::start().await.unwrap();
-    let store = std::sync::Arc::new(AgingStore::default());
+    let store = std::sync::Arc::new(CountingStore::default());
     let app = start_app_with(&provider.secrets_toml(REDIRECT, COOKIE_SECRET), "", {
         let store = store.clone();
-        move |b| b.shared_session_store(store)
+        move |b| {
+            b.shared_session_store(store)
+                .login_timeout(std::time::Duration::from_secs(1))
+        }
     })
     .await;
+    // A visitor who left the provider's page open too long. The browser drops the cookie
+    // after its Max-Age; a client that keeps sending it finds the login expired anyway.
     let browser = Browser::new();
+    let start = browser.get(&app.url("/auth/login")).await;
+    let pending = set_cookies(start.headers())
+        .into_iter()
+        .find(|c| c.starts_with("oidc_session_login_"))
+        .and_then(|c| c.split(';').next().map(str::to_owned))
+        .expect("pending-login cookie");
     let callback = browser
         .start_login(&app.url("/auth/login"), "E", "e@example.com", "")
         .await;
-    assert_eq!(
-        store.saves.load(std::sync::atomic::Ordering::SeqCst),
-        1,
-        "the pending login went to the given store"
-    );
-    let r = browser.get(&callback).await;
+    let state = url::Url::parse(&callback)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let first_state = url::Url::parse(&location(start.headers()))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let replayed = callback.replace(&state, &first_state);
+    let r = reqwest::Client::new()
+        .get(&replayed)
+        .header("cookie", &pending)
+        .send()
+        .await
+        .unwrap();
     assert_refused(&browser, &app, r, StatusCode::BAD_REQUEST, "expired").await;
     assert_eq!(provider.request_counts().token, 0);
+    assert_eq!(
+        store.creates.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "an expired login writes nothing"
+    );
+
+    // A login in time ends with the session in the given store (and its used state).
+    let done = browser
+        .login(&app.url("/auth/login"), "F", "f@example.com")
+        .await;
+    assert_eq!(done.status(), StatusCode::FOUND);
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+    assert_eq!(store.creates.load(std::sync::atomic::Ordering::SeqCst), 2);
 }

@@ -69,11 +69,17 @@ async fn session_cookie_has_the_documented_flags() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let r = browser.get(&app.url("/auth/login")).await;
+    // The pending login's own sealed cookie, sent back only to the callback.
     let login_cookie = set_cookies(r.headers())
         .into_iter()
-        .find(|c| c.starts_with("oidc_session_login="))
-        .expect("login-binding cookie");
-    for flag in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=600"] {
+        .find(|c| c.starts_with("oidc_session_login_"))
+        .expect("pending-login cookie");
+    for flag in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/oauth2callback",
+        "Max-Age=600",
+    ] {
         assert!(
             login_cookie.contains(flag),
             "{flag} missing in {login_cookie}"

@@ -866,7 +866,7 @@ impl CallbackCase {
     }
 }
 
-/// Starts a login in process: the state the provider will send back and the binding
+/// Starts a login in process: the state the provider will send back and the pending-login
 /// cookie (`name=value`) the browser keeps.
 async fn start_login(app: &App) -> (String, String) {
     let answer = send(
@@ -881,10 +881,16 @@ async fn start_login(app: &App) -> (String, String) {
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.into_owned())
         .expect("state");
-    let binding = set_cookie_values(&answer.headers, "oidc_session_login")
-        .pop()
-        .expect("binding cookie");
-    (state, format!("oidc_session_login={binding}"))
+    let pending = answer
+        .headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("oidc_session_login_"))
+        .and_then(|c| c.split(';').next())
+        .expect("pending-login cookie")
+        .to_owned();
+    (state, pending)
 }
 
 #[test]

@@ -9,11 +9,16 @@ use tower_layer::Layer;
 
 use super::service::AuthService;
 use crate::config::{AuthConfig, ConfigError};
-use crate::keys::Keys;
+use crate::keys::KeyRing;
 use crate::paths::Routes;
+use crate::pending::PENDING_TTL;
 use crate::provider::Provider;
 use crate::session::{CookieJar, MemoryStore, SessionStore, Sessions};
 use crate::state::{logout_csrf_check, AuthState};
+
+/// The longest [`AuthLayerBuilder::login_timeout`]: nobody needs an hour at a sign-in
+/// page, and a longer window only keeps a login's sealed nonce and verifier usable longer.
+const MAX_LOGIN_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Default session cookie name. The login-binding and logout cookies add `_login` and
 /// `_logout`.
@@ -34,6 +39,7 @@ pub struct AuthLayerBuilder {
     memory: Option<Arc<MemoryStore>>,
     cookie_name: String,
     lifetime: Option<Duration>,
+    login_timeout: Duration,
 }
 
 impl AuthLayer {
@@ -52,6 +58,7 @@ impl AuthLayer {
             memory: None,
             cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
             lifetime: None,
+            login_timeout: PENDING_TTL,
         }
     }
 
@@ -127,6 +134,14 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// How long a visitor may spend at the provider, from `/auth/login` to the callback,
+    /// before the login expires and must be started again (default 10 minutes; more than
+    /// zero, at most an hour).
+    pub fn login_timeout(mut self, timeout: Duration) -> Self {
+        self.login_timeout = timeout;
+        self
+    }
+
     /// Validates everything and builds the layer. No network access happens here.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
@@ -142,6 +157,17 @@ impl AuthLayerBuilder {
                 reason: format!(
                     "\"{}\" is not a valid cookie name (use letters, digits, '_' or '-')",
                     self.cookie_name
+                ),
+                origin: config.source.clone(),
+            });
+        }
+        if self.login_timeout.is_zero() || self.login_timeout > MAX_LOGIN_TIMEOUT {
+            return Err(ConfigError::InvalidValue {
+                key: "login_timeout".into(),
+                reason: format!(
+                    "{} seconds is out of range; it must be more than 0 and at most {} seconds",
+                    self.login_timeout.as_secs(),
+                    MAX_LOGIN_TIMEOUT.as_secs()
                 ),
                 origin: config.source.clone(),
             });
@@ -166,9 +192,15 @@ impl AuthLayerBuilder {
                 ),
             );
         }
-        let keys = Keys::derive(config.cookie_secret.expose());
+        let keys = KeyRing::derive([config.cookie_secret.expose()]);
         let secure = redirect_uri.scheme() == "https";
-        let cookies = CookieJar::new(&self.cookie_name, &routes.cookie_path, secure, keys);
+        let cookies = CookieJar::new(
+            &self.cookie_name,
+            &routes.cookie_path,
+            &routes.callback,
+            secure,
+            keys,
+        );
         let (store, memory) = match self.store {
             Some(store) => (store, self.memory),
             None => {
@@ -188,6 +220,7 @@ impl AuthLayerBuilder {
                 post_logout_redirect_uri: post_logout,
                 redirect_uri,
                 csrf,
+                login_lifetime: self.login_timeout,
             }),
         })
     }
@@ -230,6 +263,7 @@ impl fmt::Debug for AuthLayerBuilder {
             .field("custom_store", &self.store.is_some())
             .field("cookie_name", &self.cookie_name)
             .field("lifetime", &self.lifetime)
+            .field("login_timeout", &self.login_timeout)
             .finish()
     }
 }

@@ -9,7 +9,6 @@ use http::{Request, Response};
 use tower_service::Service;
 
 use super::future::{AuthBody, AuthFuture};
-use crate::session::CookiePurpose;
 use crate::state::{AuthState, Visitor};
 use crate::user::User;
 
@@ -84,14 +83,14 @@ where
                     };
                     req.extensions_mut()
                         .insert(User::new(user, expose, login_path));
-                    let removal = stale.then(|| state.cookies.remove(CookiePurpose::Session));
+                    let removal = stale.then(|| state.cookies.remove_session());
                     (inner.call(req).await, removal)
                 }));
             }
         };
         req.extensions_mut()
             .insert(User::new(user, expose, self.login_path.clone()));
-        let removal = stale.then(|| self.state.cookies.remove(CookiePurpose::Session));
+        let removal = stale.then(|| self.state.cookies.remove_session());
         AuthFuture::inner(self.inner.call(req), removal)
     }
 }

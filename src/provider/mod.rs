@@ -67,6 +67,14 @@ pub(crate) struct AuthorizationRequest {
     pub pkce_verifier: String,
 }
 
+/// What the callback checks the authorization response's `iss` against (RFC 9207).
+pub(crate) struct IssuerInfo {
+    /// The issuer from discovery.
+    pub(crate) issuer: String,
+    /// `authorization_response_iss_parameter_supported: true` in discovery.
+    pub(crate) iss_parameter_supported: bool,
+}
+
 /// The result of a successful code exchange.
 pub(crate) struct TokenSet {
     /// Every claim of the verified ID token, standard and custom.
@@ -186,7 +194,8 @@ impl Provider {
         })
     }
 
-    /// The issuer from discovery, for the RFC 9207 `iss` check; `None` until discovered.
+    /// The issuer from discovery; `None` until discovered.
+    #[cfg(test)]
     pub(crate) fn issuer(&self) -> Option<String> {
         self.cache
             .current()
@@ -194,10 +203,21 @@ impl Provider {
     }
 
     /// Whether discovery advertised `authorization_response_iss_parameter_supported: true`.
+    #[cfg(test)]
     pub(crate) fn advertises_iss_parameter(&self) -> bool {
         self.cache
             .current()
             .is_some_and(|s| s.discovered.iss_parameter_supported)
+    }
+
+    /// The issuer from discovery and whether the provider promises RFC 9207's `iss`
+    /// parameter, after waiting for discovery if this process has not done it yet.
+    pub(crate) async fn discovered_issuer(&self) -> Result<IssuerInfo, LoginError> {
+        let snapshot = self.snapshot().await?;
+        Ok(IssuerInfo {
+            issuer: snapshot.discovered.issuer.as_str().to_owned(),
+            iss_parameter_supported: snapshot.discovered.iss_parameter_supported,
+        })
     }
 
     /// Exchanges `code` (with the PKCE verifier and the configured redirect URI) at the token

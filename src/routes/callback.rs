@@ -11,11 +11,30 @@ use super::query::query_params;
 use super::respond::{failure, login_href};
 use crate::error::LoginError;
 use crate::pages;
-use crate::pending::{browser_tag, now_unix, PENDING_TTL};
-use crate::session::CookiePurpose;
+use crate::pending::PendingLogin;
+use crate::provider::Provider;
+use crate::session::SessionCookie;
 use crate::state::AuthState;
 use crate::user::StoredUser;
 use crate::util::bounded;
+
+/// The most of the provider's `error` and `error_description` shown or logged.
+const MAX_ERROR: usize = 100;
+const MAX_DESCRIPTION: usize = 300;
+
+/// A failed step, with the provider the login was for when it is known.
+type Failed = (LoginError, Option<String>);
+
+/// What the provider answered to a login.
+enum Answer {
+    /// A code to exchange.
+    Code(String),
+    /// `error=…`: the user cancelled, or the provider refused.
+    Refused {
+        error: String,
+        description: Option<String>,
+    },
+}
 
 pub(super) async fn callback(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     let [code, login_state, error, description, iss] = match query_params(
@@ -25,91 +44,91 @@ pub(super) async fn callback(state: &AuthState, parts: &Parts) -> Response<Full<
         Ok(params) => params,
         Err(e) => return failure(&e, None, &state.routes.login),
     };
-
-    if let Some(error) = error {
-        // Consume the pending login so its state cannot be used again.
-        let provider = match &login_state {
-            Some(s) => state
-                .sessions
-                .take_pending(s)
-                .await
-                .ok()
-                .flatten()
-                .map(|p| p.provider),
-            None => None,
-        };
-        let err = LoginError::ProviderRefused {
-            error: bounded(&error, 100),
-            description: description.map(|d| bounded(&d, 300)),
-        };
-        let retry = login_href(state, provider.as_deref(), None);
-        return failure(&err, provider.as_deref(), &retry);
-    }
-
-    let Some(code) = code else {
-        return logout_return(state, parts, login_state.as_deref());
-    };
     let Some(login_state) = login_state else {
-        return failure(
-            &LoginError::BadRequest("the response has a code but no state".into()),
-            None,
-            &state.routes.login,
-        );
+        return match (code, error) {
+            (Some(_), _) => failure(
+                &LoginError::BadRequest("the response has a code but no state".into()),
+                None,
+                &state.routes.login,
+            ),
+            // Anyone can send a victim here with `error=…` and words of their choosing:
+            // without a login of this browser to answer, none of it is shown.
+            (None, Some(error)) => {
+                tracing::warn!(error = %bounded(&error, MAX_ERROR), "provider error without state; not shown");
+                failure(&LoginError::UnknownState, None, &state.routes.login)
+            }
+            (None, None) => logout_return(state, parts, None),
+        };
+    };
+    let answer = match (error, code) {
+        (Some(error), _) => Answer::Refused { error, description },
+        (None, Some(code)) => Answer::Code(code),
+        (None, None) => return logout_return(state, parts, Some(&login_state)),
     };
 
-    match finish_login(state, parts, &code, &login_state, iss.as_deref()).await {
+    // Whatever happens next, this browser's cookie for the login is spent.
+    let removal = state.cookies.remove_pending(&login_state);
+    let mut response = match finish(state, parts, &login_state, answer, iss.as_deref()).await {
         Ok(response) => response,
         Err((err, provider)) => {
             let retry = login_href(state, provider.as_deref(), None);
             failure(&err, provider.as_deref(), &retry)
         }
-    }
+    };
+    response.headers_mut().append(SET_COOKIE, removal);
+    response
 }
 
-async fn finish_login(
+/// Checks the answer to the login of `login_state` and, for a code, logs the user in.
+async fn finish(
     state: &AuthState,
     parts: &Parts,
-    code: &str,
     login_state: &str,
+    answer: Answer,
     iss: Option<&str>,
-) -> Result<Response<Full<Bytes>>, (LoginError, Option<String>)> {
-    let pending = match state.sessions.take_pending(login_state).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return Err((LoginError::UnknownState, None)),
-        Err(e) => return Err((LoginError::Session(e.to_string()), None)),
-    };
+) -> Result<Response<Full<Bytes>>, Failed> {
+    let pending = state
+        .cookies
+        .open_pending(&parts.headers, login_state)
+        .and_then(|content| PendingLogin::from_cookie(&content))
+        .ok_or((LoginError::BrowserMismatch, None))?;
     let name = pending.provider.clone();
     let fail = |e: LoginError| (e, Some(name.clone()));
-
-    if now_unix().saturating_sub(pending.created) > PENDING_TTL.as_secs() as i64 {
+    if pending.expired(state.login_lifetime) {
         return Err(fail(LoginError::Expired));
     }
-    let binding = state
-        .cookies
-        .read(&parts.headers, CookiePurpose::LoginBinding);
-    let same_browser = binding
-        .map(|b| bool::from(browser_tag(&b).as_bytes().ct_eq(pending.browser.as_bytes())))
-        .unwrap_or(false);
-    if !same_browser {
-        return Err(fail(LoginError::BrowserMismatch));
-    }
-    let Some(provider) = state.providers.get(&name) else {
-        return Err(fail(LoginError::UnknownState));
+    let provider = state
+        .providers
+        .get(&name)
+        .ok_or_else(|| fail(LoginError::UnknownState))?;
+    check_issuer(provider, iss).await.map_err(fail)?;
+
+    let code = match answer {
+        Answer::Code(code) => code,
+        // The answer belongs to a login this browser started, at the provider it names:
+        // its words may be shown, bounded and without control characters.
+        Answer::Refused { error, description } => {
+            return Err(fail(LoginError::ProviderRefused {
+                error: bounded(&error, MAX_ERROR),
+                description: description.map(|d| bounded(&d, MAX_DESCRIPTION)),
+            }))
+        }
     };
-    // RFC 9207: the authorization response names its issuer, which defeats mix-up
-    // attacks; when the provider promises to send it, its absence is an attack too.
-    match (iss, provider.issuer()) {
-        (Some(iss), Some(expected)) if iss != expected => {
-            return Err(fail(LoginError::IssuerMismatch))
-        }
-        (None, _) if provider.advertises_iss_parameter() => {
-            return Err(fail(LoginError::IssuerMismatch))
-        }
-        _ => {}
+
+    // Single use across replicas: a callback replayed with a copy of the cookie finds its
+    // state already recorded. The provider's single-use code is the second line.
+    match state
+        .sessions
+        .mark_state_used(login_state, state.login_lifetime)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(fail(LoginError::UnknownState)),
+        Err(e) => return Err(fail(LoginError::Session(e.to_string()))),
     }
 
     let tokens = provider
-        .exchange_code(code, &pending.pkce_verifier, &pending.nonce)
+        .exchange_code(&code, &pending.pkce_verifier, &pending.nonce)
         .await
         .map_err(fail)?;
 
@@ -126,7 +145,7 @@ async fn finish_login(
         .create_user(stored)
         .await
         .map_err(|e| fail(LoginError::Session(e.to_string())))?;
-    if let Some(old) = state.session_id(&parts.headers) {
+    if let SessionCookie::Valid(old) = state.cookies.session(&parts.headers) {
         if let Err(e) = state.sessions.delete(&old).await {
             tracing::warn!(error = %e, "could not delete the previous session");
         }
@@ -134,16 +153,24 @@ async fn finish_login(
     tracing::info!(provider = %name, sub = tokens.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""), "login succeeded");
 
     let mut response = pages::redirect(&pending.return_to, &state.routes.home);
-    let headers = response.headers_mut();
-    headers.append(
+    response.headers_mut().append(
         SET_COOKIE,
-        state.cookies.set(
-            CookiePurpose::Session,
-            &id.to_string(),
-            state.sessions.lifetime(),
-        ),
+        state.cookies.set_session(&id, state.sessions.lifetime()),
     );
     Ok(response)
+}
+
+/// RFC 9207: the authorization response (an error response too, section 2.4) names its
+/// issuer, which defeats mix-up attacks; when the provider promises to send it, its absence
+/// is an attack too. The provider's metadata is awaited first, so the check is the same on a
+/// replica that has not talked to the provider yet.
+async fn check_issuer(provider: &Provider, iss: Option<&str>) -> Result<(), LoginError> {
+    let expected = provider.discovered_issuer().await?;
+    match iss {
+        Some(iss) if iss != expected.issuer => Err(LoginError::IssuerMismatch),
+        None if expected.iss_parameter_supported => Err(LoginError::IssuerMismatch),
+        _ => Ok(()),
+    }
 }
 
 /// The provider sends the browser back here after its logout (Streamlit registers only
@@ -154,9 +181,7 @@ fn logout_return(
     parts: &Parts,
     returned_state: Option<&str>,
 ) -> Response<Full<Bytes>> {
-    let expected = state
-        .cookies
-        .read(&parts.headers, CookiePurpose::LogoutState);
+    let expected = state.cookies.logout_state(&parts.headers);
     match (returned_state, expected.as_deref()) {
         (Some(got), Some(want)) if bool::from(got.as_bytes().ct_eq(want.as_bytes())) => {
             tracing::debug!("returned from the provider's logout");
@@ -170,7 +195,7 @@ fn logout_return(
     if expected.is_some() {
         response
             .headers_mut()
-            .append(SET_COOKIE, state.cookies.remove(CookiePurpose::LogoutState));
+            .append(SET_COOKIE, state.cookies.remove_logout_state());
     }
     response
 }

@@ -9,9 +9,8 @@ use super::query::query_params;
 use super::respond::{failure, login_href};
 use crate::error::LoginError;
 use crate::pages;
-use crate::pending::{browser_tag, now_unix, PendingLogin, PENDING_TTL};
+use crate::pending::{now_unix, PendingLogin};
 use crate::redirect::safe_return_to;
-use crate::session::CookiePurpose;
 use crate::state::AuthState;
 use crate::util::{is_loopback_host, random_token};
 
@@ -64,34 +63,23 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
         Err(e) => return failure(&e, Some(&name), &retry),
     };
 
-    // One binding value per browser, shared by all its tabs: each tab's pending login is
-    // its own record, so parallel logins do not clobber each other.
-    let binding = state
-        .cookies
-        .read(&parts.headers, CookiePurpose::LoginBinding)
-        .unwrap_or_else(random_token);
+    // The pending login rides in a sealed cookie of its own, sent back only to the
+    // callback: any replica can finish it, nothing is stored for anonymous visitors, and
+    // logins started in several tabs each keep theirs.
     let pending = PendingLogin {
         provider: name.clone(),
         nonce: request.nonce,
         pkce_verifier: request.pkce_verifier,
         return_to,
-        browser: browser_tag(&binding),
         created: now_unix(),
     };
-    if let Err(e) = state
-        .sessions
-        .put_pending(&login_state, &pending, PENDING_TTL)
-        .await
-    {
-        return failure(&LoginError::Session(e.to_string()), Some(&name), &retry);
-    }
     tracing::debug!(provider = %name, "login started");
     let mut response = pages::redirect(request.url.as_str(), &state.routes.home);
     response.headers_mut().append(
         SET_COOKIE,
         state
             .cookies
-            .set(CookiePurpose::LoginBinding, &binding, PENDING_TTL),
+            .seal_pending(&login_state, &pending.to_cookie(), state.login_lifetime),
     );
     response
 }

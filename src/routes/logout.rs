@@ -12,7 +12,7 @@ use tower_service::Service;
 
 use crate::pages;
 use crate::pending::PENDING_TTL;
-use crate::session::CookiePurpose;
+use crate::session::SessionCookie;
 use crate::state::AuthState;
 use crate::util::random_token;
 
@@ -79,7 +79,7 @@ impl Service<Request<()>> for Passes {
 
 async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     let mut ended = None;
-    if let Some(id) = state.session_id(&parts.headers) {
+    if let SessionCookie::Valid(id) = state.cookies.session(&parts.headers) {
         ended = state.sessions.load_user(&id).await.ok().flatten();
         // Server-side first: a copy of the cookie replayed later must find nothing.
         if let Err(e) = state.sessions.delete(&id).await {
@@ -105,14 +105,9 @@ async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
         None => pages::redirect(&state.routes.home, "/"),
     };
     let headers = response.headers_mut();
-    headers.append(SET_COOKIE, state.cookies.remove(CookiePurpose::Session));
+    headers.append(SET_COOKIE, state.cookies.remove_session());
     if let (Some(_), Some(s)) = (&location, logout_state.as_deref()) {
-        headers.append(
-            SET_COOKIE,
-            state
-                .cookies
-                .set(CookiePurpose::LogoutState, s, PENDING_TTL),
-        );
+        headers.append(SET_COOKIE, state.cookies.set_logout_state(s, PENDING_TTL));
     }
     response
 }

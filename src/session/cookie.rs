@@ -1,192 +1,283 @@
-//! The layer's cookies: names, attributes, signing and reading.
+//! The layer's cookies: names, attributes, signing, sealing and reading.
 //!
-//! Values are signed with the `cookie` crate (HMAC-SHA256) under a key derived from
-//! `cookie_secret`, so a changed secret turns every old cookie into an anonymous visitor
-//! rather than an error, and a guessed or planted value is never taken at face value.
+//! Three kinds, each with its own name, path and key ([`Purpose`]):
+//!
+//! - the session cookie: a signed random session id, on the routes' path;
+//! - one pending-login cookie per login in progress: what the callback needs to finish it,
+//!   encrypted and authenticated (AES-256-GCM, the `cookie` crate's private jar), sent
+//!   only to the callback path;
+//! - the logout cookie: the signed `state` sent to the provider's end-session endpoint,
+//!   also sent only to the callback path.
+//!
+//! On https every name carries a prefix browsers enforce: `__Host-` for a cookie on `/`
+//! (no `Domain`, so no sibling subdomain can plant one), `__Secure-` for a cookie on a
+//! narrower path. Keys come from `cookie_secret` ([`KeyRing`]): the current secret signs,
+//! every configured secret verifies, and a cookie no key accepts is an anonymous visitor,
+//! never an error.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
 use cookie::{Cookie, SameSite};
 use http::header::{HeaderMap, HeaderValue, COOKIE};
-use subtle::ConstantTimeEq;
+use sha2::{Digest, Sha256};
 use tower_sessions_core::session::Id;
 
-use crate::keys::Keys;
-
-/// How many verified session cookies are remembered; past that the memo starts afresh.
-const VERIFIED_CAPACITY: usize = 16_384;
-
-/// What a cookie of the layer is for. Each purpose has its own name and its own signing key,
-/// so a value signed for one purpose never verifies as another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum CookiePurpose {
-    /// The session id of a logged-in user.
-    Session,
-    /// Ties a pending login to the browser that started it.
-    LoginBinding,
-    /// The `state` sent to the provider's end-session endpoint.
-    LogoutState,
-}
-
-/// Cookie names and attributes shared by every cookie the layer sets.
-#[derive(Clone, Debug)]
-pub(crate) struct CookieJar {
-    session_name: String,
-    login_name: String,
-    logout_name: String,
-    path: String,
-    secure: bool,
-    keys: Keys,
-    /// Session cookie values (as sent) whose signature already verified, with their id.
-    /// Every logged-in request sends the same value; remembering it spares an HMAC per
-    /// request. Only values that verified under this jar's key get in, a value must match
-    /// byte for byte to be found, and the store still decides whether the session exists
-    /// (so logout stays immediate).
-    verified: Arc<Mutex<Verified>>,
-}
-
-/// The memo of verified session cookies; its `Debug` never shows a cookie value.
-///
-/// Keyed by the value's first bytes (its signature's start: random for every real cookie),
-/// which hashes in a fraction of the time of the whole value; a hit still compares the
-/// whole value, in constant time.
-#[derive(Default)]
-struct Verified(HashMap<[u8; PREFIX], (Box<str>, Id)>);
-
-const PREFIX: usize = 24;
-
-fn prefix(raw: &str) -> [u8; PREFIX] {
-    let mut key = [0u8; PREFIX];
-    let n = raw.len().min(PREFIX);
-    key[..n].copy_from_slice(&raw.as_bytes()[..n]);
-    key
-}
-
-impl Verified {
-    fn get(&self, raw: &str) -> Option<Id> {
-        let (known, id) = self.0.get(&prefix(raw))?;
-        bool::from(known.as_bytes().ct_eq(raw.as_bytes())).then_some(*id)
-    }
-
-    fn insert(&mut self, raw: &str, id: Id) {
-        if self.0.len() >= VERIFIED_CAPACITY {
-            self.0.clear();
-        }
-        self.0.insert(prefix(raw), (raw.into(), id));
-    }
-}
-
-impl std::fmt::Debug for Verified {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Verified({} cookies)", self.0.len())
-    }
-}
+use super::memo::Verified;
+use crate::keys::{KeyRing, Keys};
 
 /// Browsers cap a `Cookie` header at a few KB; anything far beyond is not ours to parse.
 const MAX_COOKIE_HEADER: usize = 16 * 1024;
 
+/// At most this many cookies of one name are checked: more is no browser's doing, and each
+/// check is an HMAC.
+const MAX_SAME_NAME: usize = 4;
+
+/// What a cookie of the layer is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    /// The session id of a logged-in user.
+    Session,
+    /// A login in progress, sealed.
+    Pending,
+    /// The `state` sent to the provider's end-session endpoint.
+    Logout,
+}
+
+impl Purpose {
+    fn key(self, keys: &Keys) -> &cookie::Key {
+        match self {
+            Purpose::Session => &keys.session_cookie,
+            Purpose::Pending => &keys.pending_cookie,
+            Purpose::Logout => &keys.logout_cookie,
+        }
+    }
+}
+
+/// The session cookie of a request, as far as its signature tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SessionCookie {
+    /// The request carries no session cookie.
+    Absent,
+    /// One validly signed session id.
+    Valid(Id),
+    /// Session cookies that no current key accepts: delete it.
+    Invalid,
+    /// Several validly signed session cookies with different ids (one planted by another
+    /// site of the same domain, or left by an http response): none is trusted, and none is
+    /// deleted, since a deletion only reaches ours and would leave the other in charge.
+    Ambiguous,
+}
+
+/// Cookie names and attributes shared by every cookie the layer sets.
+#[derive(Debug)]
+pub(crate) struct CookieJar {
+    session_name: String,
+    session_path: String,
+    /// The pending-login cookies' name before the per-login tag.
+    pending_prefix: String,
+    logout_name: String,
+    /// The path of the pending-login and logout cookies: the callback's own.
+    callback_path: String,
+    secure: bool,
+    keys: KeyRing,
+    verified: Verified,
+}
+
 impl CookieJar {
-    pub(crate) fn new(session_name: &str, path: &str, secure: bool, keys: Keys) -> Self {
+    /// `base` is the session cookie's name as configured; on https the `__Host-` or
+    /// `__Secure-` prefix is added to every name.
+    pub(crate) fn new(
+        base: &str,
+        session_path: &str,
+        callback_path: &str,
+        secure: bool,
+        keys: KeyRing,
+    ) -> Self {
+        let prefixed = |name: String, path: &str| match (secure, path) {
+            (false, _) => name,
+            (true, "/") => format!("__Host-{name}"),
+            (true, _) => format!("__Secure-{name}"),
+        };
         CookieJar {
-            login_name: format!("{session_name}_login"),
-            logout_name: format!("{session_name}_logout"),
-            session_name: session_name.to_owned(),
-            path: path.to_owned(),
+            session_name: prefixed(base.to_owned(), session_path),
+            session_path: session_path.to_owned(),
+            pending_prefix: prefixed(format!("{base}_login_"), callback_path),
+            logout_name: prefixed(format!("{base}_logout"), callback_path),
+            callback_path: callback_path.to_owned(),
             secure,
             keys,
-            verified: Arc::default(),
+            verified: Verified::default(),
         }
     }
 
-    /// The cookie name of `purpose`: the session cookie's name, plus `_login` or `_logout`.
-    pub(crate) fn name(&self, purpose: CookiePurpose) -> &str {
-        match purpose {
-            CookiePurpose::Session => &self.session_name,
-            CookiePurpose::LoginBinding => &self.login_name,
-            CookiePurpose::LogoutState => &self.logout_name,
-        }
-    }
-
-    fn key(&self, purpose: CookiePurpose) -> &cookie::Key {
-        match purpose {
-            CookiePurpose::Session => &self.keys.session_cookie,
-            CookiePurpose::LoginBinding => &self.keys.login_cookie,
-            CookiePurpose::LogoutState => &self.keys.logout_cookie,
-        }
-    }
-
-    /// The session id that the request's validly signed session cookie carries.
-    pub(crate) fn session_id(&self, headers: &HeaderMap) -> Option<Id> {
-        for (pair, raw) in pairs(headers, &self.session_name) {
-            let memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(id) = memo.get(raw) {
-                return Some(id);
-            }
-            drop(memo);
-            let Some(Ok(id)) = verify(&self.keys.session_cookie, pair).map(|v| v.parse::<Id>())
-            else {
-                continue;
+    /// The session id the request's session cookie carries.
+    pub(crate) fn session(&self, headers: &HeaderMap) -> SessionCookie {
+        let mut found = SessionCookie::Absent;
+        for (pair, raw) in pairs(headers, &self.session_name).take(MAX_SAME_NAME) {
+            let id = match self.verified.get(raw) {
+                Some(id) => Some(id),
+                None => {
+                    let id = self
+                        .verify(Purpose::Session, pair)
+                        .and_then(|v| v.parse().ok());
+                    if let Some(id) = id {
+                        self.verified.insert(raw, id);
+                    }
+                    id
+                }
             };
-            let mut memo = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            memo.insert(raw, id);
-            return Some(id);
+            found = match (found, id) {
+                (SessionCookie::Valid(first), Some(id)) if first != id => {
+                    return SessionCookie::Ambiguous
+                }
+                (SessionCookie::Valid(first), _) => SessionCookie::Valid(first),
+                (_, Some(id)) => SessionCookie::Valid(id),
+                (_, None) => SessionCookie::Invalid,
+            };
         }
-        None
+        found
     }
 
-    /// The verified value of the `purpose` cookie, if the request carries one with a valid
-    /// signature. Several cookies of that name (another app on the same host, an old
-    /// path) are each tried.
-    pub(crate) fn read(&self, headers: &HeaderMap, purpose: CookiePurpose) -> Option<String> {
-        let key = self.key(purpose);
-        pairs(headers, self.name(purpose)).find_map(|(pair, _)| verify(key, pair))
+    /// A `Set-Cookie` for the session cookie holding `id`.
+    pub(crate) fn set_session(&self, id: &Id, max_age: Duration) -> HeaderValue {
+        let value = self.sign(Purpose::Session, &self.session_name, &id.to_string());
+        self.build(&self.session_name, value, &self.session_path, Some(max_age))
     }
 
-    /// A `Set-Cookie` value for the `purpose` cookie holding `value`, signed, `HttpOnly`,
-    /// `SameSite=Lax` (the provider's redirect back is a cross-site top-level navigation,
-    /// which `Strict` cookies do not survive), `Secure` on https, scoped to the layer's path.
-    pub(crate) fn set(
+    /// A `Set-Cookie` that deletes the session cookie.
+    pub(crate) fn remove_session(&self) -> HeaderValue {
+        self.build(&self.session_name, String::new(), &self.session_path, None)
+    }
+
+    /// The `state` of a logout this browser started, if its cookie verifies.
+    pub(crate) fn logout_state(&self, headers: &HeaderMap) -> Option<String> {
+        pairs(headers, &self.logout_name)
+            .take(MAX_SAME_NAME)
+            .find_map(|(pair, _)| self.verify(Purpose::Logout, pair))
+    }
+
+    /// A `Set-Cookie` remembering the `state` of a logout for the callback.
+    pub(crate) fn set_logout_state(&self, state: &str, max_age: Duration) -> HeaderValue {
+        let value = self.sign(Purpose::Logout, &self.logout_name, state);
+        self.build(&self.logout_name, value, &self.callback_path, Some(max_age))
+    }
+
+    /// A `Set-Cookie` that deletes the logout cookie.
+    pub(crate) fn remove_logout_state(&self) -> HeaderValue {
+        self.build(&self.logout_name, String::new(), &self.callback_path, None)
+    }
+
+    /// A `Set-Cookie` sealing `content` for the login whose `state` it is: encrypted, so
+    /// the browser learns nothing of it (nonce, PKCE verifier), and authenticated together
+    /// with its name, so it only opens for that `state`.
+    pub(crate) fn seal_pending(
         &self,
-        purpose: CookiePurpose,
-        value: &str,
-        max_age: std::time::Duration,
+        state: &str,
+        content: &str,
+        max_age: Duration,
     ) -> HeaderValue {
-        let name = self.name(purpose);
+        let name = self.pending_name(state);
         let mut jar = cookie::CookieJar::new();
-        jar.signed_mut(self.key(purpose))
-            .add(Cookie::new(name.to_owned(), value.to_owned()));
-        let signed = jar
-            .get(name)
+        jar.private_mut(Purpose::Pending.key(self.keys.current()))
+            .add(Cookie::new(name.clone(), content.to_owned()));
+        let sealed = jar
+            .get(&name)
             .map(|c| c.value().to_owned())
             .unwrap_or_default();
-        let max_age = time::Duration::try_from(max_age).unwrap_or(time::Duration::days(30));
-        let cookie = Cookie::build((name.to_owned(), signed))
-            .path(self.path.clone())
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(SameSite::Lax)
-            .max_age(max_age)
-            .build();
-        header_value(&cookie)
+        self.build(&name, sealed, &self.callback_path, Some(max_age))
     }
 
-    /// A `Set-Cookie` value that deletes the `purpose` cookie.
-    pub(crate) fn remove(&self, purpose: CookiePurpose) -> HeaderValue {
-        let cookie = Cookie::build((self.name(purpose).to_owned(), ""))
-            .path(self.path.clone())
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(SameSite::Lax)
-            .max_age(time::Duration::ZERO)
-            .expires(time::OffsetDateTime::UNIX_EPOCH)
-            .build();
-        header_value(&cookie)
+    /// The content sealed for `state`, if this browser sent its cookie and a key opens it.
+    pub(crate) fn open_pending(&self, headers: &HeaderMap, state: &str) -> Option<String> {
+        let name = self.pending_name(state);
+        let opened = pairs(headers, &name)
+            .take(MAX_SAME_NAME)
+            .find_map(|(pair, _)| {
+                let sealed = Cookie::parse_encoded(pair).ok()?.into_owned();
+                self.keys.all().find_map(|keys| {
+                    let jar = cookie::CookieJar::new();
+                    jar.private(Purpose::Pending.key(keys))
+                        .decrypt(sealed.clone())
+                        .map(|c| c.value().to_owned())
+                })
+            });
+        opened
     }
 
-    /// Whether the request sends a `purpose` cookie at all (valid or not).
-    pub(crate) fn present(&self, headers: &HeaderMap, purpose: CookiePurpose) -> bool {
-        pairs(headers, self.name(purpose)).next().is_some()
+    /// A `Set-Cookie` that deletes the pending-login cookie of `state`.
+    pub(crate) fn remove_pending(&self, state: &str) -> HeaderValue {
+        self.build(
+            &self.pending_name(state),
+            String::new(),
+            &self.callback_path,
+            None,
+        )
+    }
+
+    /// One name per login in progress, so logins started in several tabs do not overwrite
+    /// each other: the prefix plus a short digest of the `state`.
+    fn pending_name(&self, state: &str) -> String {
+        let digest = Sha256::new()
+            .chain_update(b"tower-oidc-login pending cookie\0")
+            .chain_update(state.as_bytes())
+            .finalize();
+        format!(
+            "{}{}",
+            self.pending_prefix,
+            URL_SAFE_NO_PAD.encode(&digest[..12])
+        )
+    }
+
+    fn sign(&self, purpose: Purpose, name: &str, value: &str) -> String {
+        let mut jar = cookie::CookieJar::new();
+        jar.signed_mut(purpose.key(self.keys.current()))
+            .add(Cookie::new(name.to_owned(), value.to_owned()));
+        jar.get(name)
+            .map(|c| c.value().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The value of a signed `name=value` pair if a key of the ring verifies it (the
+    /// `cookie` crate's HMAC-SHA256 scheme).
+    fn verify(&self, purpose: Purpose, pair: &str) -> Option<String> {
+        let cookie = Cookie::parse_encoded(pair).ok()?.into_owned();
+        self.keys.all().find_map(|keys| {
+            let jar = cookie::CookieJar::new();
+            jar.signed(purpose.key(keys))
+                .verify(cookie.clone())
+                .map(|c| c.value().to_owned())
+        })
+    }
+
+    /// `HttpOnly`, `SameSite=Lax` (the provider's redirect back is a cross-site top-level
+    /// navigation, which `Strict` cookies do not survive), `Secure` on https, no `Domain`.
+    /// `max_age` `None` deletes the cookie.
+    fn build(
+        &self,
+        name: &str,
+        value: String,
+        path: &str,
+        max_age: Option<Duration>,
+    ) -> HeaderValue {
+        let mut cookie = Cookie::build((name.to_owned(), value))
+            .path(path.to_owned())
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax);
+        cookie = match max_age {
+            Some(age) => {
+                cookie.max_age(time::Duration::try_from(age).unwrap_or(time::Duration::days(30)))
+            }
+            None => cookie
+                .max_age(time::Duration::ZERO)
+                .expires(time::OffsetDateTime::UNIX_EPOCH),
+        };
+        // Names come from validated configuration and values are base64 with a signature
+        // or ciphertext, so this cannot fail; an empty header is the harmless fallback.
+        HeaderValue::from_str(&cookie.build().encoded().to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 }
 
@@ -206,160 +297,5 @@ fn pairs<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = (&'a
         })
 }
 
-/// The value of a signed `name=value` pair whose signature verifies under `key` (the
-/// `cookie` crate's HMAC-SHA256 scheme).
-fn verify(key: &cookie::Key, pair: &str) -> Option<String> {
-    let cookie = Cookie::parse_encoded(pair).ok()?.into_owned();
-    let jar = cookie::CookieJar::new();
-    let verified = jar.signed(key).verify(cookie)?;
-    Some(verified.value().to_owned())
-}
-
-fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
-    // Names come from configuration (validated) and values are base64 with a signature,
-    // so this cannot fail; an empty header is the harmless fallback.
-    HeaderValue::from_str(&cookie.encoded().to_string())
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use http::header::HeaderValue;
-
-    fn jar(secret: &str, secure: bool) -> CookieJar {
-        CookieJar::new("oidc_session", "/app", secure, Keys::derive(secret))
-    }
-
-    fn request_with(set_cookie: &HeaderValue) -> HeaderMap {
-        let pair = set_cookie
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        let mut headers = HeaderMap::new();
-        headers.insert(COOKIE, HeaderValue::from_str(&pair).unwrap());
-        headers
-    }
-
-    #[test]
-    fn a_signed_cookie_reads_back_and_has_the_flags() {
-        let jar = jar("secret", true);
-        let set = jar.set(
-            CookiePurpose::Session,
-            "abc+/=",
-            std::time::Duration::from_secs(60),
-        );
-        let text = set.to_str().unwrap();
-        for flag in [
-            "HttpOnly",
-            "Secure",
-            "SameSite=Lax",
-            "Path=/app",
-            "Max-Age=60",
-        ] {
-            assert!(text.contains(flag), "{flag} in {text}");
-        }
-        assert_eq!(
-            jar.read(&request_with(&set), CookiePurpose::Session)
-                .as_deref(),
-            Some("abc+/=")
-        );
-    }
-
-    #[test]
-    fn no_secure_flag_on_plain_http() {
-        let set = jar("secret", false).set(
-            CookiePurpose::Session,
-            "v",
-            std::time::Duration::from_secs(1),
-        );
-        assert!(!set.to_str().unwrap().contains("Secure"));
-    }
-
-    #[test]
-    fn tampered_or_foreign_cookies_are_ignored() {
-        let ours = jar("secret", false);
-        let set = ours.set(
-            CookiePurpose::Session,
-            "id-1",
-            std::time::Duration::from_secs(60),
-        );
-        // Signed with another cookie_secret: anonymous, not an error.
-        assert_eq!(
-            jar("other secret", false).read(&request_with(&set), CookiePurpose::Session),
-            None
-        );
-        // Value changed after signing.
-        let tampered = set.to_str().unwrap().replace("id-1", "id-2");
-        let tampered = HeaderValue::from_str(&tampered).unwrap();
-        assert_eq!(
-            ours.read(&request_with(&tampered), CookiePurpose::Session),
-            None
-        );
-        // Another name's signature does not carry over.
-        let login = ours.set(
-            CookiePurpose::LoginBinding,
-            "id-1",
-            std::time::Duration::from_secs(60),
-        );
-        let moved = login
-            .to_str()
-            .unwrap()
-            .replacen("oidc_session_login=", "oidc_session=", 1);
-        assert_eq!(
-            ours.read(
-                &request_with(&HeaderValue::from_str(&moved).unwrap()),
-                CookiePurpose::Session
-            ),
-            None
-        );
-    }
-
-    #[test]
-    fn session_ids_are_remembered_only_for_cookies_that_verified() {
-        let ours = jar("secret", false);
-        let id = Id::default();
-        let set = ours.set(
-            CookiePurpose::Session,
-            &id.to_string(),
-            std::time::Duration::from_secs(60),
-        );
-        let headers = request_with(&set);
-        assert_eq!(ours.session_id(&headers), Some(id));
-        assert_eq!(ours.verified.lock().unwrap().0.len(), 1);
-        assert_eq!(ours.session_id(&headers), Some(id), "from the memo");
-        // One byte changed: not in the memo, and its signature fails.
-        let text = set.to_str().unwrap();
-        let eq = text.find('=').unwrap();
-        let flipped = if &text[eq + 1..eq + 2] == "A" {
-            "B"
-        } else {
-            "A"
-        };
-        let tampered = format!("{}{flipped}{}", &text[..eq + 1], &text[eq + 2..]);
-        let tampered = request_with(&HeaderValue::from_str(&tampered).unwrap());
-        assert_eq!(ours.session_id(&tampered), None);
-        assert_eq!(ours.verified.lock().unwrap().0.len(), 1);
-        // Same first bytes (the memo's key), one byte changed at the end: not found either.
-        let pair = text.split(';').next().unwrap();
-        let last = if pair.ends_with('A') { "B" } else { "A" };
-        let tail = format!("{}{last}", &pair[..pair.len() - 1]);
-        let tail = request_with(&HeaderValue::from_str(&tail).unwrap());
-        assert_eq!(ours.session_id(&tail), None);
-        // Another secret's jar has its own memo and rejects the value.
-        assert_eq!(jar("other secret", false).session_id(&headers), None);
-        assert!(!format!("{ours:?}").contains(&text[eq + 1..eq + 20]));
-    }
-
-    #[test]
-    fn removal_expires_the_cookie() {
-        let text = jar("s", false).remove(CookiePurpose::Session);
-        let text = text.to_str().unwrap();
-        assert!(text.starts_with("oidc_session=;"), "{text}");
-        assert!(text.contains("Max-Age=0"));
-        assert!(text.contains("Path=/app"));
-    }
-}
+mod tests;

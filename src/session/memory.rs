@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store::{self, SessionStore};
 
-use super::record::{PENDING_KEY, USER_KEY};
+use super::record::{USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
 
 /// An in-memory [`SessionStore`] for a single process: records expire, expired records are
@@ -18,9 +18,10 @@ use crate::user::{LoggedIn, StoredUser};
 ///
 /// Two bounds, because the two kinds of record differ: logged-in sessions are capped
 /// (default 1,000,000; past that a new login is refused with an error page, never an
-/// existing session dropped), and pending logins, which anyone can create by opening
-/// `/auth/login`, are capped separately (default 100,000) with the oldest evicted first,
-/// so a flood of login starts can only crowd out other unfinished logins.
+/// existing session dropped), and the records of login states already used at the
+/// callback (which keep a replayed callback from working; pending logins themselves live in
+/// the browser's cookie), are capped separately (default 100,000) with the oldest evicted
+/// first, so a flood of callbacks can only crowd out other such records.
 ///
 /// The layer's own records are kept compact (a session holds the ID token's payload once,
 /// about the size of the token), and the parsed claims of the most recently used sessions
@@ -51,7 +52,7 @@ struct Inner {
     entries: HashMap<Id, Entry>,
     /// Every entry's expiry, soonest first, so a sweep pops what expired and stops.
     expiries: BTreeSet<(OffsetDateTime, i128)>,
-    /// Pending-login ids in arrival order, for evicting the oldest. May hold ids already
+    /// Used-state ids in arrival order, for evicting the oldest. May hold ids already
     /// consumed; they are skipped and compacted away.
     pending_order: VecDeque<Id>,
     pending_live: usize,
@@ -66,8 +67,9 @@ struct Entry {
 }
 
 enum Data {
-    /// A pending login (or any other record), as tower-sessions hands it over.
+    /// A used login state, as tower-sessions hands it over.
     Pending(HashMap<String, Value>),
+    /// Any other record.
     Other(HashMap<String, Value>),
     /// A logged-in user in compact form, and its parsed claims while it is recently used.
     User {
@@ -93,7 +95,7 @@ impl std::fmt::Debug for Entry {
 
 impl Data {
     fn from_record(record: &Record) -> Data {
-        if record.data.contains_key(PENDING_KEY) {
+        if record.data.contains_key(USED_STATE_KEY) {
             return Data::Pending(record.data.clone());
         }
         if record.data.len() == 1 {
@@ -132,7 +134,7 @@ impl Default for MemoryStore {
 
 impl MemoryStore {
     /// A store holding at most `capacity` logged-in sessions (and, separately, 100,000
-    /// pending logins). When full, expired records are swept first; if it is still full,
+    /// used login states). When full, expired records are swept first; if it is still full,
     /// a new login is refused with a store error (the callback answers an error page).
     pub fn with_capacity(capacity: usize) -> Self {
         MemoryStore {
@@ -143,7 +145,7 @@ impl MemoryStore {
         }
     }
 
-    /// At most `capacity` pending logins; past that the oldest is evicted.
+    /// At most `capacity` records of used login states; past that the oldest is evicted.
     pub fn with_pending_capacity(mut self, capacity: usize) -> Self {
         self.pending_capacity = capacity.max(1);
         self
@@ -157,7 +159,7 @@ impl MemoryStore {
         self
     }
 
-    /// Live (unexpired) records right now, sessions and pending logins.
+    /// Live (unexpired) records right now, sessions and used login states.
     pub fn len(&self) -> usize {
         let now = OffsetDateTime::now_utc();
         self.lock()
@@ -167,7 +169,7 @@ impl MemoryStore {
             .count()
     }
 
-    /// Pending logins held right now (expired ones not yet swept included).
+    /// Records of used login states held right now (expired ones not yet swept included).
     pub fn pending_len(&self) -> usize {
         self.lock().pending_live
     }
@@ -454,7 +456,7 @@ mod tests {
     fn pending(seconds: i64) -> Record {
         let mut r = record(seconds);
         r.data
-            .insert(super::PENDING_KEY.into(), serde_json::json!({}));
+            .insert(super::USED_STATE_KEY.into(), serde_json::json!({}));
         r
     }
 

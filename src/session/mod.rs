@@ -7,11 +7,12 @@
 //! the cookie stays small however many claims the provider sends.
 
 mod cookie;
+mod memo;
 mod memory;
 mod record;
 mod sessions;
 
-pub(crate) use self::cookie::{CookieJar, CookiePurpose};
+pub(crate) use self::cookie::{CookieJar, SessionCookie};
 pub use self::memory::MemoryStore;
 pub(crate) use self::sessions::{Lookup, Sessions};
 pub use tower_sessions_core::session::{Id, Record};

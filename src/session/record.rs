@@ -11,8 +11,8 @@ use tower_sessions_core::session_store::Error as StoreError;
 
 /// The record key of a logged-in user.
 pub(crate) const USER_KEY: &str = "tower_oidc_login.user";
-/// The record key of a pending login.
-pub(crate) const PENDING_KEY: &str = "tower_oidc_login.pending";
+/// The record key of a login state that reached the callback (single use).
+pub(crate) const USED_STATE_KEY: &str = "tower_oidc_login.used_state";
 
 /// A record holding `value` under `key`, expiring after `ttl`, with a fresh random id.
 pub(crate) fn new_record<T: Serialize>(

@@ -1,4 +1,4 @@
-//! The layer's view of the store: logged-in users and pending logins, nothing else.
+//! The layer's view of the store: logged-in users and used login states, nothing else.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,8 +8,7 @@ use tower_sessions_core::session::Id;
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use super::memory::MemoryStore;
-use super::record::{expiry_after, new_record, read, PENDING_KEY, USER_KEY};
-use crate::pending::PendingLogin;
+use super::record::{expiry_after, new_record, read, USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
 
 /// What [`Sessions::load_user_now`] knows without waiting.
@@ -90,38 +89,36 @@ impl Sessions {
         self.store.delete(id).await
     }
 
-    /// Keeps a pending login until `ttl` passes or [`Self::take_pending`] consumes it.
-    pub(crate) async fn put_pending(
+    /// Records that the login of `state` reached its callback, for `ttl` (its lifetime):
+    /// `true` the first time, `false` when it was recorded before (a replayed callback, on
+    /// this replica or any other that shares the store).
+    ///
+    /// The store's `create` never overwrites a record: given an id that exists, it picks
+    /// another one, which is how a second use shows (and that stray record is removed).
+    pub(crate) async fn mark_state_used(
         &self,
         state: &str,
-        pending: &PendingLogin,
         ttl: Duration,
-    ) -> Result<(), StoreError> {
-        let mut record = new_record(PENDING_KEY, pending, ttl)?;
-        record.id = pending_id(state);
-        self.store.save(&record).await
-    }
-
-    /// Removes and returns the pending login for `state`: a state is good for one
-    /// callback only, whatever that callback's outcome.
-    pub(crate) async fn take_pending(
-        &self,
-        state: &str,
-    ) -> Result<Option<PendingLogin>, StoreError> {
-        let id = pending_id(state);
-        let Some(record) = self.store.load(&id).await? else {
-            return Ok(None);
-        };
-        self.store.delete(&id).await?;
-        Ok(read(record, PENDING_KEY))
+    ) -> Result<bool, StoreError> {
+        let mut record = new_record(USED_STATE_KEY, &true, ttl)?;
+        let id = used_state_id(state);
+        record.id = id;
+        self.store.create(&mut record).await?;
+        if record.id == id {
+            return Ok(true);
+        }
+        if let Err(e) = self.store.delete(&record.id).await {
+            tracing::debug!(error = %e, "could not remove the record of a replayed state");
+        }
+        Ok(false)
     }
 }
 
-/// Pending logins are found by their `state`, but the store key is a hash of it so that
-/// the store (and whoever can read it) never holds a usable state value.
-fn pending_id(state: &str) -> Id {
+/// A used state is recorded under a hash of it, so that the store (and whoever can read
+/// it) never holds a state value.
+fn used_state_id(state: &str) -> Id {
     let digest = Sha256::new()
-        .chain_update(b"tower-oidc-login pending login\0")
+        .chain_update(b"tower-oidc-login used state\0")
         .chain_update(state.as_bytes())
         .finalize();
     let mut bytes = [0u8; 16];
