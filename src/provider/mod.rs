@@ -9,7 +9,7 @@ mod discovery;
 mod http;
 mod verify;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "testing"))]
 mod tests;
 
 use std::fmt;

@@ -1,402 +1,144 @@
-//! Provider tests against a real HTTP server on 127.0.0.1 playing the OpenID provider.
+//! Provider tests against the development provider ([`DevProvider`]) on 127.0.0.1: discovery,
+//! the key set, a sign-in at its form for a real code, and its token endpoint. Its
+//! misbehaviours make it a broken or hostile provider; its test-only switches
+//! (`edit_id_tokens`, `discovery_field`, `answer_with`) give the exact values and bytes no
+//! misbehaviour describes.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
-use axum::routing::{get, post};
-use axum::Router;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use openidconnect::core::{
-    CoreHmacKey, CoreJsonWebKey, CoreJwsSigningAlgorithm, CoreRsaPrivateSigningKey,
-};
-use openidconnect::{
-    AccessToken, AccessTokenHash, Audience, ClientId, EndUserEmail, EndUserName, EndUserUsername,
-    IssuerUrl, JsonWebKeyId, LocalizedClaim, Nonce, PrivateSigningKey, StandardClaims,
-    SubjectIdentifier,
-};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
-use tokio::net::TcpListener;
 
-use super::claims::{ExtraClaims, IdToken, IdTokenClaims};
 use super::discovery::Timing;
 use super::*;
 use crate::config::{ClientKwargs, ProviderConfig, Secret, TokenEndpointAuth};
+use crate::testing::{Canned, DevProvider, DevProviderBuilder, DevUser, Endpoint, Misbehaviour};
 
-const DEV_KEY_1: &str = include_str!("../testing/dev_key_1.pem");
-const DEV_KEY_2: &str = include_str!("../testing/dev_key_2.pem");
 const CLIENT_ID: &str = "test-client";
 /// Characters that RFC 6749 2.3.1 form-encoding changes, to prove it is applied.
 const CLIENT_SECRET: &str = "s3cr:t/+&x";
 const REDIRECT_URI: &str = "http://app.test/auth/callback";
-const CODE: &str = "the-code";
-const VERIFIER: &str = "the-verifier-the-verifier-the-verifier-0123";
-const NONCE: &str = "the-nonce";
-const ACCESS_TOKEN: &str = "the-access-token";
+const STATE: &str = "the-state";
 
 // ---------------------------------------------------------------------------------------------
-// The mock provider
+// The provider under test and the development provider it talks to
 
-#[derive(Clone)]
-enum Reply {
-    Json(StatusCode, Value),
-    Raw(StatusCode, &'static str, Vec<u8>),
-    /// A body of this many bytes sent in chunks, without Content-Length.
-    Chunked(usize),
-    /// A 307 to the server's `/elsewhere`.
-    Redirect,
-}
-
-impl Reply {
-    fn into_response(self, base: &str) -> Response {
-        let builder = Response::builder();
-        let result = match self {
-            Reply::Json(status, value) => builder
-                .status(status)
-                .header("content-type", "application/json")
-                .body(Body::from(value.to_string())),
-            Reply::Raw(status, content_type, body) => builder
-                .status(status)
-                .header("content-type", content_type)
-                .body(Body::from(body)),
-            Reply::Chunked(size) => {
-                let chunk = Bytes::from(vec![b' '; 64 * 1024]);
-                let chunks = size.div_ceil(chunk.len());
-                let stream = futures_util::stream::iter(
-                    (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
-                );
-                builder
-                    .status(StatusCode::OK)
-                    .header("content-type", "application/json")
-                    .body(Body::from_stream(stream))
-            }
-            Reply::Redirect => builder
-                .status(StatusCode::TEMPORARY_REDIRECT)
-                .header("location", format!("{base}/elsewhere"))
-                .body(Body::empty()),
-        };
-        result.unwrap()
-    }
-}
-
-#[derive(Default)]
-struct Hits {
-    discovery: AtomicUsize,
-    jwks: AtomicUsize,
-    token: AtomicUsize,
-    elsewhere: AtomicUsize,
-}
-
-struct OpState {
-    base: String,
-    hits: Hits,
-    /// Replaces the generated discovery document.
-    discovery: Mutex<Option<Reply>>,
-    /// Fields merged into the generated document; `null` removes one.
-    discovery_fields: Mutex<Map<String, Value>>,
-    jwks: Mutex<Vec<CoreJsonWebKey>>,
-    token: Mutex<Reply>,
-    token_requests: Mutex<Vec<(HeaderMap, String)>>,
-}
-
-impl OpState {
-    fn discovery_document(&self) -> Value {
-        let base = &self.base;
-        let mut doc = json!({
-            "issuer": base,
-            "authorization_endpoint": format!("{base}/authorize?tenant=t1"),
-            "token_endpoint": format!("{base}/token"),
-            "jwks_uri": format!("{base}/jwks"),
-            "end_session_endpoint": format!("{base}/logout?tenant=t1"),
-            "response_types_supported": ["code"],
-            "subject_types_supported": ["public"],
-            "id_token_signing_alg_values_supported": ["RS256", "HS256", "none"],
-            "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-            "code_challenge_methods_supported": ["plain"],
-            "authorization_response_iss_parameter_supported": true,
-        });
-        if let Value::Object(map) = &mut doc {
-            for (key, value) in self.discovery_fields.lock().unwrap().iter() {
-                if value.is_null() {
-                    map.remove(key);
-                } else {
-                    map.insert(key.clone(), value.clone());
-                }
-            }
-        }
-        doc
-    }
-}
-
-struct MockOp {
-    state: Arc<OpState>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for MockOp {
-    fn drop(&mut self) {
-        self.server.abort();
-    }
-}
-
-async fn discovery(State(s): State<Arc<OpState>>) -> Response {
-    s.hits.discovery.fetch_add(1, Ordering::SeqCst);
-    let reply = s.discovery.lock().unwrap().clone();
-    reply
-        .unwrap_or_else(|| Reply::Json(StatusCode::OK, s.discovery_document()))
-        .into_response(&s.base)
-}
-
-async fn jwks(State(s): State<Arc<OpState>>) -> Response {
-    s.hits.jwks.fetch_add(1, Ordering::SeqCst);
-    let keys = s.jwks.lock().unwrap().clone();
-    Reply::Json(StatusCode::OK, json!({ "keys": keys })).into_response(&s.base)
-}
-
-async fn token(State(s): State<Arc<OpState>>, headers: HeaderMap, body: String) -> Response {
-    s.hits.token.fetch_add(1, Ordering::SeqCst);
-    s.token_requests.lock().unwrap().push((headers, body));
-    let reply = s.token.lock().unwrap().clone();
-    reply.into_response(&s.base)
-}
-
-async fn elsewhere(State(s): State<Arc<OpState>>) -> Response {
-    s.hits.elsewhere.fetch_add(1, Ordering::SeqCst);
-    Reply::Json(StatusCode::OK, json!({})).into_response(&s.base)
-}
-
-impl MockOp {
-    async fn start() -> MockOp {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        MockOp::serve(listener)
-    }
-
-    fn serve(listener: TcpListener) -> MockOp {
-        let addr: SocketAddr = listener.local_addr().unwrap();
-        let state = Arc::new(OpState {
-            base: format!("http://{addr}"),
-            hits: Hits::default(),
-            discovery: Mutex::new(None),
-            discovery_fields: Mutex::new(Map::new()),
-            jwks: Mutex::new(vec![key(DEV_KEY_1, "key1").as_verification_key()]),
-            token: Mutex::new(Reply::Json(StatusCode::OK, json!({}))),
-            token_requests: Mutex::new(Vec::new()),
-        });
-        let app = Router::new()
-            .route("/.well-known/openid-configuration", get(discovery))
-            .route("/jwks", get(jwks))
-            .route("/token", post(token))
-            .route("/elsewhere", get(elsewhere).post(elsewhere))
-            .with_state(state.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        MockOp { state, server }
-    }
-
-    fn issuer(&self) -> &str {
-        &self.state.base
-    }
-
-    fn metadata_url(&self) -> String {
-        format!("{}/.well-known/openid-configuration", self.state.base)
-    }
-
-    fn provider(&self) -> Provider {
-        provider_for(&self.metadata_url(), ClientKwargs::default())
-    }
-
-    fn set_discovery_field(&self, key: &str, value: Value) {
-        self.state
-            .discovery_fields
-            .lock()
-            .unwrap()
-            .insert(key.to_owned(), value);
-    }
-
-    fn reply_to_token(&self, reply: Reply) {
-        *self.state.token.lock().unwrap() = reply;
-    }
-
-    /// The token endpoint answers with this ID token and [`ACCESS_TOKEN`].
-    fn issue(&self, id_token: &str) {
-        self.reply_to_token(Reply::Json(
-            StatusCode::OK,
-            json!({
-                "access_token": ACCESS_TOKEN,
-                "token_type": "Bearer",
-                "expires_in": 3600,
-                "id_token": id_token,
-            }),
-        ));
-    }
-
-    fn last_token_request(&self) -> (HeaderMap, String) {
-        self.state
-            .token_requests
-            .lock()
-            .unwrap()
-            .last()
-            .cloned()
-            .unwrap()
-    }
-
-    fn hits(&self) -> (usize, usize, usize) {
-        let h = &self.state.hits;
-        (
-            h.discovery.load(Ordering::SeqCst),
-            h.jwks.load(Ordering::SeqCst),
-            h.token.load(Ordering::SeqCst),
-        )
-    }
-}
-
-fn provider_for(metadata_url: &str, client_kwargs: ClientKwargs) -> Provider {
+/// The one place a [`Provider`] is built.
+fn new_provider(
+    name: &str,
+    server_metadata_url: &str,
+    client_kwargs: ClientKwargs,
+) -> Result<Provider, ConfigError> {
     let config = ProviderConfig {
-        name: "test".to_owned(),
+        name: name.to_owned(),
         client_id: CLIENT_ID.to_owned(),
         client_secret: Secret::new(CLIENT_SECRET),
-        server_metadata_url: metadata_url.to_owned(),
+        server_metadata_url: server_metadata_url.to_owned(),
         client_kwargs,
     };
-    Provider::new(config, Url::parse(REDIRECT_URI).unwrap()).unwrap()
+    Provider::new(config, Url::parse(REDIRECT_URI).unwrap())
 }
 
-fn key(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
-    CoreRsaPrivateSigningKey::from_pem(pem, Some(JsonWebKeyId::new(kid.to_owned()))).unwrap()
+/// A provider named `test` for `dev`, configured with `client_kwargs`.
+fn provider_with(dev: &DevProvider, client_kwargs: ClientKwargs) -> Provider {
+    new_provider("test", &dev.server_metadata_url(), client_kwargs).unwrap()
 }
 
-// ---------------------------------------------------------------------------------------------
-// Test tokens
-
-/// Seconds from now, in whatever time type openidconnect wants.
-fn at<T: From<SystemTime>>(offset: i64) -> T {
-    let now = SystemTime::now();
-    let delta = Duration::from_secs(offset.unsigned_abs());
-    T::from(if offset >= 0 {
-        now + delta
-    } else {
-        now - delta
-    })
+fn provider_for(dev: &DevProvider) -> Provider {
+    provider_with(dev, ClientKwargs::default())
 }
 
-struct Spec {
-    iss: String,
-    aud: Vec<&'static str>,
-    azp: Option<&'static str>,
-    nonce: Option<&'static str>,
-    exp: i64,
-    iat: i64,
-    at_hash: Option<&'static str>,
-    with_at_hash: bool,
+/// A development provider with our client registered.
+fn dev_builder() -> DevProviderBuilder {
+    DevProvider::builder()
+        .client_id(CLIENT_ID)
+        .client_secret(CLIENT_SECRET)
+        .redirect_uri(REDIRECT_URI)
 }
 
-impl Spec {
-    fn new(op: &MockOp) -> Spec {
-        Spec {
-            iss: op.issuer().to_owned(),
-            aud: vec![CLIENT_ID],
-            azp: None,
-            nonce: Some(NONCE),
-            exp: 300,
-            iat: 0,
-            at_hash: None,
-            with_at_hash: true,
-        }
-    }
-
-    fn claims(&self) -> IdTokenClaims {
-        let mut extra = Map::new();
-        extra.insert("groups".into(), json!(["admins", "staff"]));
-        extra.insert("tid".into(), json!("tenant-1"));
-        let standard = StandardClaims::new(SubjectIdentifier::new("user-1".into()))
-            .set_email(Some(EndUserEmail::new("alice@example.com".into())))
-            .set_preferred_username(Some(EndUserUsername::new("alice".into())))
-            .set_name(Some(LocalizedClaim::from(EndUserName::new(
-                "Alice Example".into(),
-            ))));
-        IdTokenClaims::new(
-            IssuerUrl::new(self.iss.clone()).unwrap(),
-            self.aud
-                .iter()
-                .map(|a| Audience::new((*a).into()))
-                .collect(),
-            at(self.exp),
-            at(self.iat),
-            standard,
-            ExtraClaims { claims: extra },
-        )
-        .set_nonce(self.nonce.map(|n| Nonce::new(n.into())))
-        .set_authorized_party(self.azp.map(|a| ClientId::new(a.into())))
-        .set_access_token_hash(self.at_hash.map(|h| AccessTokenHash::new(h.into())))
-    }
-
-    fn sign_with<K>(&self, signing_key: &K, alg: CoreJwsSigningAlgorithm) -> String
-    where
-        K: PrivateSigningKey<VerificationKey = CoreJsonWebKey>,
-    {
-        let access_token = AccessToken::new(ACCESS_TOKEN.into());
-        let with = (self.with_at_hash && self.at_hash.is_none()).then_some(&access_token);
-        let token = IdToken::new(self.claims(), signing_key, alg, with, None).unwrap();
-        serde_json::to_value(&token)
-            .unwrap()
-            .as_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    fn sign(&self) -> String {
-        self.sign_with(
-            &key(DEV_KEY_1, "key1"),
-            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        )
-    }
-
-    /// An unsigned token: `alg: none` and an empty signature.
-    fn unsigned(&self) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&self.claims()).unwrap());
-        format!("{header}.{payload}.")
-    }
+async fn start_dev() -> DevProvider {
+    dev_builder().start().await.unwrap()
 }
 
-/// A token with exactly this header and payload, RS256-signed with key1 (whatever the
-/// header says).
-fn sign_raw(header: Value, payload: Value) -> String {
-    let encode = |v: &Value| URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap());
-    let input = format!("{}.{}", encode(&header), encode(&payload));
-    let signature = key(DEV_KEY_1, "key1")
-        .sign(
-            &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            input.as_bytes(),
-        )
+/// Requests to discovery, the key set and the token endpoint so far.
+fn hits(dev: &DevProvider) -> (u64, u64, u64) {
+    let counts = dev.request_counts();
+    (counts.discovery, counts.jwks, counts.token)
+}
+
+/// Who signs in.
+fn alice() -> DevUser {
+    DevUser::new("Alice Example", "alice@example.com")
+        .with_sub("user-1")
+        .claim("preferred_username", "alice")
+        .claim("groups", json!(["admins", "staff"]))
+        .claim("tid", "tenant-1")
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A login up to the callback: the authorization request and the code sent back with it.
+struct SignedIn {
+    request: AuthorizationRequest,
+    code: String,
+}
+
+/// Starts a login at `provider` and signs [`alice`] in at the development provider's form.
+async fn sign_in(dev: &DevProvider, provider: &Provider) -> SignedIn {
+    let request = provider.authorization_request(STATE).await.unwrap();
+    let user = alice();
+    let mut claims = user.claims().clone();
+    claims.insert("sub".into(), user.subject().into());
+    let mut form: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
+    for (name, value) in [
+        ("name", user.name().to_owned()),
+        ("email", user.email().to_owned()),
+        ("claims", Value::Object(claims).to_string()),
+        ("action", "sign_in".to_owned()),
+    ] {
+        form.push((name.to_owned(), value));
+    }
+    let response = http()
+        .post(dev.authorization_endpoint())
+        .form(&form)
+        .send()
+        .await
         .unwrap();
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-/// [`Spec::new`]'s claims as JSON, changed by `change`, signed with `header`.
-fn raw_token(op: &MockOp, header: Value, change: impl FnOnce(&mut Map<String, Value>)) -> String {
-    let mut payload = match serde_json::to_value(Spec::new(op).claims()).unwrap() {
-        Value::Object(map) => map,
-        _ => unreachable!(),
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(location.as_str().starts_with(REDIRECT_URI), "{location}");
+    let param = |name: &str| {
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     };
-    change(&mut payload);
-    sign_raw(header, Value::Object(payload))
+    assert_eq!(param("state").as_deref(), Some(STATE));
+    SignedIn {
+        request,
+        code: param("code").expect("a code"),
+    }
 }
 
-fn rs256_header() -> Value {
-    json!({"alg": "RS256", "kid": "key1", "typ": "JWT"})
+/// Redeems the code of `signed_in` and verifies the ID token.
+async fn exchange(provider: &Provider, signed_in: &SignedIn) -> Result<TokenSet, LoginError> {
+    let SignedIn { request, code } = signed_in;
+    provider
+        .exchange_code(code, &request.pkce_verifier, &request.nonce)
+        .await
 }
 
-async fn exchange(provider: &Provider) -> Result<TokenSet, LoginError> {
-    provider.exchange_code(CODE, VERIFIER, NONCE).await
+/// A whole login: sign-in, code exchange, ID token verification.
+async fn login(dev: &DevProvider, provider: &Provider) -> Result<TokenSet, LoginError> {
+    exchange(provider, &sign_in(dev, provider).await).await
 }
 
 fn fast_timing() -> Timing {
@@ -406,35 +148,108 @@ fn fast_timing() -> Timing {
     }
 }
 
+/// Seconds since the epoch, `offset` seconds from now.
+fn at(offset: i64) -> Value {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    Value::from(now.as_secs() as i64 + offset)
+}
+
+type Edit = Box<dyn Fn(&mut Map<String, Value>, &mut Map<String, Value>) + Send + Sync>;
+
+/// Sets `name` to `value` in `fields`, or removes it for `Value::Null`.
+fn set(fields: &mut Map<String, Value>, name: &str, value: &Value) {
+    if value.is_null() {
+        fields.remove(name);
+    } else {
+        fields.insert(name.to_owned(), value.clone());
+    }
+}
+
+/// ID tokens with these claims set (or removed, for `Value::Null`).
+fn claims(edits: Vec<(&'static str, Value)>) -> Change {
+    Change::EditIdTokens(Box::new(move |_, claims| {
+        for (name, value) in &edits {
+            set(claims, name, value);
+        }
+    }))
+}
+
+fn claim(name: &'static str, value: Value) -> Change {
+    claims(vec![(name, value)])
+}
+
+/// ID tokens with this header field set (or removed, for `Value::Null`).
+fn header(name: &'static str, value: Value) -> Change {
+    Change::EditIdTokens(Box::new(move |header, _| set(header, name, &value)))
+}
+
+/// ID tokens issued `iat` seconds from now and expiring `exp` seconds from now, reckoned
+/// when each token is signed.
+fn times(iat: i64, exp: i64) -> Change {
+    Change::EditIdTokens(Box::new(move |_, claims| {
+        claims.insert("iat".into(), at(iat));
+        claims.insert("exp".into(), at(exp));
+    }))
+}
+
+/// One way the development provider is made to answer.
+enum Change {
+    Misbehave(Misbehaviour),
+    EditIdTokens(Edit),
+    Answer(Endpoint, Canned),
+    DiscoveryField(&'static str, Value),
+}
+
+impl Change {
+    fn apply(self, dev: &DevProvider) {
+        match self {
+            Change::Misbehave(misbehaviour) => dev.misbehave(misbehaviour),
+            Change::EditIdTokens(edit) => dev.edit_id_tokens(edit),
+            Change::Answer(endpoint, answer) => dev.answer_with(endpoint, Some(answer)),
+            Change::DiscoveryField(name, value) => dev.discovery_field(name, value),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Code exchange and ID token verification
 
 #[tokio::test]
 async fn happy_path_returns_every_claim() {
-    let op = MockOp::start().await;
-    let jwt = Spec::new(&op).sign();
-    op.issue(&jwt);
-    let provider = op.provider();
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
+    let signed_in = sign_in(&dev, &provider).await;
 
-    let tokens = exchange(&provider).await.unwrap();
+    let tokens = exchange(&provider, &signed_in).await.unwrap();
 
-    assert_eq!(tokens.id_token, jwt);
-    assert_eq!(tokens.access_token, ACCESS_TOKEN);
+    assert_eq!(Some(&tokens.id_token), dev.last_issued_id_token().as_ref());
+    // The access token is the one the provider issued: userinfo takes it.
+    let userinfo = http()
+        .get(dev.userinfo_endpoint())
+        .bearer_auth(&tokens.access_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), reqwest::StatusCode::OK);
+    let userinfo: Value = serde_json::from_str(&userinfo.text().await.unwrap()).unwrap();
+    assert_eq!(userinfo["sub"], "user-1");
     let c = &tokens.claims;
     assert_eq!(c["sub"], "user-1");
     assert_eq!(c["email"], "alice@example.com");
     assert_eq!(c["preferred_username"], "alice");
     assert_eq!(c["name"], "Alice Example");
-    assert_eq!(c["iss"], op.issuer());
-    assert_eq!(c["aud"], json!([CLIENT_ID]));
-    assert_eq!(c["nonce"], NONCE);
+    assert_eq!(c["iss"], dev.issuer());
+    // A string, as the development provider writes it (the array form is accepted too, see
+    // `acceptable_token_shapes_are_accepted`).
+    assert_eq!(c["aud"], CLIENT_ID);
+    assert_eq!(c["nonce"], signed_in.request.nonce);
     assert!(c["exp"].is_i64() && c["iat"].is_i64());
     assert!(c["at_hash"].is_string());
     assert_eq!(c["groups"], json!(["admins", "staff"]));
     assert_eq!(c["tid"], "tenant-1");
 
     // Every key of the payload appears once, and nothing else does.
-    let payload = jwt.split('.').nth(1).unwrap();
+    let payload = tokens.id_token.split('.').nth(1).unwrap();
     let raw: Map<String, Value> =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     let mut raw_keys: Vec<_> = raw.keys().collect();
@@ -446,307 +261,184 @@ async fn happy_path_returns_every_claim() {
 
 #[tokio::test]
 async fn token_request_uses_basic_auth_pkce_and_redirect_uri() {
-    let op = MockOp::start().await;
-    op.issue(&Spec::new(&op).sign());
-    exchange(&op.provider()).await.unwrap();
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
+    let signed_in = sign_in(&dev, &provider).await;
+    exchange(&provider, &signed_in).await.unwrap();
 
-    let (headers, body) = op.last_token_request();
-    let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    let field = |name: &str| {
-        form.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(field("grant_type"), Some("authorization_code"));
-    assert_eq!(field("code"), Some(CODE));
-    assert_eq!(field("code_verifier"), Some(VERIFIER));
-    assert_eq!(field("redirect_uri"), Some(REDIRECT_URI));
-    assert_eq!(field("client_secret"), None);
+    let calls = dev.token_calls();
+    let call = calls.last().unwrap();
+    assert_eq!(call.param("grant_type"), Some("authorization_code"));
+    assert_eq!(call.param("code"), Some(signed_in.code.as_str()));
+    assert_eq!(
+        call.param("code_verifier"),
+        Some(signed_in.request.pkce_verifier.as_str())
+    );
+    assert_eq!(call.param("redirect_uri"), Some(REDIRECT_URI));
+    assert_eq!(call.param("client_secret"), None);
     // RFC 6749 2.3.1: id and secret are form-encoded before Base64.
     let expected = format!(
         "Basic {}",
         STANDARD.encode("test-client:s3cr%3At%2F%2B%26x")
     );
-    assert_eq!(headers["authorization"], expected.as_str());
+    assert_eq!(call.authorization.as_deref(), Some(expected.as_str()));
 }
 
 #[tokio::test]
 async fn client_secret_post_when_configured() {
-    let op = MockOp::start().await;
-    op.issue(&Spec::new(&op).sign());
+    let dev = start_dev().await;
     let kwargs = ClientKwargs {
         token_endpoint_auth_method: Some(TokenEndpointAuth::ClientSecretPost),
         ..ClientKwargs::default()
     };
-    exchange(&provider_for(&op.metadata_url(), kwargs))
-        .await
-        .unwrap();
+    login(&dev, &provider_with(&dev, kwargs)).await.unwrap();
 
-    let (headers, body) = op.last_token_request();
-    assert!(headers.get("authorization").is_none());
-    let form: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
-        .into_owned()
-        .collect();
-    assert!(form.contains(&("client_id".into(), CLIENT_ID.into())));
-    assert!(form.contains(&("client_secret".into(), CLIENT_SECRET.into())));
+    let calls = dev.token_calls();
+    let call = calls.last().unwrap();
+    assert!(call.authorization.is_none());
+    assert!(call
+        .params
+        .contains(&("client_id".into(), CLIENT_ID.into())));
+    assert!(call
+        .params
+        .contains(&("client_secret".into(), CLIENT_SECRET.into())));
 }
 
 #[tokio::test]
 async fn client_secret_post_when_provider_only_takes_post() {
-    let op = MockOp::start().await;
-    op.set_discovery_field(
+    let dev = dev_builder()
+        .token_endpoint_auth(TokenEndpointAuth::ClientSecretPost)
+        .start()
+        .await
+        .unwrap();
+    dev.discovery_field(
         "token_endpoint_auth_methods_supported",
         json!(["client_secret_post", "private_key_jwt"]),
     );
-    op.issue(&Spec::new(&op).sign());
-    exchange(&op.provider()).await.unwrap();
+    login(&dev, &provider_for(&dev)).await.unwrap();
 
-    let (headers, body) = op.last_token_request();
-    assert!(headers.get("authorization").is_none());
-    assert!(body.contains("client_secret="));
+    let calls = dev.token_calls();
+    let call = calls.last().unwrap();
+    assert!(call.authorization.is_none());
+    assert!(call.param("client_secret").is_some());
 }
 
 #[tokio::test]
 async fn expiry_within_leeway_is_accepted() {
-    let op = MockOp::start().await;
-    let spec = Spec {
-        exp: -30,
-        iat: -600,
-        ..Spec::new(&op)
-    };
-    op.issue(&spec.sign());
-    exchange(&op.provider()).await.unwrap();
+    let dev = start_dev().await;
+    times(-600, -30).apply(&dev);
+    login(&dev, &provider_for(&dev)).await.unwrap();
 }
 
 #[tokio::test]
 async fn bad_id_tokens_are_rejected() {
-    let op = MockOp::start().await;
-    let provider = op.provider();
-    let base = || Spec::new(&op);
-    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
-    let cases: Vec<(&str, String, &str)> = vec![
-        (
-            "wrong nonce",
-            Spec {
-                nonce: Some("another-nonce"),
-                ..base()
-            }
-            .sign(),
-            "nonce mismatch",
-        ),
-        (
-            "no nonce",
-            Spec {
-                nonce: None,
-                ..base()
-            }
-            .sign(),
-            "nonce mismatch",
-        ),
-        (
-            "wrong aud",
-            Spec {
-                aud: vec!["another-client"],
-                ..base()
-            }
-            .sign(),
-            "(aud)",
-        ),
+    use Misbehaviour::*;
+    let misbehave = Change::Misbehave;
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
+    let not_a_jwt = json!({
+        "access_token": "an-access-token",
+        "token_type": "Bearer",
+        "expires_in": 3600,
+        "id_token": "not-a-jwt",
+    });
+    let cases: Vec<(&str, Change, &str)> = vec![
+        ("wrong nonce", misbehave(WrongNonce), "nonce mismatch"),
+        ("no nonce", misbehave(NoNonce), "nonce mismatch"),
+        ("wrong aud", misbehave(WrongAudience), "(aud)"),
         (
             "extra untrusted aud",
-            Spec {
-                aud: vec![CLIENT_ID, "another-client"],
-                azp: Some(CLIENT_ID),
-                ..base()
-            }
-            .sign(),
+            claims(vec![
+                ("aud", json!([CLIENT_ID, "another-client"])),
+                ("azp", json!(CLIENT_ID)),
+            ]),
             "(aud)",
         ),
-        (
-            "wrong iss",
-            Spec {
-                iss: "https://evil.example".into(),
-                ..base()
-            }
-            .sign(),
-            "(iss)",
-        ),
-        (
-            "expired",
-            Spec {
-                exp: -120,
-                iat: -600,
-                ..base()
-            }
-            .sign(),
-            "expired",
-        ),
-        (
-            "iat in the future",
-            Spec {
-                iat: 300,
-                exp: 900,
-                ..base()
-            }
-            .sign(),
-            "issued in the future",
-        ),
+        ("wrong iss", misbehave(WrongIssuer), "(iss)"),
+        ("expired", times(-600, -120), "expired"),
+        ("iat in the future", times(300, 900), "issued in the future"),
         (
             "bad signature",
-            base().sign_with(&key(DEV_KEY_2, "key1"), rs256),
+            misbehave(BadSignature),
             "signature is invalid",
         ),
-        ("alg none", base().unsigned(), "not signed"),
+        ("alg none", misbehave(AlgNone), "not signed"),
         (
             "HS256 with the client secret",
-            base().sign_with(
-                &CoreHmacKey::new(CLIENT_SECRET.as_bytes()),
-                CoreJwsSigningAlgorithm::HmacSha256,
-            ),
+            misbehave(Hs256WithClientSecret),
             "algorithm that is not accepted",
         ),
         (
             "RS384 not advertised",
-            base().sign_with(
-                &key(DEV_KEY_1, "key1"),
-                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
-            ),
+            header("alg", json!("RS384")),
             "algorithm that is not accepted",
         ),
+        ("wrong at_hash", misbehave(WrongAtHash), "at_hash"),
+        ("azp mismatch", misbehave(WrongAuthorizedParty), "(azp)"),
         (
-            "wrong at_hash",
-            Spec {
-                at_hash: Some("AAAAAAAAAAAAAAAAAAAAAA"),
-                ..base()
-            }
-            .sign(),
-            "at_hash",
+            "not a JWT",
+            Change::Answer(Endpoint::Token, Canned::json(200, &not_a_jwt)),
+            "malformed",
         ),
-        (
-            "azp mismatch",
-            Spec {
-                azp: Some("another-client"),
-                ..base()
-            }
-            .sign(),
-            "(azp)",
-        ),
-        ("not a JWT", "not-a-jwt".to_owned(), "malformed"),
         (
             "iat too old",
-            Spec {
-                iat: -(11 * 60 + 30),
-                exp: 300,
-                ..base()
-            }
-            .sign(),
+            times(-(11 * 60 + 30), 300),
             "issued too long ago (iat)",
         ),
         (
             "typ at+jwt",
-            raw_token(
-                &op,
-                json!({"alg": "RS256", "kid": "key1", "typ": "at+jwt"}),
-                |_| {},
-            ),
+            header("typ", json!("at+jwt")),
             "not an ID token",
         ),
-        (
-            "typ JOSE",
-            raw_token(
-                &op,
-                json!({"alg": "RS256", "kid": "key1", "typ": "JOSE"}),
-                |_| {},
-            ),
-            "not an ID token",
-        ),
-        (
-            "typ not a string",
-            raw_token(
-                &op,
-                json!({"alg": "RS256", "kid": "key1", "typ": 1}),
-                |_| {},
-            ),
-            "malformed",
-        ),
-        (
-            "no sub",
-            raw_token(&op, rs256_header(), |p| {
-                p.remove("sub");
-            }),
-            "the token has no sub claim",
-        ),
+        ("typ JOSE", header("typ", json!("JOSE")), "not an ID token"),
+        ("typ not a string", header("typ", json!(1)), "malformed"),
+        ("no sub", misbehave(NoSubject), "the token has no sub claim"),
         (
             "no iat",
-            raw_token(&op, rs256_header(), |p| {
-                p.remove("iat");
-            }),
+            misbehave(NoIssuedAt),
             "the token has no iat claim",
         ),
         (
             "no exp",
-            raw_token(&op, rs256_header(), |p| {
-                p.remove("exp");
-            }),
+            claim("exp", Value::Null),
             "the token has no exp claim",
         ),
         (
             "no iss",
-            raw_token(&op, rs256_header(), |p| {
-                p.remove("iss");
-            }),
+            claim("iss", Value::Null),
             "the token has no iss claim",
         ),
         (
             "no aud",
-            raw_token(&op, rs256_header(), |p| {
-                p.remove("aud");
-            }),
+            misbehave(NoAudience),
             "the token has no aud claim",
         ),
         (
             "iss not a URL",
-            raw_token(&op, rs256_header(), |p| {
-                p.insert("iss".into(), json!("not a url"));
-            }),
+            claim("iss", json!("not a url")),
             "iss claim is not a URL",
         ),
         (
             "exp not a number",
-            raw_token(&op, rs256_header(), |p| {
-                p.insert("exp".into(), json!("tomorrow"));
-            }),
+            claim("exp", json!("tomorrow")),
             "exp claim has the wrong type",
         ),
-        (
-            "empty sub",
-            raw_token(&op, rs256_header(), |p| {
-                p.insert("sub".into(), json!(""));
-            }),
-            "(sub) is empty",
-        ),
+        ("empty sub", misbehave(EmptySubject), "(sub) is empty"),
         (
             "sub of 256 characters",
-            raw_token(&op, rs256_header(), |p| {
-                p.insert("sub".into(), json!("s".repeat(256)));
-            }),
+            misbehave(LongSubject),
             "longer than 255 characters",
         ),
         (
             "a jwk header with another key",
-            raw_token(
-                &op,
-                json!({"alg": "RS256", "kid": "attacker", "jwk": key(DEV_KEY_2, "attacker").as_verification_key()}),
-                |_| {},
-            ),
+            misbehave(ForeignKeyInJwk),
             "(kid)",
         ),
     ];
-    for (name, jwt, expected) in cases {
-        op.issue(&jwt);
-        match exchange(&provider).await {
+    for (name, change, expected) in cases {
+        dev.behave();
+        change.apply(&dev);
+        match login(&dev, &provider).await {
             Err(LoginError::IdTokenRejected(reason)) => assert!(
                 reason.contains(expected),
                 "{name}: reason {reason:?} should contain {expected:?}"
@@ -759,42 +451,30 @@ async fn bad_id_tokens_are_rejected() {
 
 #[tokio::test]
 async fn acceptable_token_shapes_are_accepted() {
-    let op = MockOp::start().await;
-    let provider = op.provider();
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
     let cases = vec![
-        ("typ absent", json!({"alg": "RS256", "kid": "key1"})),
-        (
-            "typ lowercase",
-            json!({"alg": "RS256", "kid": "key1", "typ": "jwt"}),
-        ),
+        ("typ absent", header("typ", Value::Null)),
+        ("typ lowercase", header("typ", json!("jwt"))),
         (
             "typ as a media type",
-            json!({"alg": "RS256", "kid": "key1", "typ": "application/jwt"}),
+            header("typ", json!("application/jwt")),
         ),
-        ("no kid, one key", json!({"alg": "RS256", "typ": "JWT"})),
-    ];
-    for (name, header) in cases {
-        op.issue(&raw_token(&op, header, |_| {}));
-        if let Err(e) = exchange(&provider).await {
-            panic!("{name}: {e:?}");
-        }
-    }
-    for (name, change) in [
+        ("no kid, one key", Change::Misbehave(Misbehaviour::NoKeyId)),
+        ("aud as a string", claim("aud", json!(CLIENT_ID))),
         (
-            "aud as a string",
-            Box::new(|p: &mut Map<String, Value>| {
-                p.insert("aud".into(), json!(CLIENT_ID));
-            }) as Box<dyn FnOnce(&mut Map<String, Value>)>,
+            "aud as a one-element array",
+            Change::Misbehave(Misbehaviour::AudienceArray),
         ),
         (
             "sub of 255 characters",
-            Box::new(|p: &mut Map<String, Value>| {
-                p.insert("sub".into(), json!("s".repeat(255)));
-            }),
+            claim("sub", json!("s".repeat(255))),
         ),
-    ] {
-        op.issue(&raw_token(&op, rs256_header(), change));
-        if let Err(e) = exchange(&provider).await {
+    ];
+    for (name, change) in cases {
+        dev.behave();
+        change.apply(&dev);
+        if let Err(e) = login(&dev, &provider).await {
             panic!("{name}: {e:?}");
         }
     }
@@ -802,19 +482,24 @@ async fn acceptable_token_shapes_are_accepted() {
 
 #[tokio::test]
 async fn oauth_error_is_token_rejected_without_echoing_the_code() {
-    let op = MockOp::start().await;
-    op.reply_to_token(Reply::Json(
-        StatusCode::BAD_REQUEST,
-        json!({
-            "error": "invalid_grant",
-            "error_description": format!("code {CODE} was already used"),
-        }),
-    ));
-    match exchange(&op.provider()).await {
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
+    let signed_in = sign_in(&dev, &provider).await;
+    dev.answer_with(
+        Endpoint::Token,
+        Some(Canned::json(
+            400,
+            &json!({
+                "error": "invalid_grant",
+                "error_description": format!("code {} was already used", signed_in.code),
+            }),
+        )),
+    );
+    match exchange(&provider, &signed_in).await {
         Err(LoginError::TokenRejected(message)) => {
             assert!(message.starts_with("invalid_grant"), "{message}");
             assert!(message.contains("already used"), "{message}");
-            assert!(!message.contains(CODE), "{message}");
+            assert!(!message.contains(&signed_in.code), "{message}");
         }
         other => panic!("expected TokenRejected, got {other:?}"),
     }
@@ -822,55 +507,64 @@ async fn oauth_error_is_token_rejected_without_echoing_the_code() {
 
 #[tokio::test]
 async fn broken_token_answers_are_token_request_failed() {
-    let op = MockOp::start().await;
-    let provider = op.provider();
+    use Change::{Answer, Misbehave};
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
     let cases = vec![
         (
             "500",
-            Reply::Json(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"error": "server_error"}),
+            Answer(
+                Endpoint::Token,
+                Canned::json(500, &json!({"error": "server_error"})),
             ),
             "HTTP 500",
         ),
         (
             "HTML 200",
-            Reply::Raw(StatusCode::OK, "text/html", b"<html>hello</html>".to_vec()),
+            Misbehave(Misbehaviour::TokenResponseHtml),
             "not JSON",
         ),
         (
             "HTML 404",
-            Reply::Raw(
-                StatusCode::NOT_FOUND,
-                "text/html",
-                b"<html>nope</html>".to_vec(),
+            Answer(
+                Endpoint::Token,
+                Canned::raw(404, "text/html", "<html>nope</html>"),
             ),
             "HTTP 404",
         ),
         (
             "huge with length",
-            Reply::Raw(StatusCode::OK, "application/json", vec![b' '; 2 << 20]),
+            Answer(
+                Endpoint::Token,
+                Canned::raw(200, "application/json", vec![b' '; 2 << 20]),
+            ),
             "larger than",
         ),
-        ("huge chunked", Reply::Chunked(3 << 20), "larger than"),
+        (
+            "huge chunked",
+            Misbehave(Misbehaviour::HugeTokenResponse),
+            "larger than",
+        ),
         (
             "no id_token",
-            Reply::Json(
-                StatusCode::OK,
-                json!({"access_token": ACCESS_TOKEN, "token_type": "Bearer"}),
-            ),
+            Misbehave(Misbehaviour::TokenResponseWithoutIdToken),
             "no id_token",
         ),
         (
             "no access_token",
-            Reply::Json(StatusCode::OK, json!({"token_type": "Bearer"})),
+            Misbehave(Misbehaviour::TokenResponseWithoutAccessToken),
             "no access_token",
         ),
-        ("redirect", Reply::Redirect, "redirect"),
+        (
+            "redirect",
+            Misbehave(Misbehaviour::Redirect(Endpoint::Token)),
+            "redirect",
+        ),
     ];
-    for (name, reply, expected) in cases {
-        op.reply_to_token(reply);
-        match exchange(&provider).await {
+    for (name, change, expected) in cases {
+        dev.behave();
+        change.apply(&dev);
+        match login(&dev, &provider).await {
             Err(LoginError::TokenRequestFailed(reason)) => assert!(
                 reason.contains(expected),
                 "{name}: reason {reason:?} should contain {expected:?}"
@@ -879,7 +573,7 @@ async fn broken_token_answers_are_token_request_failed() {
         }
     }
     assert_eq!(
-        op.state.hits.elsewhere.load(Ordering::SeqCst),
+        dev.request_counts().redirect_targets,
         0,
         "the redirect was followed"
     );
@@ -887,25 +581,13 @@ async fn broken_token_answers_are_token_request_failed() {
 
 #[tokio::test]
 async fn token_endpoint_timeout_is_token_request_failed() {
-    // A listener that accepts and never answers.
-    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let silent_addr = silent.local_addr().unwrap();
-    let _hold = tokio::spawn(async move {
-        let mut open = Vec::new();
-        while let Ok((socket, _)) = silent.accept().await {
-            open.push(socket);
-        }
-    });
-    let op = MockOp::start().await;
-    op.set_discovery_field(
-        "token_endpoint",
-        json!(format!("http://{silent_addr}/token")),
-    );
+    let dev = start_dev().await;
+    dev.misbehave(Misbehaviour::SlowTokenEndpoint(Duration::from_secs(30)));
     let kwargs = ClientKwargs {
         timeout: Duration::from_millis(300),
         ..ClientKwargs::default()
     };
-    match exchange(&provider_for(&op.metadata_url(), kwargs)).await {
+    match login(&dev, &provider_with(&dev, kwargs)).await {
         Err(LoginError::TokenRequestFailed(reason)) => {
             assert!(reason.contains("no answer"), "{reason}")
         }
@@ -918,85 +600,72 @@ async fn token_endpoint_timeout_is_token_request_failed() {
 
 #[tokio::test]
 async fn unknown_kid_refetches_the_key_set_once() {
-    let op = MockOp::start().await;
-    let mut provider = op.provider();
+    let dev = start_dev().await;
+    let mut provider = provider_for(&dev);
     provider.ready().await.unwrap();
-    assert_eq!(op.hits(), (1, 1, 0));
+    assert_eq!(hits(&dev), (1, 1, 0));
 
-    // The provider rotates to key2 after we cached its key set.
-    op.state
-        .jwks
-        .lock()
-        .unwrap()
-        .push(key(DEV_KEY_2, "key2").as_verification_key());
-    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
-    let spec = Spec::new(&op);
-    op.issue(&spec.sign_with(&key(DEV_KEY_2, "key2"), rs256));
+    // The provider rotates its key after we cached its key set.
+    dev.rotate_signing_key();
     provider.cache_timing(Timing {
         key_refetch_interval: Duration::ZERO,
         ..Timing::default()
     });
 
-    let tokens = exchange(&provider).await.unwrap();
+    let tokens = login(&dev, &provider).await.unwrap();
     assert_eq!(tokens.claims["sub"], "user-1");
-    assert_eq!(op.hits(), (1, 2, 1));
+    assert_eq!(hits(&dev), (1, 2, 1));
 
     // The new set is kept: no further fetch.
-    exchange(&provider).await.unwrap();
-    assert_eq!(op.hits(), (1, 2, 2));
+    login(&dev, &provider).await.unwrap();
+    assert_eq!(hits(&dev), (1, 2, 2));
 }
 
 #[tokio::test]
 async fn unknown_kid_refetch_is_rate_limited() {
-    let op = MockOp::start().await;
-    let mut provider = op.provider();
+    let dev = start_dev().await;
+    let mut provider = provider_for(&dev);
     provider.ready().await.unwrap();
     provider.cache_timing(Timing {
         key_refetch_interval: Duration::ZERO,
         ..Timing::default()
     });
-    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
-    op.issue(&Spec::new(&op).sign_with(&key(DEV_KEY_2, "key2"), rs256));
+    // Signed with a key the key set does not publish (the `jwk` header is never trusted).
+    dev.misbehave(Misbehaviour::ForeignKeyInJwk);
 
-    match exchange(&provider).await {
+    match login(&dev, &provider).await {
         Err(LoginError::IdTokenRejected(reason)) => assert!(reason.contains("kid"), "{reason}"),
         other => panic!("expected IdTokenRejected, got {other:?}"),
     }
-    assert_eq!(op.hits().1, 2, "exactly one refetch");
+    assert_eq!(hits(&dev).1, 2, "exactly one refetch");
 
     provider.cache_timing(Timing::default());
-    assert!(exchange(&provider).await.is_err());
-    assert_eq!(op.hits().1, 2, "a second refetch within 10 s");
+    assert!(login(&dev, &provider).await.is_err());
+    assert_eq!(hits(&dev).1, 2, "a second refetch within 10 s");
 }
 
 #[tokio::test]
 async fn concurrent_unknown_kids_share_one_refetch() {
-    let op = MockOp::start().await;
-    let mut provider = op.provider();
+    let dev = Arc::new(start_dev().await);
+    let mut provider = provider_for(&dev);
     provider.ready().await.unwrap();
     // Even with no rate limit, callers that find the same stale key set wait for one fetch.
     provider.cache_timing(Timing {
         key_refetch_interval: Duration::ZERO,
         ..Timing::default()
     });
-    op.state
-        .jwks
-        .lock()
-        .unwrap()
-        .push(key(DEV_KEY_2, "key2").as_verification_key());
-    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
-    op.issue(&Spec::new(&op).sign_with(&key(DEV_KEY_2, "key2"), rs256));
+    dev.rotate_signing_key();
     let provider = Arc::new(provider);
     let calls: Vec<_> = (0..16)
         .map(|_| {
-            let provider = provider.clone();
-            tokio::spawn(async move { exchange(&provider).await.map(|_| ()) })
+            let (dev, provider) = (dev.clone(), provider.clone());
+            tokio::spawn(async move { login(&dev, &provider).await.map(|_| ()) })
         })
         .collect();
     for call in calls {
         call.await.unwrap().unwrap();
     }
-    assert_eq!(op.hits(), (1, 2, 16), "16 logins, one key-set refetch");
+    assert_eq!(hits(&dev), (1, 2, 16), "16 logins, one key-set refetch");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1004,8 +673,8 @@ async fn concurrent_unknown_kids_share_one_refetch() {
 
 #[tokio::test]
 async fn concurrent_callers_share_one_discovery() {
-    let op = MockOp::start().await;
-    let provider = Arc::new(op.provider());
+    let dev = start_dev().await;
+    let provider = Arc::new(provider_for(&dev));
     let calls: Vec<_> = (0..16)
         .map(|_| {
             let provider = provider.clone();
@@ -1015,18 +684,17 @@ async fn concurrent_callers_share_one_discovery() {
     for call in calls {
         call.await.unwrap().unwrap();
     }
-    assert_eq!(op.hits(), (1, 1, 0));
-    assert_eq!(provider.issuer().as_deref(), Some(op.issuer()));
+    assert_eq!(hits(&dev), (1, 1, 0));
+    assert_eq!(provider.issuer(), Some(dev.issuer()));
     assert!(provider.advertises_iss_parameter());
     assert_eq!(provider.name(), "test");
 }
 
 #[tokio::test]
 async fn discovery_failure_backs_off_then_retries() {
-    let op = MockOp::start().await;
-    *op.state.discovery.lock().unwrap() =
-        Some(Reply::Json(StatusCode::INTERNAL_SERVER_ERROR, json!({})));
-    let mut provider = op.provider();
+    let dev = start_dev().await;
+    dev.answer_with(Endpoint::Discovery, Some(Canned::json(500, &json!({}))));
+    let mut provider = provider_for(&dev);
     provider.cache_timing(fast_timing());
 
     let err = provider.ready().await.unwrap_err();
@@ -1039,13 +707,13 @@ async fn discovery_failure_backs_off_then_retries() {
     }
     // Within the back-off the cached failure is returned without asking again.
     assert!(provider.ready().await.is_err());
-    assert_eq!(op.hits().0, 1);
+    assert_eq!(hits(&dev).0, 1);
     assert_eq!(provider.issuer(), None);
 
-    *op.state.discovery.lock().unwrap() = None;
+    dev.answer_with(Endpoint::Discovery, None);
     tokio::time::sleep(Duration::from_millis(400)).await;
     provider.ready().await.unwrap();
-    assert_eq!(op.hits().0, 2);
+    assert_eq!(hits(&dev).0, 2);
 }
 
 #[tokio::test]
@@ -1055,7 +723,7 @@ async fn provider_down_at_start_recovers_by_itself() {
         probe.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
-    let mut provider = provider_for(&url, ClientKwargs::default());
+    let mut provider = new_provider("test", &url, ClientKwargs::default()).unwrap();
     provider.cache_timing(fast_timing());
 
     match provider.ready().await {
@@ -1069,58 +737,60 @@ async fn provider_down_at_start_recovers_by_itself() {
         .await
         .is_none());
 
-    let op = MockOp::serve(TcpListener::bind(("127.0.0.1", port)).await.unwrap());
+    let dev = dev_builder().port(port).start().await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     provider.ready().await.unwrap();
-    assert_eq!(provider.issuer().as_deref(), Some(op.issuer()));
+    assert_eq!(provider.issuer(), Some(dev.issuer()));
 }
 
 #[tokio::test]
 async fn bad_discovery_answers_are_provider_unavailable() {
+    use Change::{Answer, DiscoveryField, Misbehave};
     let cases = vec![
         (
             "html",
-            Some(Reply::Raw(
-                StatusCode::OK,
-                "text/html",
-                b"<html>login</html>".to_vec(),
-            )),
-            None,
+            Answer(
+                Endpoint::Discovery,
+                Canned::raw(200, "text/html", "<html>login</html>"),
+            ),
             "not JSON",
         ),
         (
             "redirect",
-            Some(Reply::Redirect),
-            None,
+            Misbehave(Misbehaviour::Redirect(Endpoint::Discovery)),
             "redirects are not followed",
         ),
-        ("huge", Some(Reply::Chunked(2 << 20)), None, "larger than"),
+        (
+            "huge",
+            Answer(
+                Endpoint::Discovery,
+                Canned::raw(200, "application/json", vec![b' '; 2 << 20]).chunked(),
+            ),
+            "larger than",
+        ),
         (
             "not metadata",
-            Some(Reply::Json(StatusCode::OK, json!({"hello": "world"}))),
-            None,
+            Answer(
+                Endpoint::Discovery,
+                Canned::json(200, &json!({"hello": "world"})),
+            ),
             "not a valid OpenID configuration",
         ),
         (
             "no token endpoint",
-            None,
-            Some(("token_endpoint", Value::Null)),
+            DiscoveryField("token_endpoint", Value::Null),
             "no token_endpoint",
         ),
         (
             "broken jwks_uri",
-            None,
-            Some(("jwks_uri", json!("http://127.0.0.1:1/jwks"))),
+            DiscoveryField("jwks_uri", json!("http://127.0.0.1:1/jwks")),
             "could not connect",
         ),
     ];
-    for (name, reply, field, expected) in cases {
-        let op = MockOp::start().await;
-        *op.state.discovery.lock().unwrap() = reply;
-        if let Some((key, value)) = field {
-            op.set_discovery_field(key, value);
-        }
-        match op.provider().ready().await {
+    for (name, change, expected) in cases {
+        let dev = start_dev().await;
+        change.apply(&dev);
+        match provider_for(&dev).ready().await {
             Err(LoginError::ProviderUnavailable { reason, .. }) => assert!(
                 reason.contains(expected),
                 "{name}: reason {reason:?} should contain {expected:?}"
@@ -1132,9 +802,11 @@ async fn bad_discovery_answers_are_provider_unavailable() {
 
 #[tokio::test]
 async fn discovery_naming_another_issuer_is_provider_unavailable() {
-    let op = MockOp::start().await;
-    op.set_discovery_field("issuer", json!("https://accounts.example"));
-    match op.provider().ready().await {
+    let dev = start_dev().await;
+    dev.misbehave(Misbehaviour::AnnounceIssuer(
+        "https://accounts.example".into(),
+    ));
+    match provider_for(&dev).ready().await {
         Err(LoginError::ProviderUnavailable { reason, .. }) => {
             assert!(
                 reason.contains("names the issuer \"https://accounts.example\""),
@@ -1150,7 +822,7 @@ async fn discovery_naming_another_issuer_is_provider_unavailable() {
         other => panic!("expected ProviderUnavailable, got {other:?}"),
     }
     assert_eq!(
-        op.hits(),
+        hits(&dev),
         (1, 0, 0),
         "no key set request for a refused document"
     );
@@ -1269,60 +941,72 @@ fn discovery_issuer_must_match_the_url_it_is_fetched_from() {
 
 #[tokio::test]
 async fn discovery_without_an_accepted_algorithm_is_provider_unavailable() {
-    for algs in [json!(["none"]), json!(["HS256", "HS384", "HS512"])] {
-        let op = MockOp::start().await;
-        op.set_discovery_field("id_token_signing_alg_values_supported", algs.clone());
-        match op.provider().ready().await {
+    for algs in [vec!["none"], vec!["HS256", "HS384", "HS512"]] {
+        let dev = start_dev().await;
+        dev.misbehave(Misbehaviour::SigningAlgs(
+            algs.iter().map(|alg| (*alg).to_owned()).collect(),
+        ));
+        match provider_for(&dev).ready().await {
             Err(LoginError::ProviderUnavailable { reason, .. }) => {
                 assert!(
                     reason.contains("lists only ID token signing algorithms"),
                     "{reason}"
                 );
-                let listed: Vec<&str> = algs
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect();
-                assert!(reason.contains(&listed.join(", ")), "{reason}");
+                assert!(reason.contains(&algs.join(", ")), "{reason}");
             }
-            other => panic!("{algs}: expected ProviderUnavailable, got {other:?}"),
+            other => panic!("{algs:?}: expected ProviderUnavailable, got {other:?}"),
         }
     }
 }
 
 /// Keys openidconnect parses with their key material missing.
-fn broken_keys() -> Vec<CoreJsonWebKey> {
-    [
+fn broken_keys() -> Vec<Value> {
+    vec![
         json!({"kty": "RSA", "kid": "broken", "n": "!!not base64!!", "e": "AQAB"}),
         json!({"kty": "RSA", "kid": "no-e", "n": "AQAB"}),
         json!({"kty": "EC", "kid": "curve", "crv": "P-1024", "x": "AAAA", "y": "AAAA"}),
         json!({"kty": "oct", "kid": "symmetric", "k": "c2VjcmV0"}),
     ]
-    .into_iter()
-    .map(|k| serde_json::from_value(k).unwrap())
-    .collect()
+}
+
+/// The development provider's key set as it publishes it.
+async fn published_keys(dev: &DevProvider) -> Vec<Value> {
+    let body = http()
+        .get(dev.jwks_uri())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let set: Value = serde_json::from_str(&body).unwrap();
+    set["keys"].as_array().unwrap().clone()
 }
 
 #[tokio::test]
 async fn unusable_keys_are_dropped_from_the_key_set() {
-    let op = MockOp::start().await;
-    op.state.jwks.lock().unwrap().extend(broken_keys());
-    let provider = op.provider();
+    let dev = start_dev().await;
+    let mut keys = published_keys(&dev).await;
+    assert_eq!(keys.len(), 1);
+    keys.extend(broken_keys());
+    dev.answer_with(
+        Endpoint::Jwks,
+        Some(Canned::json(200, &json!({ "keys": keys }))),
+    );
+    let provider = provider_for(&dev);
     provider.ready().await.unwrap();
     let snapshot = provider.cache.current().unwrap();
     assert_eq!(snapshot.keys.keys().len(), 1);
     // A token without kid is then not ambiguous.
-    op.issue(&raw_token(
-        &op,
-        json!({"alg": "RS256", "typ": "JWT"}),
-        |_| {},
-    ));
-    exchange(&provider).await.unwrap();
+    dev.misbehave(Misbehaviour::NoKeyId);
+    login(&dev, &provider).await.unwrap();
 
-    let op = MockOp::start().await;
-    *op.state.jwks.lock().unwrap() = broken_keys();
-    match op.provider().ready().await {
+    let dev = start_dev().await;
+    dev.answer_with(
+        Endpoint::Jwks,
+        Some(Canned::json(200, &json!({ "keys": broken_keys() }))),
+    );
+    match provider_for(&dev).ready().await {
         Err(LoginError::ProviderUnavailable { reason, .. }) => {
             assert!(reason.contains("has no usable keys"), "{reason}")
         }
@@ -1332,18 +1016,10 @@ async fn unusable_keys_are_dropped_from_the_key_set() {
 
 #[tokio::test]
 async fn a_token_without_kid_and_several_keys_is_refused() {
-    let op = MockOp::start().await;
-    op.state
-        .jwks
-        .lock()
-        .unwrap()
-        .push(key(DEV_KEY_2, "key2").as_verification_key());
-    op.issue(&raw_token(
-        &op,
-        json!({"alg": "RS256", "typ": "JWT"}),
-        |_| {},
-    ));
-    match exchange(&op.provider()).await {
+    let dev = start_dev().await;
+    // Two keys in the key set, and a token that names neither.
+    dev.misbehave(Misbehaviour::NoKeyIdSeveralKeys);
+    match login(&dev, &provider_for(&dev)).await {
         Err(LoginError::IdTokenRejected(reason)) => {
             assert!(reason.contains("names none (kid)"), "{reason}")
         }
@@ -1353,20 +1029,19 @@ async fn a_token_without_kid_and_several_keys_is_refused() {
 
 #[tokio::test]
 async fn stale_metadata_is_refreshed_and_kept_when_refresh_fails() {
-    let op = MockOp::start().await;
-    let mut provider = op.provider();
+    let dev = start_dev().await;
+    let mut provider = provider_for(&dev);
     provider.cache_timing(Timing {
         metadata_max_age: Duration::ZERO,
         ..Timing::default()
     });
     provider.ready().await.unwrap();
     provider.ready().await.unwrap();
-    assert_eq!(op.hits().0, 2, "a stale document is fetched again");
+    assert_eq!(hits(&dev).0, 2, "a stale document is fetched again");
 
-    *op.state.discovery.lock().unwrap() =
-        Some(Reply::Json(StatusCode::INTERNAL_SERVER_ERROR, json!({})));
+    dev.answer_with(Endpoint::Discovery, Some(Canned::json(500, &json!({}))));
     provider.ready().await.unwrap();
-    assert_eq!(provider.issuer().as_deref(), Some(op.issuer()));
+    assert_eq!(provider.issuer(), Some(dev.issuer()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1374,7 +1049,12 @@ async fn stale_metadata_is_refreshed_and_kept_when_refresh_fails() {
 
 #[tokio::test]
 async fn authorization_url_has_every_parameter() {
-    let op = MockOp::start().await;
+    let dev = start_dev().await;
+    dev.discovery_field(
+        "authorization_endpoint",
+        json!(format!("{}/authorize?tenant=t1", dev.issuer())),
+    );
+    dev.discovery_field("code_challenge_methods_supported", json!(["plain"]));
     let kwargs = ClientKwargs {
         authorize_params: vec![
             ("domain_hint".into(), "example.com".into()),
@@ -1382,13 +1062,13 @@ async fn authorization_url_has_every_parameter() {
         ],
         ..ClientKwargs::default()
     };
-    let provider = provider_for(&op.metadata_url(), kwargs);
+    let provider = provider_with(&dev, kwargs);
     let request = provider.authorization_request("the-state").await.unwrap();
 
     assert!(request
         .url
         .as_str()
-        .starts_with(&format!("{}/authorize?tenant=t1&", op.issuer())));
+        .starts_with(&format!("{}/authorize?tenant=t1&", dev.issuer())));
     let pairs: Vec<(String, String)> = request.url.query_pairs().into_owned().collect();
     let get = |name: &str| -> Vec<&str> {
         pairs
@@ -1420,20 +1100,24 @@ async fn authorization_url_has_every_parameter() {
 
 #[tokio::test]
 async fn no_prompt_when_none() {
-    let op = MockOp::start().await;
+    let dev = start_dev().await;
     let kwargs = ClientKwargs {
         prompt: None,
         ..ClientKwargs::default()
     };
-    let provider = provider_for(&op.metadata_url(), kwargs);
+    let provider = provider_with(&dev, kwargs);
     let request = provider.authorization_request("s").await.unwrap();
     assert!(!request.url.query_pairs().any(|(k, _)| k == "prompt"));
 }
 
 #[tokio::test]
 async fn end_session_url_keeps_the_endpoint_query() {
-    let op = MockOp::start().await;
-    let provider = op.provider();
+    let dev = start_dev().await;
+    dev.discovery_field(
+        "end_session_endpoint",
+        json!(format!("{}/logout?tenant=t1", dev.issuer())),
+    );
+    let provider = provider_for(&dev);
     let url = provider
         .end_session_url(Some("the.id.token"), "http://app.test/", "st")
         .await
@@ -1443,7 +1127,7 @@ async fn end_session_url_keeps_the_endpoint_query() {
         format!(
             "{}/logout?tenant=t1&client_id=test-client&id_token_hint=the.id.token\
              &post_logout_redirect_uri=http%3A%2F%2Fapp.test%2F&state=st",
-            op.issuer()
+            dev.issuer()
         )
     );
     let url = provider
@@ -1455,13 +1139,13 @@ async fn end_session_url_keeps_the_endpoint_query() {
 
 #[tokio::test]
 async fn no_end_session_url_without_endpoint() {
-    let op = MockOp::start().await;
-    op.set_discovery_field("end_session_endpoint", Value::Null);
-    op.set_discovery_field(
+    let dev = start_dev().await;
+    dev.discovery_field("end_session_endpoint", Value::Null);
+    dev.discovery_field(
         "authorization_response_iss_parameter_supported",
         json!("true"),
     );
-    let provider = op.provider();
+    let provider = provider_for(&dev);
     assert!(provider
         .end_session_url(None, "http://app.test/", "st")
         .await
@@ -1471,14 +1155,7 @@ async fn no_end_session_url_without_endpoint() {
 
 #[test]
 fn config_errors() {
-    let config = ProviderConfig {
-        name: "corp".to_owned(),
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        server_metadata_url: "not a url".to_owned(),
-        client_kwargs: ClientKwargs::default(),
-    };
-    let err = Provider::new(config, Url::parse(REDIRECT_URI).unwrap()).unwrap_err();
+    let err = new_provider("corp", "not a url", ClientKwargs::default()).unwrap_err();
     assert!(
         err.to_string().contains("auth.corp.server_metadata_url"),
         "{err}"
@@ -1488,7 +1165,7 @@ fn config_errors() {
 #[test]
 fn futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
-    let provider = provider_for("http://127.0.0.1:1/x", ClientKwargs::default());
+    let provider = new_provider("test", "http://127.0.0.1:1/x", ClientKwargs::default()).unwrap();
     assert_send(&provider.ready());
     assert_send(&provider.authorization_request("s"));
     assert_send(&provider.exchange_code("c", "v", "n"));

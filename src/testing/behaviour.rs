@@ -6,7 +6,12 @@
 //! the next request on.
 
 use std::mem::discriminant;
+#[cfg(test)]
+use std::sync::Arc;
 use std::time::Duration;
+
+#[cfg(test)]
+use serde_json::{Map, Value};
 
 /// A way a broken or hostile OpenID provider misbehaves, reproduced on demand by the
 /// [`DevProvider`](super::DevProvider) so tests can prove that a client refuses what it must
@@ -83,6 +88,10 @@ pub enum Misbehaviour {
     IssuedLongAgo,
     /// `nonce` is the one the client sent with `1` appended. `rp-nonce-invalid`: refuse.
     WrongNonce,
+    /// ID tokens have no `nonce`, although the authorization request sent one. Refuse: a
+    /// client that sent a nonce must find it in the token (OpenID Connect Core 1.0 section
+    /// 3.1.3.7 step 11).
+    NoNonce,
     /// `at_hash` is the hash of another access token. Refuse (OpenID Connect Core 1.0
     /// section 3.1.3.8 lets the client check it; this crate does).
     WrongAtHash,
@@ -206,6 +215,9 @@ pub enum Misbehaviour {
     TokenResponseBadJson,
     /// The token response has an access token but no `id_token`. Refuse.
     TokenResponseWithoutIdToken,
+    /// The token response has an `id_token` but no `access_token`. Refuse: every successful
+    /// token response carries one (RFC 6749 section 5.1).
+    TokenResponseWithoutAccessToken,
     /// The token response is a 2 MiB JSON document, sent in chunks without
     /// `Content-Length`. Refuse (a client must bound what it reads).
     HugeTokenResponse,
@@ -239,6 +251,9 @@ pub(crate) struct Behaviour {
     pub(crate) token_lifetime: Duration,
     /// What is switched on, at most one of each variant (one redirect per endpoint).
     pub(crate) misbehaviours: Vec<Misbehaviour>,
+    /// What this crate's own tests switched on.
+    #[cfg(test)]
+    pub(crate) hooks: TestHooks,
 }
 
 impl Default for Behaviour {
@@ -247,6 +262,8 @@ impl Default for Behaviour {
             code_lifetime: Duration::from_secs(60),
             token_lifetime: Duration::from_secs(3600),
             misbehaviours: Vec::new(),
+            #[cfg(test)]
+            hooks: TestHooks::default(),
         }
     }
 }
@@ -261,6 +278,15 @@ impl Behaviour {
         };
         self.misbehaviours.retain(|m| !same(m));
         self.misbehaviours.push(misbehaviour);
+    }
+
+    /// Switches every misbehaviour off (and, in this crate's tests, every test switch).
+    pub(crate) fn behave(&mut self) {
+        self.misbehaviours.clear();
+        #[cfg(test)]
+        {
+            self.hooks = TestHooks::default();
+        }
     }
 
     /// Whether `misbehaviour` (a data-less variant) is on.
@@ -300,5 +326,107 @@ impl Behaviour {
             Misbehaviour::SlowTokenEndpoint(delay) => Some(*delay),
             _ => None,
         })
+    }
+}
+
+/// Rewrites an ID token's header and claims just before it is signed.
+#[cfg(test)]
+pub(crate) type IdTokenEdit =
+    Arc<dyn Fn(&mut Map<String, Value>, &mut Map<String, Value>) + Send + Sync>;
+
+/// Crate-internal switches for this crate's tests of its own OpenID client: exact values and
+/// broken answers that no [`Misbehaviour`] describes (a claim just past a leeway, a discovery
+/// document without some field, an answer byte for byte). Set through `DevProvider`'s
+/// test-only methods; [`Behaviour::behave`] switches them off with the misbehaviours.
+#[cfg(test)]
+#[derive(Clone, Default)]
+pub(crate) struct TestHooks {
+    /// Applied to every ID token after the misbehaviours, before signing.
+    pub(crate) id_token_edit: Option<IdTokenEdit>,
+    /// Set in the discovery document after the misbehaviours; `null` removes the field.
+    pub(crate) discovery_fields: Map<String, Value>,
+    /// Endpoints that answer every request with a fixed answer instead of their own.
+    pub(crate) answers: Vec<(Endpoint, Canned)>,
+}
+
+#[cfg(test)]
+impl TestHooks {
+    /// The fixed answer of `endpoint`, if it has one.
+    pub(crate) fn answer(&self, endpoint: Endpoint) -> Option<&Canned> {
+        self.answers
+            .iter()
+            .find(|(e, _)| *e == endpoint)
+            .map(|(_, canned)| canned)
+    }
+
+    /// Writes [`TestHooks::discovery_fields`] into a discovery document.
+    pub(crate) fn edit_discovery(&self, fields: &mut Map<String, Value>) {
+        for (name, value) in &self.discovery_fields {
+            if value.is_null() {
+                fields.remove(name);
+            } else {
+                fields.insert(name.clone(), value.clone());
+            }
+        }
+    }
+
+    /// The header and claims after [`TestHooks::id_token_edit`].
+    pub(crate) fn edit_id_token(
+        &self,
+        mut header: Map<String, Value>,
+        mut claims: Map<String, Value>,
+    ) -> (Map<String, Value>, Map<String, Value>) {
+        if let Some(edit) = &self.id_token_edit {
+            edit(&mut header, &mut claims);
+        }
+        (header, claims)
+    }
+}
+
+#[cfg(test)]
+impl std::fmt::Debug for TestHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestHooks")
+            .field("id_token_edit", &self.id_token_edit.is_some())
+            .field("discovery_fields", &self.discovery_fields)
+            .field("answers", &self.answers)
+            .finish()
+    }
+}
+
+/// A fixed answer: status, `Content-Type` and body.
+#[cfg(test)]
+#[derive(Clone, Debug)]
+pub(crate) struct Canned {
+    pub(crate) status: u16,
+    pub(crate) content_type: &'static str,
+    pub(crate) body: Vec<u8>,
+    /// Sent in 64 KiB chunks without `Content-Length`, rather than in one piece with it.
+    pub(crate) chunked: bool,
+}
+
+#[cfg(test)]
+impl Canned {
+    /// `body` as `application/json`.
+    pub(crate) fn json(status: u16, body: &Value) -> Canned {
+        Canned::raw(status, "application/json", body.to_string())
+    }
+
+    /// `body` as `content_type`.
+    pub(crate) fn raw(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Canned {
+        Canned {
+            status,
+            content_type,
+            body: body.into(),
+            chunked: false,
+        }
+    }
+
+    /// The same answer, sent in chunks without `Content-Length`.
+    pub(crate) fn chunked(self) -> Canned {
+        Canned {
+            chunked: true,
+            ..self
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::config::{AuthConfig, ConfigError};
 
-use super::DevProvider;
+use super::dev_provider::DevProvider;
 
 /// Why [`config_or_dev_provider`] could not produce a configuration.
 #[derive(Debug, thiserror::Error)]

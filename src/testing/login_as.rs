@@ -8,8 +8,9 @@ use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use url::Url;
 
+use super::dev_provider::DevProvider;
 use super::server::FORM_FIELDS;
-use super::{DevProvider, DevUser};
+use super::user::DevUser;
 
 /// How long each HTTP request of [`DevProvider::login_as`] may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

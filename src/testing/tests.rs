@@ -547,6 +547,37 @@ async fn basic_auth_decodes_form_encoded_special_secret() -> TestResult {
 }
 
 #[tokio::test]
+async fn token_calls_record_what_each_token_request_carried() -> TestResult {
+    let provider = DevProvider::start().await?;
+    assert!(provider.token_calls().is_empty());
+    let flow = Flow::new(&provider);
+
+    let code = flow.sign_in(&provider, &DevUser::default()).await;
+    let auth = basic("dev-client", "dev-secret");
+    let (status, _) = token_request(&provider, Some(&auth), &flow.token_form(&code)).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // A refused request is recorded too, as sent.
+    let mut form = flow.token_form("not-a-code");
+    form.push(("client_id".into(), "dev-client".into()));
+    form.push(("client_secret".into(), "wrong".into()));
+    let (status, _) = token_request(&provider, None, &form).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let calls = provider.token_calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].authorization.as_deref(), Some(auth.as_str()));
+    assert_eq!(calls[0].params, flow.token_form(&code));
+    assert_eq!(calls[0].param("code"), Some(code.as_str()));
+    assert_eq!(calls[0].param("client_secret"), None);
+    assert_eq!(calls[1].authorization, None);
+    assert_eq!(calls[1].param("client_secret"), Some("wrong"));
+    assert_eq!(calls[1].params, form);
+    assert_eq!(provider.request_counts().token, 2);
+    Ok(())
+}
+
+#[tokio::test]
 async fn token_endpoint_auth_restriction_is_enforced_and_advertised() -> TestResult {
     let provider = DevProvider::builder()
         .token_endpoint_auth(TokenEndpointAuth::ClientSecretPost)
@@ -1360,6 +1391,59 @@ async fn misbehave_and_behave_switch_misbehaviours() -> TestResult {
 }
 
 #[tokio::test]
+async fn test_switches_apply_until_behave() -> TestResult {
+    let provider = DevProvider::start().await?;
+    let document = || async {
+        http()
+            .get(provider.server_metadata_url())
+            .send()
+            .await?
+            .json_text()
+            .await
+    };
+    provider.discovery_field("end_session_endpoint", Value::Null);
+    provider.discovery_field("issuer", json!("https://other.example"));
+    let doc = document().await?;
+    assert!(doc.get("end_session_endpoint").is_none());
+    assert_eq!(doc["issuer"], "https://other.example");
+
+    provider.edit_id_tokens(|header, claims| {
+        header.insert("alg".into(), json!("RS384"));
+        claims.insert("tid".into(), json!("tenant-1"));
+    });
+    let (header, payload) = id_token_while(&provider, Misbehaviour::NoKeyId).await;
+    assert_eq!(header["alg"], "RS384");
+    assert_eq!(payload["tid"], "tenant-1");
+    // `id_token_while` switched everything off again.
+    let (header, payload) = tokens_while(&provider, None).await.1["id_token"]
+        .as_str()
+        .map(|jwt| (jwt_part(jwt, 0), jwt_part(jwt, 1)))
+        .ok_or("id_token")?;
+    assert_eq!(header["alg"], "RS256");
+    assert!(payload.get("tid").is_none());
+
+    provider.answer_with(
+        Endpoint::Token,
+        Some(Canned::raw(418, "text/plain", vec![b'x'; 200_000]).chunked()),
+    );
+    let response = http().post(provider.token_endpoint()).send().await?;
+    assert_eq!(response.status(), StatusCode::IM_A_TEAPOT);
+    assert!(response.content_length().is_none(), "chunked");
+    assert_eq!(response.bytes().await?.len(), 200_000);
+    provider.answer_with(Endpoint::Token, None);
+    let response = http().post(provider.token_endpoint()).send().await?;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    provider.answer_with(Endpoint::Jwks, Some(Canned::json(503, &json!({}))));
+    provider.behave();
+    let doc = document().await?;
+    assert_eq!(doc["issuer"], provider.issuer());
+    assert!(doc["end_session_endpoint"].is_string());
+    assert_eq!(http().get(provider.jwks_uri()).send().await?.status(), 200);
+    Ok(())
+}
+
+#[tokio::test]
 async fn discovery_misbehaviours_shape_the_document() -> TestResult {
     let provider = DevProvider::start().await?;
     let document = || async {
@@ -1529,6 +1613,11 @@ async fn id_token_claim_misbehaviours() -> TestResult {
     assert_eq!(status, StatusCode::OK);
     let payload = jwt_part(body["id_token"].as_str().ok_or("id_token")?, 1);
     assert_eq!(payload["nonce"], format!("{}1", flow.nonce));
+    let (status, body, flow) = tokens_while(&provider, Some(Misbehaviour::NoNonce)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!flow.nonce.is_empty(), "the request sent a nonce");
+    let payload = jwt_part(body["id_token"].as_str().ok_or("id_token")?, 1);
+    assert!(payload.get("nonce").is_none());
     let (status, body, _) = tokens_while(&provider, Some(Misbehaviour::WrongAtHash)).await;
     assert_eq!(status, StatusCode::OK);
     let payload = jwt_part(body["id_token"].as_str().ok_or("id_token")?, 1);
@@ -1631,6 +1720,13 @@ async fn token_endpoint_misbehaviours() -> TestResult {
         tokens_while(&provider, Some(Misbehaviour::TokenResponseWithoutIdToken)).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.get("id_token").is_none() && body["access_token"].is_string());
+    let (status, body, _) = tokens_while(
+        &provider,
+        Some(Misbehaviour::TokenResponseWithoutAccessToken),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.get("access_token").is_none() && body["id_token"].is_string());
 
     for (misbehaviour, status, content_type) in [
         (

@@ -92,6 +92,8 @@ pub(crate) fn sign_id_token(
         Signer::Rs256Current | Signer::Rs256Other => "RS256",
     };
     header.insert("alg".to_owned(), Value::String(alg.to_owned()));
+    #[cfg(test)]
+    let (header, payload) = behaviour.hooks.edit_id_token(header, payload);
 
     let encode = |value: &Map<String, Value>| {
         serde_json::to_vec(value)
@@ -99,7 +101,14 @@ pub(crate) fn sign_id_token(
             .map_err(|e| e.to_string())
     };
     let signing_input = format!("{}.{}", encode(&header)?, encode(&payload)?);
-    let rs256 = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    let rsa_alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
+    // A test's edited header may name another RSA algorithm; the RSA signers then use it.
+    #[cfg(test)]
+    let rsa_alg = match header.get("alg").and_then(Value::as_str) {
+        Some("RS384") => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha384,
+        Some("RS512") => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
+        _ => rsa_alg,
+    };
     let mut signature = match signer {
         Signer::Unsigned => Vec::new(),
         Signer::Hs256(key) => CoreHmacKey::new(key)
@@ -110,11 +119,11 @@ pub(crate) fn sign_id_token(
             .map_err(|e| e.to_string())?,
         Signer::Rs256Current => keys
             .signing_key()
-            .sign(&rs256, signing_input.as_bytes())
+            .sign(&rsa_alg, signing_input.as_bytes())
             .map_err(|e| e.to_string())?,
         Signer::Rs256Other => keys
             .other_key()
-            .sign(&rs256, signing_input.as_bytes())
+            .sign(&rsa_alg, signing_input.as_bytes())
             .map_err(|e| e.to_string())?,
     };
     if on(Misbehaviour::BadSignature) {
@@ -229,7 +238,7 @@ fn payload(input: IdTokenInput<'_>, behaviour: &Behaviour) -> Result<Map<String,
         set("iat", Value::from(iat));
     }
     set("auth_time", Value::from(unix(input.auth_time)));
-    if let Some(nonce) = input.nonce {
+    if let Some(nonce) = input.nonce.filter(|_| !on(Misbehaviour::NoNonce)) {
         let nonce = if on(Misbehaviour::WrongNonce) {
             format!("{nonce}1")
         } else {

@@ -4,6 +4,9 @@
 
 use std::fmt::Write as _;
 
+/// Names of the sign-in form's own fields; never resubmitted as authorization parameters.
+pub(crate) const FORM_FIELDS: [&str; 4] = ["name", "email", "claims", "action"];
+
 /// What the sign-in form shows and carries.
 pub(crate) struct SignIn<'a> {
     /// Absolute URL of the authorization endpoint (the form posts back to it).
