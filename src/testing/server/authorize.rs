@@ -19,10 +19,10 @@ use super::pages::{self, FORM_FIELDS};
 use super::params::Params;
 use super::respond::{error_page, html, redirect, with_query};
 use super::state::{bump, is_pkce_value, lock, CodeGrant, Shared, AUTHORIZE_PATH};
-use crate::pending::random_token;
 use crate::testing::behaviour::{Behaviour, Misbehaviour};
 use crate::testing::tokens::altered_issuer;
 use crate::testing::user::DevUser;
+use crate::util::random_token;
 
 /// A validated authorization request.
 struct AuthorizeRequest {

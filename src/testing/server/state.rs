@@ -15,11 +15,11 @@ use serde_json::{Map, Value};
 use url::{Host, Url};
 
 use crate::config::TokenEndpointAuth;
-use crate::pending::random_token;
 use crate::testing::behaviour::{Behaviour, Misbehaviour};
 use crate::testing::keys::SigningKeys;
 use crate::testing::records::{EndSessionCall, RequestCounts, TokenCall};
 use crate::testing::user::DevUser;
+use crate::util::random_token;
 
 pub(crate) const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub(crate) const JWKS_PATH: &str = "/jwks";
@@ -225,7 +225,9 @@ impl Shared {
     }
 }
 
-/// `http` on 127.0.0.1, localhost or [::1], any port and path, no fragment or user info.
+/// `http` on exactly 127.0.0.1, localhost or [::1], any port and path, no fragment or user
+/// info. Stricter than the crate's own loopback rule (all of 127.0.0.0/8): the development
+/// provider only ever redirects to the machine's own default address.
 pub(crate) fn is_loopback_http(uri: &str) -> bool {
     let Ok(url) = Url::parse(uri) else {
         return false;

@@ -20,10 +20,10 @@ use super::client_auth::authenticate_client;
 use super::params::Params;
 use super::respond::{json_response, misbehaving_redirect, no_store, set_header, TokenError};
 use super::state::{bump, is_pkce_value, lock, AccessGrant, Shared};
-use crate::pending::random_token;
 use crate::testing::behaviour::{Behaviour, Endpoint, Misbehaviour};
 use crate::testing::records::TokenCall;
 use crate::testing::tokens::{sign_id_token, IdTokenInput};
+use crate::util::random_token;
 
 /// `POST /token`.
 pub(crate) async fn token(
