@@ -62,14 +62,25 @@ pub enum LoginError {
     /// The ID token failed a check (signature, issuer, audience, expiry, nonce, at_hash…).
     #[error("the identity token from the login provider failed verification: {0}")]
     IdTokenRejected(String),
-    /// The session store failed.
-    #[error("the session store failed: {0}")]
-    Session(String),
+    /// The session store failed: the visitor sees a generic line, the log gets `detail`.
+    #[error("sessions cannot be stored right now; please try again in a few seconds")]
+    Session {
+        /// What the store said, for the log only (it can name hosts and paths).
+        detail: String,
+    },
 }
 
 impl LoginError {
+    /// Detail for the log that the visitor must not see.
+    pub(crate) fn log_detail(&self) -> Option<&str> {
+        match self {
+            LoginError::Session { detail } => Some(detail),
+            _ => None,
+        }
+    }
+
     /// The HTTP status of the error page: 4xx for anything a client or a login attempt did
-    /// wrong, 502/503 when the provider is at fault, 500 only when our own store fails.
+    /// wrong, 502/503 when the provider or the session store is at fault.
     pub fn status(&self) -> StatusCode {
         match self {
             LoginError::UnknownProvider(_) => StatusCode::NOT_FOUND,
@@ -83,7 +94,7 @@ impl LoginError {
             | LoginError::TokenRejected(_)
             | LoginError::IdTokenRejected(_) => StatusCode::BAD_REQUEST,
             LoginError::TokenRequestFailed(_) => StatusCode::BAD_GATEWAY,
-            LoginError::Session(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            LoginError::Session { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -83,6 +83,44 @@ pub(crate) fn error_page(
     html(status, page(heading, &body))
 }
 
+/// Browsers ask for `text/html` when they navigate; `fetch` and API clients do not.
+pub(crate) fn wants_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("text/html"))
+}
+
+/// `503` for a request with a session cookie while the session store cannot be reached:
+/// the visitor is neither logged in nor sent to a login that could not be stored either.
+/// A page for browsers, JSON for everything else; both ask to come back in a few seconds.
+pub(crate) fn sessions_unavailable(headers: &http::HeaderMap) -> Response<Full<Bytes>> {
+    let mut response = if wants_html(headers) {
+        let heading = "Sessions are not available right now";
+        let body = format!(
+            "<h1>{heading}</h1><p>This site cannot check your login at the moment. Please try \
+             again in a few seconds.</p><p><a class=\"button\" href=\"\">Try again</a></p>"
+        );
+        html(StatusCode::SERVICE_UNAVAILABLE, page(heading, &body))
+    } else {
+        let body = serde_json::json!({
+            "error": "sessions_unavailable",
+            "message": "The session store cannot be reached; try again in a few seconds.",
+        });
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        no_store(response)
+    };
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, HeaderValue::from_static("5"));
+    response
+}
+
 pub(crate) fn chooser(providers: &[(String, String)]) -> Response<Full<Bytes>> {
     let items: String = providers
         .iter()

@@ -64,15 +64,27 @@ pub(crate) enum Visitor {
     /// A session cookie that no longer counts (bad signature, session ended or expired):
     /// anonymous, and the response deletes the cookie.
     StaleCookie,
-    /// A validly signed session id that only an external store can answer for.
+    /// A validly signed session id that only an external store can answer for: see
+    /// [`AuthState::ask_store`].
     Ask(Id),
+}
+
+/// What an external store said about a session id.
+#[derive(Debug)]
+pub(crate) enum StoreAnswer {
+    /// A live session.
+    LoggedIn(Arc<LoggedIn>),
+    /// No such session (ended, expired, or unreadable): the cookie no longer counts.
+    Gone,
+    /// The store cannot be reached; the cookie stays, for when the store is back.
+    Unreachable,
 }
 
 impl AuthState {
     /// The visitor of this request, as far as it is known without waiting: always for a
     /// request without a session cookie (which never touches the store), and for the
     /// in-memory store. [`Visitor::Ask`] means the store must be asked with
-    /// [`Self::load_visitor`].
+    /// [`Self::ask_store`].
     pub(crate) fn visitor_now(&self, headers: &HeaderMap) -> Visitor {
         let id = match self.cookies.session(headers) {
             SessionCookie::Valid(id) => id,
@@ -86,16 +98,14 @@ impl AuthState {
         }
     }
 
-    /// The visitor of session `id`, from a store that must be awaited. One whose session
-    /// is gone, expired or unreadable is a stale cookie; a store that fails leaves the
-    /// visitor anonymous (and the cookie in place, for when the store is back).
-    pub(crate) async fn load_visitor(&self, id: Id) -> Visitor {
+    /// Asks the store about session `id`.
+    pub(crate) async fn ask_store(&self, id: Id) -> StoreAnswer {
         match self.sessions.load_user(&id).await {
-            Ok(Some(user)) => Visitor::LoggedIn(user),
-            Ok(None) => Visitor::StaleCookie,
+            Ok(Some(user)) => StoreAnswer::LoggedIn(user),
+            Ok(None) => StoreAnswer::Gone,
             Err(e) => {
-                tracing::error!(error = %e, "session store failed; treating the request as anonymous");
-                Visitor::Anonymous
+                tracing::warn!(error = %e, "the session store cannot be reached; answering 503");
+                StoreAnswer::Unreachable
             }
         }
     }

@@ -1,7 +1,7 @@
 //! [`LoginRequired`]: the answer to an anonymous request for something that needs a login.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use http::header::{HeaderValue, CONTENT_TYPE};
 use http::{Extensions, HeaderMap, Request, Response, StatusCode, Uri};
 use http_body_util::Full;
 
@@ -35,7 +35,7 @@ impl LoginRequired {
             });
         LoginRequired {
             login_url,
-            browser: wants_html(headers),
+            browser: pages::wants_html(headers),
         }
     }
 
@@ -91,11 +91,3 @@ impl std::fmt::Display for LoginRequired {
 
 impl std::error::Error for LoginRequired {}
 
-/// Browsers ask for `text/html` when they navigate; `fetch` and API clients do not.
-fn wants_html(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|v| v.contains("text/html"))
-}

@@ -13,12 +13,23 @@ use crate::keys::KeyRing;
 use crate::paths::Routes;
 use crate::pending::PENDING_TTL;
 use crate::provider::Provider;
-use crate::session::{CookieJar, MemoryStore, SessionStore, Sessions};
+use crate::session::{CookieJar, MemoryStore, SessionStore, Sessions, CACHE_TTL};
 use crate::state::{logout_csrf_check, AuthState};
 
 /// The longest [`AuthLayerBuilder::login_timeout`]: nobody needs an hour at a sign-in
 /// page, and a longer window only keeps a login's sealed nonce and verifier usable longer.
 const MAX_LOGIN_TIMEOUT: Duration = Duration::from_secs(60 * 60);
+
+/// Where the layer's sessions live.
+#[derive(Debug)]
+enum StoreChoice {
+    /// Nothing chosen in code: the in-memory store.
+    Default,
+    /// The built-in store, read without a copy.
+    Memory(Arc<MemoryStore>),
+    /// Any other store.
+    Other(Arc<dyn SessionStore>),
+}
 
 /// Default session cookie name. The login-binding and logout cookies add `_login` and
 /// `_logout`.
@@ -35,8 +46,7 @@ pub struct AuthLayer {
 pub struct AuthLayerBuilder {
     config: AuthConfig,
     port: Option<u16>,
-    store: Option<Arc<dyn SessionStore>>,
-    memory: Option<Arc<MemoryStore>>,
+    store: StoreChoice,
     cookie_name: String,
     lifetime: Option<Duration>,
     login_timeout: Duration,
@@ -54,8 +64,7 @@ impl AuthLayer {
         AuthLayerBuilder {
             config,
             port: None,
-            store: None,
-            memory: None,
+            store: StoreChoice::Default,
             cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
             lifetime: None,
             login_timeout: PENDING_TTL,
@@ -86,9 +95,11 @@ impl AuthLayerBuilder {
         self
     }
 
-    /// Any tower-sessions 0.14 store (Redis, SQL, moka…) instead of the in-memory default.
-    /// Pending logins live there too, so a store shared by several replicas lets a login
-    /// start on one replica and finish on another.
+    /// Any tower-sessions 0.14 store (Redis, SQL, moka…) instead of the in-memory default
+    /// (or the one `session_store` names in the configuration). A store shared by several
+    /// replicas lets every replica serve every user; each replica keeps what it read from
+    /// the store for under a second, so a session ended on one replica stops working on
+    /// the others within a second.
     pub fn session_store(self, store: impl SessionStore) -> Self {
         self.shared_session_store(Arc::new(store))
     }
@@ -117,8 +128,10 @@ impl AuthLayerBuilder {
         // The built-in store has a faster, copy-free read path; other stores go through
         // the `SessionStore` trait.
         let any: Arc<dyn std::any::Any + Send + Sync> = store.clone();
-        self.memory = any.downcast::<MemoryStore>().ok();
-        self.store = Some(store);
+        self.store = match any.downcast::<MemoryStore>() {
+            Ok(memory) => StoreChoice::Memory(memory),
+            Err(_) => StoreChoice::Other(store),
+        };
         self
     }
 
@@ -201,19 +214,17 @@ impl AuthLayerBuilder {
             secure,
             keys,
         );
-        let (store, memory) = match self.store {
-            Some(store) => (store, self.memory),
-            None => {
-                let memory = Arc::new(MemoryStore::default());
-                (memory.clone() as Arc<dyn SessionStore>, Some(memory))
-            }
-        };
         let lifetime = self.lifetime.unwrap_or(config.session_lifetime);
+        let sessions = match self.store {
+            StoreChoice::Default => Sessions::in_memory(Arc::new(MemoryStore::default()), lifetime),
+            StoreChoice::Memory(memory) => Sessions::in_memory(memory, lifetime),
+            StoreChoice::Other(store) => Sessions::external(store, lifetime, CACHE_TTL),
+        };
         let csrf = logout_csrf_check(&redirect_uri);
         Ok(AuthLayer {
             state: Arc::new(AuthState {
                 providers,
-                sessions: Sessions::new(store, memory, lifetime),
+                sessions,
                 cookies,
                 routes,
                 expose: config.expose_tokens,
@@ -260,7 +271,7 @@ impl fmt::Debug for AuthLayerBuilder {
         f.debug_struct("AuthLayerBuilder")
             .field("config", &self.config)
             .field("port", &self.port)
-            .field("custom_store", &self.store.is_some())
+            .field("store", &self.store)
             .field("cookie_name", &self.cookie_name)
             .field("lifetime", &self.lifetime)
             .field("login_timeout", &self.login_timeout)

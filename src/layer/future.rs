@@ -17,6 +17,18 @@ pub type AuthBody<B> = Either<B, Full<Bytes>>;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
+/// How a request whose visitor the store had to be asked about ended.
+pub(super) enum Loaded<O> {
+    /// The wrapped service answered (`output`); `stale` deletes a session cookie that no
+    /// longer counts.
+    Inner {
+        output: O,
+        stale: Option<HeaderValue>,
+    },
+    /// The layer answered itself (the store could not be reached).
+    Page(Response<Full<Bytes>>),
+}
+
 pin_project! {
     /// The response future of [`AuthService`](super::AuthService).
     ///
@@ -51,7 +63,7 @@ pin_project! {
         },
         /// The store is asked who the visitor is, then the wrapped service answers.
         Loading {
-            future: BoxFuture<(F::Output, Option<HeaderValue>)>,
+            future: BoxFuture<Loaded<F::Output>>,
         },
     }
 }
@@ -69,7 +81,7 @@ impl<F: Future> AuthFuture<F> {
         }
     }
 
-    pub(super) fn loading(future: BoxFuture<(F::Output, Option<HeaderValue>)>) -> Self {
+    pub(super) fn loading(future: BoxFuture<Loaded<F::Output>>) -> Self {
         AuthFuture {
             kind: Kind::Loading { future },
         }
@@ -91,10 +103,10 @@ where
             KindProj::Route { future } => {
                 Poll::Ready(Ok(ready!(future.as_mut().poll(cx)).map(Either::Right)))
             }
-            KindProj::Loading { future } => {
-                let (result, stale) = ready!(future.as_mut().poll(cx));
-                Poll::Ready(finish(result, stale))
-            }
+            KindProj::Loading { future } => match ready!(future.as_mut().poll(cx)) {
+                Loaded::Inner { output, stale } => Poll::Ready(finish(output, stale)),
+                Loaded::Page(page) => Poll::Ready(Ok(page.map(Either::Right))),
+            },
         }
     }
 }

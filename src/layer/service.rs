@@ -8,8 +8,9 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::{AuthBody, AuthFuture};
-use crate::state::{AuthState, Visitor};
+use super::future::{AuthBody, AuthFuture, Loaded};
+use crate::pages;
+use crate::state::{AuthState, StoreAnswer, Visitor};
 use crate::user::User;
 
 /// The [`Service`] made by [`AuthLayer`](super::AuthLayer).
@@ -76,15 +77,20 @@ where
                 let clone = self.inner.clone();
                 let mut inner = std::mem::replace(&mut self.inner, clone);
                 return AuthFuture::loading(Box::pin(async move {
-                    let (user, stale) = match state.load_visitor(id).await {
-                        Visitor::LoggedIn(user) => (Some(user), false),
-                        Visitor::StaleCookie => (None, true),
-                        Visitor::Anonymous | Visitor::Ask(_) => (None, false),
+                    let (user, stale) = match state.ask_store(id).await {
+                        StoreAnswer::LoggedIn(user) => (Some(user), false),
+                        StoreAnswer::Gone => (None, true),
+                        StoreAnswer::Unreachable => {
+                            return Loaded::Page(pages::sessions_unavailable(req.headers()))
+                        }
                     };
                     req.extensions_mut()
                         .insert(User::new(user, expose, login_path));
-                    let removal = stale.then(|| state.cookies.remove_session());
-                    (inner.call(req).await, removal)
+                    let stale = stale.then(|| state.cookies.remove_session());
+                    Loaded::Inner {
+                        output: inner.call(req).await,
+                        stale,
+                    }
                 }));
             }
         };

@@ -124,7 +124,9 @@ async fn finish(
     {
         Ok(true) => {}
         Ok(false) => return Err(fail(LoginError::UnknownState)),
-        Err(e) => return Err(fail(LoginError::Session(e.to_string()))),
+        Err(e) => return Err(fail(LoginError::Session {
+            detail: e.to_string(),
+        })),
     }
 
     let tokens = provider
@@ -144,7 +146,9 @@ async fn finish(
         .sessions
         .create_user(stored)
         .await
-        .map_err(|e| fail(LoginError::Session(e.to_string())))?;
+        .map_err(|e| fail(LoginError::Session {
+            detail: e.to_string(),
+        }))?;
     if let SessionCookie::Valid(old) = state.cookies.session(&parts.headers) {
         if let Err(e) = state.sessions.delete(&old).await {
             tracing::warn!(error = %e, "could not delete the previous session");

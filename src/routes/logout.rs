@@ -80,10 +80,20 @@ impl Service<Request<()>> for Passes {
 async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     let mut ended = None;
     if let SessionCookie::Valid(id) = state.cookies.session(&parts.headers) {
-        ended = state.sessions.load_user(&id).await.ok().flatten();
-        // Server-side first: a copy of the cookie replayed later must find nothing.
-        if let Err(e) = state.sessions.delete(&id).await {
-            tracing::error!(error = %e, "could not delete the session at logout");
+        // Server-side first: a copy of the cookie replayed later must find nothing. While
+        // the store is unreachable the session cannot be ended, and the visitor is told so
+        // rather than shown a logout that did not happen.
+        let loaded = state.sessions.load_user(&id).await;
+        let deleted = match &loaded {
+            Ok(_) => state.sessions.delete(&id).await,
+            Err(_) => Ok(()),
+        };
+        match (loaded, deleted) {
+            (Ok(user), Ok(())) => ended = user,
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "the session store cannot be reached; logout answered 503");
+                return pages::sessions_unavailable(&parts.headers);
+            }
         }
     }
     let mut location = None;

@@ -16,10 +16,11 @@ pub(super) fn failure(
     retry_href: &str,
 ) -> Response<Full<Bytes>> {
     let status = err.status();
+    let detail = err.log_detail();
     if status.is_server_error() {
-        tracing::error!(provider, status = status.as_u16(), reason = %err, "login failed");
+        tracing::error!(provider, status = status.as_u16(), reason = %err, detail, "login failed");
     } else {
-        tracing::warn!(provider, status = status.as_u16(), reason = %err, "login failed");
+        tracing::warn!(provider, status = status.as_u16(), reason = %err, detail, "login failed");
     }
     pages::error_page(status, &err.to_string(), retry_href)
 }

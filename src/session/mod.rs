@@ -6,6 +6,7 @@
 //! login, keyed by a hash of its `state`. Nothing but that id ever leaves the server, so
 //! the cookie stays small however many claims the provider sends.
 
+mod cache;
 mod cookie;
 mod memo;
 mod memory;
@@ -14,6 +15,7 @@ mod sessions;
 
 pub(crate) use self::cookie::{CookieJar, SessionCookie};
 pub use self::memory::MemoryStore;
+pub(crate) use self::cache::DEFAULT_TTL as CACHE_TTL;
 pub(crate) use self::sessions::{Lookup, Sessions};
 pub use tower_sessions_core::session::{Id, Record};
 pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use tower_sessions_core::session::Id;
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
+use super::cache::LocalCache;
 use super::memory::MemoryStore;
 use super::record::{expiry_after, new_record, read, USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
@@ -22,37 +23,66 @@ pub(crate) enum Lookup {
     AskStore,
 }
 
-/// The layer's view of the store: users and pending logins, nothing else.
-#[derive(Clone, Debug)]
+/// Where sessions live.
+#[derive(Debug)]
+enum Backend {
+    /// The built-in store: users are read without a copy and without waiting.
+    Memory(Arc<MemoryStore>),
+    /// Any other store, with a short-lived local copy of the sessions read from it.
+    External {
+        store: Arc<dyn SessionStore>,
+        cache: LocalCache,
+    },
+}
+
+/// The layer's view of the store: users and used login states, nothing else.
+#[derive(Debug)]
 pub(crate) struct Sessions {
-    store: Arc<dyn SessionStore>,
-    /// The same store when it is the built-in one, whose users are read without a copy
-    /// and without waiting.
-    memory: Option<Arc<MemoryStore>>,
+    backend: Backend,
     lifetime: Duration,
 }
 
 impl Sessions {
-    pub(crate) fn new(
-        store: Arc<dyn SessionStore>,
-        memory: Option<Arc<MemoryStore>>,
-        lifetime: Duration,
-    ) -> Self {
+    /// Sessions in the built-in in-memory store.
+    pub(crate) fn in_memory(store: Arc<MemoryStore>, lifetime: Duration) -> Self {
         Sessions {
-            store,
-            memory,
+            backend: Backend::Memory(store),
             lifetime,
         }
     }
 
-    /// The user of session `id` if the store can answer at once (the in-memory store).
+    /// Sessions in `store`. A session read from it is trusted for `cache_ttl` before the
+    /// store is asked again: how long a session ended on another replica may still work
+    /// here.
+    pub(crate) fn external(store: Arc<dyn SessionStore>, lifetime: Duration, cache_ttl: Duration) -> Self {
+        Sessions {
+            backend: Backend::External {
+                store,
+                cache: LocalCache::new(cache_ttl),
+            },
+            lifetime,
+        }
+    }
+
+    fn store(&self) -> &dyn SessionStore {
+        match &self.backend {
+            Backend::Memory(memory) => &**memory,
+            Backend::External { store, .. } => &**store,
+        }
+    }
+
+    /// The user of session `id` if it is known without waiting: always with the in-memory
+    /// store, and for a session another store answered for moments ago.
     pub(crate) fn load_user_now(&self, id: &Id) -> Lookup {
-        match &self.memory {
-            Some(memory) => match memory.load_user(id) {
+        match &self.backend {
+            Backend::Memory(memory) => match memory.load_user(id) {
                 Some(user) => Lookup::Found(user),
                 None => Lookup::Gone,
             },
-            None => Lookup::AskStore,
+            Backend::External { cache, .. } => match cache.get(id) {
+                Some(user) => Lookup::Found(user),
+                None => Lookup::AskStore,
+            },
         }
     }
 
@@ -68,25 +98,38 @@ impl Sessions {
             Lookup::Gone => return Ok(None),
             Lookup::AskStore => {}
         }
-        let Some(record) = self.store.load(id).await? else {
+        let Backend::External { store, cache } = &self.backend else {
             return Ok(None);
         };
-        Ok(read::<StoredUser>(record, USER_KEY).and_then(|u| Arc::new(u).decode()))
+        let Some(record) = store.load(id).await? else {
+            return Ok(None);
+        };
+        let user = read::<StoredUser>(record, USER_KEY).and_then(|u| Arc::new(u).decode());
+        if let Some(user) = &user {
+            cache.insert(*id, user.clone());
+        }
+        Ok(user)
     }
 
     /// Stores `user` under a brand-new session id (never a caller-chosen one, so a planted
     /// id cannot become a logged-in session) and returns that id.
     pub(crate) async fn create_user(&self, user: StoredUser) -> Result<Id, StoreError> {
-        if let Some(memory) = &self.memory {
-            return memory.create_user(Arc::new(user), expiry_after(self.lifetime));
+        match &self.backend {
+            Backend::Memory(memory) => memory.create_user(Arc::new(user), expiry_after(self.lifetime)),
+            Backend::External { store, .. } => {
+                let mut record = new_record(USER_KEY, &user, self.lifetime)?;
+                store.create(&mut record).await?;
+                Ok(record.id)
+            }
         }
-        let mut record = new_record(USER_KEY, &user, self.lifetime)?;
-        self.store.create(&mut record).await?;
-        Ok(record.id)
     }
 
+    /// Ends session `id`: gone from the store, and from this replica's local copy at once.
     pub(crate) async fn delete(&self, id: &Id) -> Result<(), StoreError> {
-        self.store.delete(id).await
+        if let Backend::External { cache, .. } = &self.backend {
+            cache.remove(id);
+        }
+        self.store().delete(id).await
     }
 
     /// Records that the login of `state` reached its callback, for `ttl` (its lifetime):
@@ -103,11 +146,11 @@ impl Sessions {
         let mut record = new_record(USED_STATE_KEY, &true, ttl)?;
         let id = used_state_id(state);
         record.id = id;
-        self.store.create(&mut record).await?;
+        self.store().create(&mut record).await?;
         if record.id == id {
             return Ok(true);
         }
-        if let Err(e) = self.store.delete(&record.id).await {
+        if let Err(e) = self.store().delete(&record.id).await {
             tracing::debug!(error = %e, "could not remove the record of a replayed state");
         }
         Ok(false)
