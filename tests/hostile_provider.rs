@@ -628,6 +628,14 @@ async fn an_id_token_issued_in_the_future_is_refused() {
         .await;
 }
 
+/// RFC 7519 section 4.1.5: a token must not be accepted before its `nbf`.
+#[tokio::test]
+async fn nbf_in_the_future_is_refused() {
+    let s = misbehaving(Misbehaviour::NotYetValid).await;
+    s.assert_refused_at_callback(Refusal::bad_token("the token is not valid yet (nbf"))
+        .await;
+}
+
 /// Conformance suite `iat-is-week-in-past`: older than a login can take, so a replay.
 #[tokio::test]
 async fn an_id_token_issued_long_ago_is_refused() {

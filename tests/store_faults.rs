@@ -58,9 +58,11 @@ const PAST_CACHE: Duration = Duration::from_millis(900);
 
 async fn app_with(store: Arc<SwitchableStore>) -> (DevProvider, App) {
     let provider = DevProvider::start().await.unwrap();
-    let app = start_app_with(&provider.secrets_toml(REDIRECT, COOKIE_SECRET), "", move |b| {
-        b.shared_session_store(store)
-    })
+    let app = start_app_with(
+        &provider.secrets_toml(REDIRECT, COOKIE_SECRET),
+        "",
+        move |b| b.shared_session_store(store),
+    )
     .await;
     (provider, app)
 }
@@ -83,15 +85,26 @@ async fn an_unreachable_store_answers_503_to_sessions_only_and_recovers() {
     let stranger = Browser::new();
     assert_eq!(stranger.me(&app).await["is_logged_in"], false);
     let r = stranger.get(&app.url("/private")).await;
-    assert_eq!(r.status(), StatusCode::FOUND, "anonymous visitors are sent to login");
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "anonymous visitors are sent to login"
+    );
     let r = stranger.get(&app.url("/auth/login")).await;
-    assert_eq!(r.status(), StatusCode::FOUND, "starting a login needs no store");
+    assert_eq!(
+        r.status(),
+        StatusCode::FOUND,
+        "starting a login needs no store"
+    );
 
     // With one: a page for browsers, JSON for scripts, never a redirect to login.
     let r = browser.get(&app.url("/private")).await;
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(r.headers()["retry-after"], "5");
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(r.text().await.unwrap().contains("not available right now"));
     let r = browser.client.get(app.url("/me")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -118,8 +131,15 @@ async fn an_unreachable_store_answers_503_to_sessions_only_and_recovers() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(cookie_pair(r.headers(), "oidc_session").is_none());
     let page = r.text().await.unwrap();
-    assert!(!page.contains("connection refused"), "store details stay in the log: {page}");
-    assert_eq!(provider.request_counts().token, tokens, "not sent to the provider");
+    assert!(
+        !page.contains("connection refused"),
+        "store details stay in the log: {page}"
+    );
+    assert_eq!(
+        provider.request_counts().token,
+        tokens,
+        "not sent to the provider"
+    );
 
     // The store comes back: the same cookie works again, nothing to do.
     store.down.store(false, Ordering::SeqCst);
@@ -148,7 +168,10 @@ async fn a_store_restarted_empty_leaves_visitors_anonymous() {
         .find(|c| c.starts_with("oidc_session="))
         .expect("the stale cookie is removed");
     assert!(removal.contains("Max-Age=0"), "{removal}");
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["is_logged_in"], false);
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["is_logged_in"],
+        false
+    );
     // And a new login works at once.
     let done = browser
         .login(&app.url("/auth/login"), "Ada", "ada@example.com")
@@ -177,7 +200,11 @@ async fn a_session_ended_elsewhere_stops_working_here_within_a_second() {
     browser
         .login(&first.url("/auth/login"), "Ada", "ada@example.com")
         .await;
-    assert_eq!(browser.me(&second).await["is_logged_in"], true, "read by the second");
+    assert_eq!(
+        browser.me(&second).await["is_logged_in"],
+        true,
+        "read by the second"
+    );
     let cookie = browser
         .jar
         .cookies(&first.base.parse().unwrap())

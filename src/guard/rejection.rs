@@ -90,4 +90,3 @@ impl std::fmt::Display for LoginRequired {
 }
 
 impl std::error::Error for LoginRequired {}
-

@@ -23,7 +23,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use tokio::sync::Mutex;
 use url::Url;
 
-use super::http::{display_url, HttpClient};
+use super::http::{display_url, HttpClient, HttpError};
 use crate::util::bounded;
 
 /// The most of a provider's text (an issuer, a parser's message) quoted in a page or log.
@@ -120,9 +120,44 @@ impl Default for Timing {
     }
 }
 
+/// Why the provider's metadata or keys are not usable: words for a visitor's page, and the
+/// whole story (with the URLs discovery chose) for the log.
+#[derive(Clone, Debug)]
+pub(crate) struct Unavailable {
+    pub(crate) public: String,
+    pub(crate) detail: String,
+}
+
+impl Unavailable {
+    /// A failure whose words quote only the configuration and bounded provider text.
+    fn plain(reason: String) -> Self {
+        Unavailable {
+            public: reason.clone(),
+            detail: reason,
+        }
+    }
+
+    fn http(error: &HttpError, what: &str) -> Self {
+        Unavailable {
+            public: error.public(what),
+            detail: error.to_string(),
+        }
+    }
+
+    fn with_detail(public: String, detail: String) -> Self {
+        Unavailable { public, detail }
+    }
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
 #[derive(Default)]
 struct FetchState {
-    last_failure: Option<(Instant, String)>,
+    last_failure: Option<(Instant, Unavailable)>,
     last_key_fetch: Option<Instant>,
 }
 
@@ -172,7 +207,7 @@ impl Cache {
     }
 
     /// Fresh metadata and keys, fetching them if needed. The error is a plain reason.
-    pub(crate) async fn snapshot(&self, http: &HttpClient) -> Result<Arc<Snapshot>, String> {
+    pub(crate) async fn snapshot(&self, http: &HttpClient) -> Result<Arc<Snapshot>, Unavailable> {
         let stale = match self.current() {
             Some(s) if self.is_fresh(&s) => return Ok(s),
             other => other,
@@ -266,7 +301,7 @@ impl Cache {
         }
     }
 
-    async fn fetch_all(&self, http: &HttpClient) -> Result<Snapshot, String> {
+    async fn fetch_all(&self, http: &HttpClient) -> Result<Snapshot, Unavailable> {
         tracing::debug!(provider = %self.name, url = %display_url(&self.metadata_url), "fetching the discovery document");
         let discovered = self.fetch_metadata(http).await?;
         let keys = fetch_keys(http, &discovered.jwks_uri).await?;
@@ -276,37 +311,52 @@ impl Cache {
         })
     }
 
-    async fn fetch_metadata(&self, http: &HttpClient) -> Result<Discovered, String> {
+    async fn fetch_metadata(&self, http: &HttpClient) -> Result<Discovered, Unavailable> {
         let shown = display_url(&self.metadata_url);
         let body = http
             .get_json(&self.metadata_url)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Unavailable::http(&e, "its discovery document"))?;
         let metadata: Metadata = serde_json::from_slice(&body).map_err(|e| {
-            format!(
+            Unavailable::plain(format!(
                 "the discovery document at {shown} is not a valid OpenID configuration ({})",
                 bounded(&e.to_string(), MAX_SHOWN)
-            )
+            ))
         })?;
 
-        check_issuer(&self.configured_url, &shown, metadata.issuer().as_str())?;
+        check_issuer(&self.configured_url, &shown, metadata.issuer().as_str())
+            .map_err(Unavailable::plain)?;
 
-        let token_endpoint = metadata
-            .token_endpoint()
-            .cloned()
-            .ok_or_else(|| format!("the discovery document at {shown} has no token_endpoint"))?;
-        // Plain http for the endpoints that carry the client secret and the signing keys would
-        // undo the TLS the document itself was fetched with.
+        let token_endpoint = metadata.token_endpoint().cloned().ok_or_else(|| {
+            Unavailable::plain(format!(
+                "the discovery document at {shown} has no token_endpoint"
+            ))
+        })?;
+        // Plain http for any endpoint would undo the TLS the document itself was fetched
+        // with: the token endpoint carries the client secret, the key set the signing keys,
+        // the authorization endpoint the login and the end-session endpoint the ID token.
+        let extra = metadata.additional_metadata();
         if self.metadata_url.scheme() == "https" {
-            for (field, url) in [
-                ("token_endpoint", token_endpoint.url()),
-                ("jwks_uri", metadata.jwks_uri().url()),
-            ] {
-                if url.scheme() != "https" {
-                    return Err(format!(
-                        "the discovery document at {shown} gives a plain http {field}"
-                    ));
-                }
+            let endpoints = [
+                (
+                    "authorization_endpoint",
+                    Some(metadata.authorization_endpoint().url()),
+                ),
+                ("token_endpoint", Some(token_endpoint.url())),
+                ("jwks_uri", Some(metadata.jwks_uri().url())),
+                (
+                    "userinfo_endpoint",
+                    metadata.userinfo_endpoint().map(|u| u.url()),
+                ),
+                (
+                    "end_session_endpoint",
+                    extra.end_session_endpoint.as_ref().map(|u| u.url()),
+                ),
+            ];
+            if let Some(field) = plain_http_endpoint(&endpoints) {
+                return Err(Unavailable::plain(format!(
+                    "the discovery document at {shown} gives a plain http {field}"
+                )));
             }
         }
 
@@ -326,12 +376,12 @@ impl Cache {
                     _ => "?".to_owned(),
                 })
                 .collect();
-            return Err(format!(
+            return Err(Unavailable::plain(format!(
                 "the discovery document at {shown} lists only ID token signing algorithms this \
                  library refuses ({}); it accepts the asymmetric ones (RS256, RS384, RS512, \
                  PS256, PS384, PS512, ES256, ES384, EdDSA), never none or HS256/HS384/HS512",
                 bounded(&listed.join(", "), MAX_SHOWN)
-            ));
+            )));
         }
 
         let post_only = metadata
@@ -341,7 +391,6 @@ impl Cache {
                     && !methods.contains(&CoreClientAuthMethod::ClientSecretBasic)
             });
 
-        let extra = metadata.additional_metadata();
         Ok(Discovered {
             issuer: metadata.issuer().clone(),
             authorization_endpoint: metadata.authorization_endpoint().url().clone(),
@@ -356,6 +405,14 @@ impl Cache {
             fetched_at: Instant::now(),
         })
     }
+}
+
+/// The first of `endpoints` (name, URL if the document gives one) that is not https.
+pub(crate) fn plain_http_endpoint<'a>(endpoints: &[(&'a str, Option<&Url>)]) -> Option<&'a str> {
+    endpoints
+        .iter()
+        .find(|(_, url)| url.is_some_and(|url| url.scheme() != "https"))
+        .map(|(field, _)| *field)
 }
 
 /// The well-known suffix of an OpenID Connect discovery document.
@@ -432,19 +489,20 @@ fn metadata_urls_of(issuer: &str) -> Vec<String> {
 async fn fetch_keys(
     http: &HttpClient,
     jwks_uri: &JsonWebKeySetUrl,
-) -> Result<CoreJsonWebKeySet, String> {
+) -> Result<CoreJsonWebKeySet, Unavailable> {
     let shown = display_url(jwks_uri.url());
     let body = http
         .get_json(jwks_uri.url())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Unavailable::http(&e, "its key set"))?;
     // Keys that cannot be used are skipped rather than failing the whole set (conformance
     // suite `ignores-unparseable-key-in-jwks`); only a set with nothing usable left is an
     // error.
     let keys: CoreJsonWebKeySet = serde_json::from_slice(&body).map_err(|e| {
-        format!(
-            "the key set at {shown} is not a valid JWK set ({})",
-            bounded(&e.to_string(), MAX_SHOWN)
+        let parser = bounded(&e.to_string(), MAX_SHOWN);
+        Unavailable::with_detail(
+            format!("its key set is not a valid JWK set ({parser})"),
+            format!("the key set at {shown} is not a valid JWK set ({parser})"),
         )
     })?;
     let parsed = keys.keys().len();
@@ -462,7 +520,10 @@ async fn fetch_keys(
         );
     }
     if usable.is_empty() {
-        return Err(format!("the key set at {shown} has no usable keys"));
+        return Err(Unavailable::with_detail(
+            "its key set has no usable keys".to_owned(),
+            format!("the key set at {shown} has no usable keys"),
+        ));
     }
     Ok(CoreJsonWebKeySet::new(usable))
 }

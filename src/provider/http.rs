@@ -39,6 +39,29 @@ pub(crate) enum HttpError {
     Other { url: String, cause: String },
 }
 
+impl HttpError {
+    /// The same failure for a visitor's page: `what` ("its key set") instead of the URL,
+    /// which discovery chose (a hostile provider can point it at internal addresses). The
+    /// whole error, URL included, is for the log.
+    pub(crate) fn public(&self, what: &str) -> String {
+        match self {
+            HttpError::Timeout { after, .. } => {
+                format!("no answer from {what} within {}", human(*after))
+            }
+            HttpError::Connect { cause, .. } => format!("could not connect to {what}: {cause}"),
+            HttpError::TooLarge { limit, .. } => {
+                format!("the answer from {what} is larger than {limit} bytes")
+            }
+            HttpError::Redirect { status, .. } => format!(
+                "{what} answered with a redirect (HTTP {status}), and redirects are not followed"
+            ),
+            HttpError::Status { status, .. } => format!("HTTP {status} from {what}"),
+            HttpError::NotJson { .. } => format!("the answer from {what} is not JSON"),
+            HttpError::Other { .. } => format!("the request to {what} failed"),
+        }
+    }
+}
+
 /// reqwest with the policies above; cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct HttpClient {

@@ -137,9 +137,11 @@ impl Provider {
         self.cache
             .snapshot(&self.http)
             .await
-            .map_err(|reason| LoginError::ProviderUnavailable {
+            // The whole story, URLs included, was logged where it happened; the page gets
+            // the words without them.
+            .map_err(|unavailable| LoginError::ProviderUnavailable {
                 provider: self.config.name.clone(),
-                reason,
+                reason: unavailable.public,
             })
     }
 
@@ -360,7 +362,11 @@ impl Provider {
                 tracing::warn!(provider = %self.config.name, error = %message, "token endpoint refused the code");
                 return LoginError::TokenRejected(message);
             }
-            RequestTokenError::Request(e) => e.to_string(),
+            RequestTokenError::Request(e) => {
+                // The URL is discovery's choice: it goes to the log, not to the page.
+                tracing::warn!(provider = %self.config.name, reason = %e, "token request failed");
+                return LoginError::TokenRequestFailed(e.public("its token endpoint"));
+            }
             RequestTokenError::Parse(_, body) => return parse_failure(&body),
             RequestTokenError::Other(message) => scrub(&message),
         };

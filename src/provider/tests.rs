@@ -331,6 +331,17 @@ async fn expiry_within_leeway_is_accepted() {
 }
 
 #[tokio::test]
+async fn nbf_in_the_past_or_within_leeway_is_accepted() {
+    let dev = start_dev().await;
+    let provider = provider_for(&dev);
+    for offset in [-60, 0, 30] {
+        dev.behave();
+        claim("nbf", at(offset)).apply(&dev);
+        login(&dev, &provider).await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn bad_id_tokens_are_rejected() {
     use Misbehaviour::*;
     let misbehave = Change::Misbehave;
@@ -356,6 +367,16 @@ async fn bad_id_tokens_are_rejected() {
         ),
         ("wrong iss", misbehave(WrongIssuer), "(iss)"),
         ("expired", times(-600, -120), "expired"),
+        (
+            "nbf in the future",
+            claim("nbf", at(300)),
+            "not valid yet (nbf",
+        ),
+        (
+            "nbf not a number",
+            claim("nbf", json!("soon")),
+            "nbf claim has the wrong type",
+        ),
         ("iat in the future", times(300, 900), "issued in the future"),
         (
             "bad signature",
@@ -1177,5 +1198,58 @@ fn futures_are_send() {
 impl Provider {
     fn cache_timing(&mut self, timing: Timing) {
         self.cache.timing = timing;
+    }
+}
+
+#[test]
+fn every_discovered_endpoint_must_be_https_when_discovery_is() {
+    use super::discovery::plain_http_endpoint;
+    let https = Url::parse("https://op.example/x").unwrap();
+    let http = Url::parse("http://op.example/logout").unwrap();
+    for field in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "jwks_uri",
+        "userinfo_endpoint",
+        "end_session_endpoint",
+    ] {
+        let endpoints: Vec<(&str, Option<&Url>)> = [
+            "authorization_endpoint",
+            "token_endpoint",
+            "jwks_uri",
+            "userinfo_endpoint",
+            "end_session_endpoint",
+        ]
+        .into_iter()
+        .map(|name| (name, Some(if name == field { &http } else { &https })))
+        .collect();
+        assert_eq!(plain_http_endpoint(&endpoints), Some(field));
+    }
+    // Absent optional endpoints are fine.
+    assert_eq!(
+        plain_http_endpoint(&[
+            ("token_endpoint", Some(&https)),
+            ("end_session_endpoint", None)
+        ]),
+        None
+    );
+}
+
+#[tokio::test]
+async fn pages_never_show_addresses_discovery_chose() {
+    // A hostile provider points its key set at an internal address: the visitor's words name
+    // no address, the log keeps it.
+    let dev = start_dev().await;
+    dev.discovery_field("jwks_uri", json!("http://127.0.0.9:1/internal/jwks"));
+    match provider_for(&dev).ready().await {
+        Err(LoginError::ProviderUnavailable { reason, .. }) => {
+            assert!(
+                reason.contains("could not connect to its key set"),
+                "{reason}"
+            );
+            assert!(!reason.contains("127.0.0.9"), "{reason}");
+            assert!(!reason.contains("/internal/"), "{reason}");
+        }
+        other => panic!("expected ProviderUnavailable, got {other:?}"),
     }
 }

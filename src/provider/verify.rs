@@ -129,6 +129,10 @@ pub(crate) fn verify(
         .claims(&verifier, expected.nonce)
         .map_err(rejection)?;
 
+    // RFC 7519 4.1.5: a token must not be accepted before its `nbf`; openidconnect does not
+    // read that claim.
+    check_not_before(&claims.additional_claims().claims)?;
+
     // openidconnect takes any string as the subject.
     let subject = claims.subject().as_str();
     if subject.is_empty() {
@@ -176,6 +180,26 @@ pub(crate) fn verify(
     }
 
     Ok(claims.clone())
+}
+
+/// Refuses a token whose `nbf` lies in the future beyond the clock leeway, or is not a
+/// number of seconds.
+fn check_not_before(claims: &Map<String, Value>) -> Result<(), Rejection> {
+    let Some(nbf) = claims.get("nbf") else {
+        return Ok(());
+    };
+    let Some(nbf) = nbf.as_f64().filter(|n| n.is_finite()) else {
+        return Err(Rejection::Invalid(
+            "the token's nbf claim has the wrong type".to_owned(),
+        ));
+    };
+    if nbf > (unix_now().saturating_add(LEEWAY.as_secs() as i64)) as f64 {
+        return Err(Rejection::Invalid(
+            "the token is not valid yet (nbf is in the future; is the server clock right?)"
+                .to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses a token whose `typ` header names something other than a JWT (RFC 7519 section

@@ -124,9 +124,11 @@ async fn finish(
     {
         Ok(true) => {}
         Ok(false) => return Err(fail(LoginError::UnknownState)),
-        Err(e) => return Err(fail(LoginError::Session {
-            detail: e.to_string(),
-        })),
+        Err(e) => {
+            return Err(fail(LoginError::Session {
+                detail: e.to_string(),
+            }))
+        }
     }
 
     let tokens = provider
@@ -142,13 +144,11 @@ async fn finish(
     };
     // A fresh id for every login, whatever id the browser brought: a session id planted
     // before login is never the one that becomes logged in (session fixation).
-    let id = state
-        .sessions
-        .create_user(stored)
-        .await
-        .map_err(|e| fail(LoginError::Session {
+    let id = state.sessions.create_user(stored).await.map_err(|e| {
+        fail(LoginError::Session {
             detail: e.to_string(),
-        }))?;
+        })
+    })?;
     if let SessionCookie::Valid(old) = state.cookies.session(&parts.headers) {
         if let Err(e) = state.sessions.delete(&old).await {
             tracing::warn!(error = %e, "could not delete the previous session");

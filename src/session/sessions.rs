@@ -54,7 +54,11 @@ impl Sessions {
     /// Sessions in `store`. A session read from it is trusted for `cache_ttl` before the
     /// store is asked again: how long a session ended on another replica may still work
     /// here.
-    pub(crate) fn external(store: Arc<dyn SessionStore>, lifetime: Duration, cache_ttl: Duration) -> Self {
+    pub(crate) fn external(
+        store: Arc<dyn SessionStore>,
+        lifetime: Duration,
+        cache_ttl: Duration,
+    ) -> Self {
         Sessions {
             backend: Backend::External {
                 store,
@@ -115,7 +119,9 @@ impl Sessions {
     /// id cannot become a logged-in session) and returns that id.
     pub(crate) async fn create_user(&self, user: StoredUser) -> Result<Id, StoreError> {
         match &self.backend {
-            Backend::Memory(memory) => memory.create_user(Arc::new(user), expiry_after(self.lifetime)),
+            Backend::Memory(memory) => {
+                memory.create_user(Arc::new(user), expiry_after(self.lifetime))
+            }
             Backend::External { store, .. } => {
                 let mut record = new_record(USER_KEY, &user, self.lifetime)?;
                 store.create(&mut record).await?;

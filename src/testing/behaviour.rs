@@ -83,6 +83,9 @@ pub enum Misbehaviour {
     Expired,
     /// ID tokens are issued ten minutes in the future (`iat` = now + 10 min). Refuse.
     IssuedInFuture,
+    /// ID tokens are not valid for another ten minutes (`nbf` = now + 10 min; `iat` and
+    /// `exp` normal). Refuse: RFC 7519 section 4.1.5.
+    NotYetValid,
     /// ID tokens were issued a week ago (`iat` = now − 7 days; `exp` still in the future).
     /// Conformance suite `iat-is-week-in-past`: refuse, a token that old is a replay.
     IssuedLongAgo,

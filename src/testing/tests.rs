@@ -1606,6 +1606,8 @@ async fn id_token_claim_misbehaviours() -> TestResult {
     );
     let (_, payload) = id_token_while(&provider, Misbehaviour::IssuedInFuture).await;
     assert!(payload["iat"].as_i64().ok_or("iat")? >= now + 10 * 60 - 5);
+    let (_, payload) = id_token_while(&provider, Misbehaviour::NotYetValid).await;
+    assert!(payload["nbf"].as_i64().ok_or("nbf")? >= now + 10 * 60 - 5);
     let (_, payload) = id_token_while(&provider, Misbehaviour::IssuedLongAgo).await;
     assert!(payload["iat"].as_i64().ok_or("iat")? <= now - 7 * 24 * 60 * 60 + 5);
     assert!(payload["exp"].as_i64().ok_or("exp")? > now);

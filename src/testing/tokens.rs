@@ -237,6 +237,9 @@ fn payload(input: IdTokenInput<'_>, behaviour: &Behaviour) -> Result<Map<String,
     if !on(Misbehaviour::NoIssuedAt) {
         set("iat", Value::from(iat));
     }
+    if on(Misbehaviour::NotYetValid) {
+        set("nbf", Value::from(unix(SystemTime::now()) + 600));
+    }
     set("auth_time", Value::from(unix(input.auth_time)));
     if let Some(nonce) = input.nonce.filter(|_| !on(Misbehaviour::NoNonce)) {
         let nonce = if on(Misbehaviour::WrongNonce) {
