@@ -188,7 +188,7 @@ impl AuthLayerBuilder {
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
         let redirect_uri = config.redirect_uri_for_port(self.port)?;
-        let post_logout = match &config.post_logout_redirect_uri {
+        let post_logout = match config.post_logout_redirect_uri() {
             Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
             None => None,
         }
@@ -200,30 +200,19 @@ impl AuthLayerBuilder {
                     "\"{}\" is not a valid cookie name (use letters, digits, '_' or '-')",
                     self.cookie_name
                 ),
-                origin: config.source.clone(),
+                origin: config.source().clone(),
             });
         }
         let routes = Routes::from_redirect_uri(&redirect_uri);
         let mut providers = BTreeMap::new();
-        for (name, provider) in &config.providers {
+        for provider in config.valid_providers() {
+            let name = provider.name().to_owned();
             providers.insert(
-                name.clone(),
-                Arc::new(
-                    Provider::new(provider.clone(), redirect_uri.clone()).map_err(|e| match e {
-                        // The provider knows the key, the config knows the file.
-                        ConfigError::InvalidValue { key, reason, .. } => {
-                            ConfigError::InvalidValue {
-                                key,
-                                reason,
-                                origin: config.source.clone(),
-                            }
-                        }
-                        other => other,
-                    })?,
-                ),
+                name,
+                Arc::new(Provider::new(provider, redirect_uri.clone())?),
             );
         }
-        let keys = Keys::derive(config.cookie_secret.expose());
+        let keys = Keys::derive(config.cookie_secret().expose());
         let secure = redirect_uri.scheme() == "https";
         let cookies = CookieJar::new(&self.cookie_name, &routes.cookie_path, secure, keys);
         let (store, memory) = match self.store {
@@ -233,7 +222,7 @@ impl AuthLayerBuilder {
                 (memory.clone() as Arc<dyn SessionStore>, Some(memory))
             }
         };
-        let lifetime = self.lifetime.unwrap_or(config.session_lifetime);
+        let lifetime = self.lifetime.unwrap_or(config.session_lifetime());
         let origin = redirect_uri.origin().ascii_serialization();
         let csrf = CsrfLayer::new()
             .add_trusted_origin(&origin)
@@ -245,7 +234,7 @@ impl AuthLayerBuilder {
                 sessions: Sessions::new(store, memory, lifetime),
                 cookies,
                 routes,
-                expose: config.expose_tokens,
+                expose: config.expose_tokens(),
                 post_logout_redirect_uri: post_logout,
                 redirect_uri,
                 csrf,

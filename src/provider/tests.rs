@@ -28,7 +28,9 @@ use tokio::net::TcpListener;
 use super::claims::{ExtraClaims, IdToken, IdTokenClaims};
 use super::discovery::Timing;
 use super::*;
-use crate::config::{ClientKwargs, ProviderConfig, Secret, TokenEndpointAuth};
+use crate::config::{
+    AuthConfig, ProviderConfig, TokenEndpointAuth, ValidProvider, RESERVED_PARAMS,
+};
 
 const DEV_KEY_1: &str = include_str!("../testing/dev_key_1.pem");
 const DEV_KEY_2: &str = include_str!("../testing/dev_key_2.pem");
@@ -210,7 +212,7 @@ impl MockOp {
     }
 
     fn provider(&self) -> Provider {
-        provider_for(&self.metadata_url(), ClientKwargs::default())
+        provider_for(&self.metadata_url(), |p| p)
     }
 
     fn set_discovery_field(&self, key: &str, value: Value) {
@@ -258,15 +260,20 @@ impl MockOp {
     }
 }
 
-fn provider_for(metadata_url: &str, client_kwargs: ClientKwargs) -> Provider {
-    let config = ProviderConfig {
-        name: "test".to_owned(),
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        server_metadata_url: metadata_url.to_owned(),
-        client_kwargs,
-    };
-    Provider::new(config, Url::parse(REDIRECT_URI).unwrap()).unwrap()
+/// A provider with `settings` applied to the defaults. Not checked by the configuration, so
+/// tests can also hand it values the configuration refuses.
+fn provider_for(
+    metadata_url: &str,
+    settings: impl FnOnce(ProviderConfig) -> ProviderConfig,
+) -> Provider {
+    let config = settings(ProviderConfig::new(
+        "test",
+        CLIENT_ID,
+        CLIENT_SECRET,
+        metadata_url,
+    ));
+    let valid = ValidProvider::unchecked(config, Url::parse(metadata_url).unwrap());
+    Provider::new(&valid, Url::parse(REDIRECT_URI).unwrap()).unwrap()
 }
 
 fn key(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
@@ -476,10 +483,7 @@ async fn token_request_uses_basic_auth_pkce_and_redirect_uri() {
 async fn client_secret_post_when_configured() {
     let op = MockOp::start().await;
     op.issue(&Spec::new(&op).sign());
-    let kwargs = ClientKwargs {
-        token_endpoint_auth_method: Some(TokenEndpointAuth::ClientSecretPost),
-        ..ClientKwargs::default()
-    };
+    let kwargs = |p: ProviderConfig| p.token_endpoint_auth(TokenEndpointAuth::ClientSecretPost);
     exchange(&provider_for(&op.metadata_url(), kwargs))
         .await
         .unwrap();
@@ -901,10 +905,7 @@ async fn token_endpoint_timeout_is_token_request_failed() {
         "token_endpoint",
         json!(format!("http://{silent_addr}/token")),
     );
-    let kwargs = ClientKwargs {
-        timeout: Duration::from_millis(300),
-        ..ClientKwargs::default()
-    };
+    let kwargs = |p: ProviderConfig| p.timeout(Duration::from_millis(300));
     match exchange(&provider_for(&op.metadata_url(), kwargs)).await {
         Err(LoginError::TokenRequestFailed(reason)) => {
             assert!(reason.contains("no answer"), "{reason}")
@@ -1055,7 +1056,7 @@ async fn provider_down_at_start_recovers_by_itself() {
         probe.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
-    let mut provider = provider_for(&url, ClientKwargs::default());
+    let mut provider = provider_for(&url, |p| p);
     provider.cache_timing(fast_timing());
 
     match provider.ready().await {
@@ -1375,12 +1376,9 @@ async fn stale_metadata_is_refreshed_and_kept_when_refresh_fails() {
 #[tokio::test]
 async fn authorization_url_has_every_parameter() {
     let op = MockOp::start().await;
-    let kwargs = ClientKwargs {
-        authorize_params: vec![
-            ("domain_hint".into(), "example.com".into()),
-            ("nonce".into(), "smuggled".into()),
-        ],
-        ..ClientKwargs::default()
+    let kwargs = |p: ProviderConfig| {
+        p.param("domain_hint", "example.com")
+            .param("nonce", "smuggled")
     };
     let provider = provider_for(&op.metadata_url(), kwargs);
     let request = provider.authorization_request("the-state").await.unwrap();
@@ -1418,13 +1416,49 @@ async fn authorization_url_has_every_parameter() {
     assert!(!format!("{request:?}").contains(&request.nonce));
 }
 
+/// One list (`config::schema::RESERVED_PARAMS`): every parameter the configuration refuses
+/// is also dropped by the provider, should one ever get past the configuration.
+#[tokio::test]
+async fn every_parameter_the_configuration_refuses_is_dropped_by_the_provider() {
+    let op = MockOp::start().await;
+    let smuggle = |mut p: ProviderConfig| {
+        for (name, _) in RESERVED_PARAMS {
+            p = p.param(name, "smuggled");
+        }
+        p
+    };
+    let provider = provider_for(&op.metadata_url(), smuggle);
+    let request = provider.authorization_request("the-state").await.unwrap();
+    for (name, _) in RESERVED_PARAMS {
+        let values: Vec<String> = request
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert!(
+            values.len() <= 1 && !values.iter().any(|v| v == "smuggled"),
+            "{name}: {values:?}"
+        );
+        let refused = AuthConfig::builder()
+            .redirect_uri("https://app.test/auth/callback")
+            .cookie_secret("0123456789abcdef0123456789abcdef")
+            .provider(
+                ProviderConfig::new("p", CLIENT_ID, CLIENT_SECRET, op.metadata_url())
+                    .param(name, "smuggled"),
+            )
+            .build();
+        assert!(
+            matches!(refused, Err(ConfigError::ReservedParameter { ref param, .. }) if param == name),
+            "{name}: {refused:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn no_prompt_when_none() {
     let op = MockOp::start().await;
-    let kwargs = ClientKwargs {
-        prompt: None,
-        ..ClientKwargs::default()
-    };
+    let kwargs = |p: ProviderConfig| p.prompt(None);
     let provider = provider_for(&op.metadata_url(), kwargs);
     let request = provider.authorization_request("s").await.unwrap();
     assert!(!request.url.query_pairs().any(|(k, _)| k == "prompt"));
@@ -1471,14 +1505,18 @@ async fn no_end_session_url_without_endpoint() {
 
 #[test]
 fn config_errors() {
-    let config = ProviderConfig {
-        name: "corp".to_owned(),
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        server_metadata_url: "not a url".to_owned(),
-        client_kwargs: ClientKwargs::default(),
-    };
-    let err = Provider::new(config, Url::parse(REDIRECT_URI).unwrap()).unwrap_err();
+    // The configuration checks the discovery URL; the provider takes it parsed.
+    let err = AuthConfig::builder()
+        .redirect_uri("https://app.test/auth/callback")
+        .cookie_secret("0123456789abcdef0123456789abcdef")
+        .provider(ProviderConfig::new(
+            "corp",
+            CLIENT_ID,
+            CLIENT_SECRET,
+            "not a url",
+        ))
+        .build()
+        .unwrap_err();
     assert!(
         err.to_string().contains("auth.corp.server_metadata_url"),
         "{err}"
@@ -1488,7 +1526,7 @@ fn config_errors() {
 #[test]
 fn futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
-    let provider = provider_for("http://127.0.0.1:1/x", ClientKwargs::default());
+    let provider = provider_for("http://127.0.0.1:1/x", |p| p);
     assert_send(&provider.ready());
     assert_send(&provider.authorization_request("s"));
     assert_send(&provider.exchange_code("c", "v", "n"));
