@@ -760,11 +760,11 @@ client_kwargs = { 'prompt' = 'login' }
 "#;
     let config = tower_oidc_login::AuthConfig::from_toml_str(text).expect("loads");
     let microsoft = config.provider("microsoft").expect("provider");
-    assert_eq!(microsoft.client_kwargs.prompt.as_deref(), Some("login"));
+    assert_eq!(microsoft.client_kwargs().prompt(), Some("login"));
     assert!(
-        config.warnings.iter().any(|w| w.contains("32")),
+        config.warnings().iter().any(|w| w.contains("32")),
         "short secret warned: {:?}",
-        config.warnings
+        config.warnings()
     );
     let layer = tower_oidc_login::AuthLayer::new(config).expect("layer builds");
     assert_eq!(layer.routes().callback, "/oauth2callback");

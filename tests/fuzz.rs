@@ -551,7 +551,7 @@ fn assert_parse_keeps_secrets(text: &str, secrets: &Secrets) {
         }
         Ok(config) => {
             assert_no_secret("config Debug", &format!("{config:?}"), secrets, text);
-            for w in &config.warnings {
+            for w in config.warnings() {
                 assert_no_secret("config warning", w, secrets, text);
             }
             if let Err(e) = AuthLayer::builder(config).port(8501).build() {

@@ -1,16 +1,19 @@
-//! Configuration in code, validated exactly like a file.
+//! Configuration in code, checked by the same rules as a file.
 //!
-//! The builder (and [`AuthConfig::apply_env`]) turn typed values back into the raw `[auth]`
-//! table and run the file validator on it, so there is one set of rules, not two that drift.
+//! The builder's typed values go straight into a draft through each key's rule (the same
+//! functions the file and the environment use after reading their text), so there is one set
+//! of rules, and nothing is turned back into TOML.
 
 use std::time::Duration;
 
+use super::auth;
+use super::draft::{AuthDraft, Place, ProviderDraft};
 use super::error::{ConfigError, ConfigSource};
-use super::raw::{RawEntry, RawTable, RawValue};
-use super::validate::{check_provider_name, validate_auth, Warnings};
-use super::{
-    AuthConfig, ExposeTokens, ProviderConfig, Secret, TokenEndpointAuth, DEFAULT_PROVIDER,
-};
+use super::finish::finish;
+use super::model::{AuthConfig, ExposeTokens, ProviderConfig, Secret, TokenEndpointAuth};
+use super::provider::{apply_config, check_provider_name};
+use super::schema::DEFAULT_PROVIDER;
+use super::values::At;
 
 /// Builds an [`AuthConfig`] in code; see [`AuthConfig::builder`].
 ///
@@ -25,6 +28,13 @@ pub struct AuthConfigBuilder {
     post_logout_redirect_uri: Option<String>,
     session_lifetime: Option<Duration>,
     providers: Vec<ProviderConfig>,
+}
+
+impl AuthConfig {
+    /// Starts a configuration in code; `build()` validates it like a file.
+    pub fn builder() -> AuthConfigBuilder {
+        AuthConfigBuilder::default()
+    }
 }
 
 impl AuthConfigBuilder {
@@ -82,25 +92,70 @@ impl AuthConfigBuilder {
             }
             seen.push(&p.name);
         }
-        let raw = to_raw(&Parts {
-            redirect_uri: self.redirect_uri.as_deref(),
-            cookie_secret: self.cookie_secret.as_ref(),
-            expose_tokens: self.expose_tokens,
-            post_logout_redirect_uri: self.post_logout_redirect_uri.as_deref(),
-            session_lifetime: self.session_lifetime,
-            providers: self.providers.iter().collect(),
+
+        let mut draft = AuthDraft::new(origin.clone());
+        let at = |key| At {
+            key,
             origin: &origin,
-        });
-        let mut warnings = Warnings::default();
-        let mut config = validate_auth(&raw, &origin, &mut warnings)?;
-        config.warnings = warnings.into_vec();
-        Ok(config)
+        };
+        if let Some(uri) = self.redirect_uri {
+            let at = at("auth.redirect_uri");
+            draft.replace("redirect_uri", at);
+            draft.redirect_uri =
+                draft
+                    .issues
+                    .settle(at.key, auth::redirect_uri(at, &uri), Vec::new());
+        }
+        if let Some(secret) = self.cookie_secret {
+            let at = at("auth.cookie_secret");
+            draft.replace("cookie_secret", at);
+            let mut notes = Vec::new();
+            let checked = auth::cookie_secret(at, secret.expose(), &mut notes);
+            draft.cookie_secret = draft.issues.settle(at.key, checked, notes);
+        }
+        if self.expose_tokens != ExposeTokens::default() {
+            draft.replace("expose_tokens", at("auth.expose_tokens"));
+            draft.settings.expose_tokens = self.expose_tokens;
+        }
+        if let Some(uri) = self.post_logout_redirect_uri {
+            let at = at("auth.post_logout_redirect_uri");
+            draft.replace("post_logout_redirect_uri", at);
+            let checked = auth::post_logout_redirect_uri(at, &uri);
+            draft.settings.post_logout_redirect_uri =
+                draft.issues.settle(at.key, checked, Vec::new());
+        }
+        if let Some(lifetime) = self.session_lifetime {
+            // Named after the file's key, the one a reader of the message knows.
+            let at = at("auth.session_lifetime_days");
+            draft.replace("session_lifetime_days", at);
+            let checked = auth::session_lifetime(at, lifetime);
+            if let Some(lifetime) = draft.issues.settle(at.key, checked, Vec::new()) {
+                draft.settings.session_lifetime = lifetime;
+            }
+        }
+        for provider in self.providers {
+            // The default provider's keys count as written directly in [auth], as in a file.
+            let place = if provider.name == DEFAULT_PROVIDER {
+                Place::top_level()
+            } else {
+                Place::table(&provider.name)
+            };
+            let mut table = ProviderDraft::new(place, origin.clone());
+            apply_config(&mut table, provider);
+            if table.place.prefix == "auth" {
+                draft.top_level = table;
+            } else {
+                draft.named.push(table);
+            }
+        }
+        finish(draft)
     }
 }
 
 impl ProviderConfig {
     /// A provider with Streamlit's defaults for `client_kwargs` (scope `openid email profile`,
-    /// prompt `select_account`). `name` is `default` for the unnamed provider.
+    /// prompt `select_account`). `name` is `default` for the unnamed provider. Nothing is
+    /// checked until [`AuthConfigBuilder::build`].
     pub fn new(
         name: impl Into<String>,
         client_id: impl Into<String>,
@@ -113,6 +168,7 @@ impl ProviderConfig {
             client_secret: client_secret.into(),
             server_metadata_url: server_metadata_url.into(),
             client_kwargs: Default::default(),
+            settings: Default::default(),
         }
     }
 
@@ -155,101 +211,4 @@ impl ProviderConfig {
         self.client_kwargs.timeout = timeout;
         self
     }
-}
-
-/// A typed configuration's pieces, borrowed.
-pub(crate) struct Parts<'a> {
-    pub(crate) redirect_uri: Option<&'a str>,
-    pub(crate) cookie_secret: Option<&'a Secret>,
-    pub(crate) expose_tokens: ExposeTokens,
-    pub(crate) post_logout_redirect_uri: Option<&'a str>,
-    pub(crate) session_lifetime: Option<Duration>,
-    pub(crate) providers: Vec<&'a ProviderConfig>,
-    pub(crate) origin: &'a ConfigSource,
-}
-
-/// The raw `[auth]` table a file would have had to produce these values.
-pub(crate) fn to_raw(parts: &Parts<'_>) -> RawTable {
-    let entry = |value: RawValue| RawEntry {
-        value,
-        origin: parts.origin.clone(),
-    };
-    let mut auth = RawTable::default();
-    if let Some(uri) = parts.redirect_uri {
-        auth.set("redirect_uri", entry(RawValue::Str(uri.to_owned())));
-    }
-    if let Some(secret) = parts.cookie_secret {
-        auth.set(
-            "cookie_secret",
-            entry(RawValue::Str(secret.expose().to_owned())),
-        );
-    }
-    let ExposeTokens { id, access } = parts.expose_tokens;
-    if id || access {
-        let names = [("id", id), ("access", access)]
-            .into_iter()
-            .filter(|(_, on)| *on)
-            .map(|(n, _)| RawValue::Str(n.to_owned()))
-            .collect();
-        auth.set("expose_tokens", entry(RawValue::Array(names)));
-    }
-    if let Some(uri) = parts.post_logout_redirect_uri {
-        auth.set(
-            "post_logout_redirect_uri",
-            entry(RawValue::Str(uri.to_owned())),
-        );
-    }
-    if let Some(lifetime) = parts.session_lifetime {
-        auth.set("session_lifetime_days", entry(RawValue::Duration(lifetime)));
-    }
-    for provider in &parts.providers {
-        let table = provider_to_raw(provider, parts.origin);
-        if provider.name == DEFAULT_PROVIDER {
-            auth.entries.extend(table.entries);
-        } else {
-            auth.set(&provider.name, entry(RawValue::Table(table)));
-        }
-    }
-    auth
-}
-
-fn provider_to_raw(provider: &ProviderConfig, origin: &ConfigSource) -> RawTable {
-    let entry = |value: RawValue| RawEntry {
-        value,
-        origin: origin.clone(),
-    };
-    let str_entry = |s: &str| entry(RawValue::Str(s.to_owned()));
-    let kwargs = &provider.client_kwargs;
-
-    let mut ck = RawTable::default();
-    ck.set("scope", str_entry(&kwargs.scope.join(" ")));
-    ck.set("prompt", str_entry(kwargs.prompt.as_deref().unwrap_or("")));
-    if let Some(method) = kwargs.token_endpoint_auth_method {
-        let name = match method {
-            TokenEndpointAuth::ClientSecretBasic => "client_secret_basic",
-            TokenEndpointAuth::ClientSecretPost => "client_secret_post",
-        };
-        ck.set("token_endpoint_auth_method", str_entry(name));
-    }
-    ck.set("timeout", entry(RawValue::Duration(kwargs.timeout)));
-
-    // Parameters go in `authorize_params`, where a name such as `timeout` or `prompt` cannot
-    // be mistaken for one of client_kwargs' own keys.
-    let mut params = RawTable::default();
-    for (name, value) in &kwargs.authorize_params {
-        params.entries.push((name.clone(), str_entry(value)));
-    }
-
-    let mut table = RawTable::default();
-    table.set("client_id", str_entry(&provider.client_id));
-    table.set("client_secret", str_entry(provider.client_secret.expose()));
-    table.set(
-        "server_metadata_url",
-        str_entry(&provider.server_metadata_url),
-    );
-    table.set("client_kwargs", entry(RawValue::Table(ck)));
-    if !params.entries.is_empty() {
-        table.set("authorize_params", entry(RawValue::Table(params)));
-    }
-    table
 }

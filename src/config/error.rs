@@ -8,7 +8,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::env::ENV_PREFIX;
+use super::schema::{reserved_hint, var_name, DEFAULT_PROVIDER, ENV_PREFIX};
 
 /// Where a configuration (or one value of it) came from; every [`ConfigError`] names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -16,9 +16,9 @@ use super::env::ENV_PREFIX;
 pub enum ConfigSource {
     /// A `secrets.toml` file.
     File(PathBuf),
-    /// A string passed to [`super::AuthConfig::from_toml_str`].
+    /// A string passed to [`AuthConfig::from_toml_str`](crate::AuthConfig::from_toml_str).
     String,
-    /// Built in code with [`super::AuthConfig::builder`].
+    /// Built in code with [`AuthConfig::builder`](crate::AuthConfig::builder).
     Builder,
     /// One environment variable, e.g. `OIDC_AUTH__CLIENT_ID`.
     Env(String),
@@ -258,7 +258,7 @@ fn list_keys(keys: &[String]) -> String {
 fn for_provider(provider: &str) -> String {
     if provider.is_empty() {
         String::new()
-    } else if provider == super::DEFAULT_PROVIDER {
+    } else if provider == DEFAULT_PROVIDER {
         " for the default login provider".into()
     } else {
         format!(" for the login provider \"{provider}\"")
@@ -270,10 +270,7 @@ fn env_hint(origin: &ConfigSource, provider: &str, keys: &[String]) -> String {
     if !origin.involves_env() || keys.is_empty() {
         return String::new();
     }
-    let vars: Vec<String> = keys
-        .iter()
-        .map(|k| super::env::var_name(provider, k))
-        .collect();
+    let vars: Vec<String> = keys.iter().map(|k| var_name(provider, k)).collect();
     format!(" (or set {})", vars.join(", "))
 }
 
@@ -282,14 +279,5 @@ fn provider_hint(key: &str) -> &'static str {
         "; a key in [auth] that is not one of the known keys names a login provider"
     } else {
         ""
-    }
-}
-
-fn reserved_hint(param: &str) -> &'static str {
-    match param {
-        "scope" => "; set the scopes with client_kwargs.scope",
-        "prompt" => "; set it with client_kwargs.prompt",
-        "code_challenge_method" => "; PKCE with S256 is always used",
-        _ => "",
     }
 }

@@ -55,9 +55,9 @@
 //!     server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
 //! "#)?;
 //! assert_eq!(config.provider_names().collect::<Vec<_>>(), ["google", "microsoft"]);
-//! let entra = &config.providers["microsoft"];
-//! assert_eq!(entra.client_kwargs.prompt.as_deref(), Some("login"));
-//! assert_eq!(entra.client_kwargs.authorize_params, [("domain_hint".to_string(), "contoso.com".to_string())]);
+//! let entra = config.provider("microsoft").unwrap();
+//! assert_eq!(entra.client_kwargs().prompt(), Some("login"));
+//! assert_eq!(entra.client_kwargs().authorize_params(), [("domain_hint".to_string(), "contoso.com".to_string())]);
 //! assert_eq!(
 //!     config.redirect_uri_for_port(Some(8080))?.as_str(),
 //!     "http://localhost:8080/oauth2callback"
@@ -87,6 +87,10 @@
 //!
 //! Unknown keys produce a warning naming the key and the file (kept in
 //! [`AuthConfig::warnings`] and logged with `tracing`), so typos do not pass silently.
+//!
+//! Every value is checked once, when it is read; the configuration keeps where each came
+//! from (the file, the variable or the builder), so an error found later, such as a `{port}`
+//! that turns `redirect_uri` invalid, still names it.
 //!
 //! # Where configuration is looked for
 //!
@@ -150,154 +154,93 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! # How this module is built (for contributors)
+//!
+//! Each source is read once, value by value, into a draft; a finished configuration holds
+//! only checked values and never goes back through the rules. Files import only the files
+//! listed before them:
+//!
+//! | File | Job |
+//! |---|---|
+//! | `schema.rs` | the key lists, the reserved authorization parameters, `ENV_PREFIX`, `var_name` |
+//! | `error.rs` | [`ConfigError`], [`ConfigSource`] |
+//! | `raw.rs` | the TOML document, in file order, each value with its origin |
+//! | `values.rs` | reading a written value (TOML or variable text) as a string, number, list… |
+//! | `uri.rs` | the URL rules and `{port}` |
+//! | `provenance.rs` | where each value came from, by dotted key |
+//! | `warnings.rs` | verdicts kept by key until the end; the one place unused keys are reported |
+//! | `model.rs` | the public, checked types and their getters |
+//! | `draft.rs` | the partial configuration the sources fill in |
+//! | `kwargs.rs` | the `client_kwargs` and `authorize_params` rules |
+//! | `provider.rs` | the rules of one provider table |
+//! | `auth.rs` | the rules of `[auth]`'s shared keys, and where each `[auth]` key goes |
+//! | `finish.rs` | the checks that need every key at once; draft → [`AuthConfig`] |
+//! | `env.rs` | `OIDC_AUTH__*` variables laid over a draft |
+//! | `builder.rs` | [`AuthConfigBuilder`] and the [`ProviderConfig`] builder methods |
+//! | `mod.rs` | loading: files, search order, [`AuthConfig::apply_env`] |
+//!
+//! # Adding a key
+//!
+//! 1. `schema.rs`: one entry in the list that says where the key is valid:
+//!    `SHARED_KEYS` (`[auth]` only, e.g. `session_idle_timeout`), `OPTIONAL_PROVIDER_KEYS`
+//!    (a provider table only, e.g. `fetch_userinfo`), `PROVIDER_DEFAULT_KEYS` (a provider
+//!    table, and `[auth]` as every provider's default, e.g. `allowed_emails`) or
+//!    `CLIENT_KWARGS_KEYS`. The environment overlay and the routing of `[auth]`'s keys follow
+//!    from these lists; a key in none of them is reported by `warnings::ignored_key`, the one
+//!    place unknown keys are reported.
+//! 2. `model.rs`: one field and its getter, in `AuthSettings` (getter on [`AuthConfig`]),
+//!    `ProviderSettings` as an `Option` (getter on [`ProviderConfig`]; a provider-default key
+//!    also gets its line in `ProviderSettings::over`) or [`ClientKwargs`]. Drafts hold these
+//!    very structs, so the value reaches the finished configuration, and goes back into a
+//!    draft for [`AuthConfig::apply_env`], by itself.
+//! 3. One rule: a function taking an `At` (key and origin) and the typed value, returning the
+//!    checked value or a [`ConfigError`] (warnings go into `notes`), in `auth.rs`,
+//!    `provider.rs` (its arm in `apply_entry`, or in `apply_default_key` for a
+//!    provider-default key) or `kwargs.rs`, with a match arm reading the written value with a
+//!    `values::Field` reader (`str`, `seconds`, `whole_number`, `string_list`…: they already
+//!    parse environment text). A builder method, if any, calls the same rule.
+//! 4. One error case: a [`ConfigError`] variant, only if `InvalidValue` cannot say it.
+//! 5. One test in `tests.rs` (a good value, a bad one, the same from a variable), and a row
+//!    in the README's key table (and, for a variable, in the table above).
+//!
+//! Provenance, the order of messages and the environment's semantics need no change.
 
+mod auth;
 mod builder;
+mod draft;
 mod env;
 mod error;
+mod finish;
+mod kwargs;
+mod model;
+mod provenance;
+mod provider;
 mod raw;
+mod schema;
 #[cfg(test)]
 mod tests;
-mod validate;
+mod uri;
+mod values;
+mod warnings;
 
 pub use builder::AuthConfigBuilder;
 pub use error::{ConfigError, ConfigSource};
+pub use model::{
+    AuthConfig, ClientKwargs, ExposeTokens, ProviderConfig, Secret, TokenEndpointAuth,
+};
+pub use schema::DEFAULT_PROVIDER;
 
-use std::collections::BTreeMap;
-use std::fmt;
+pub(crate) use model::ValidProvider;
+pub(crate) use schema::reserved_param;
+#[cfg(test)]
+pub(crate) use schema::RESERVED_PARAMS;
+
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use builder::{to_raw, Parts};
-use raw::{parse_document, RawTable, RawValue};
-use validate::{resolve_redirect_uri, substitute_port, validate_auth, UriKind, Warnings};
-
-/// The name of the provider defined directly in `[auth]` (or by `[auth.default]`), which
-/// `/auth/login` uses when no provider is named.
-pub const DEFAULT_PROVIDER: &str = "default";
-
-/// A string that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret itself. Only call this where the value is sent to its one legitimate reader.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret(value.to_owned())
-    }
-}
-
-/// Which tokens handlers may read through [`crate::User::tokens`] (Streamlit's `expose_tokens`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ExposeTokens {
-    /// `"id"`: the raw ID token.
-    pub id: bool,
-    /// `"access"`: the access token.
-    pub access: bool,
-}
-
-/// How the client authenticates at the token endpoint (`client_kwargs.token_endpoint_auth_method`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenEndpointAuth {
-    /// HTTP Basic with the form-encoded client id and secret (RFC 6749 2.3.1).
-    ClientSecretBasic,
-    /// `client_id` and `client_secret` in the request body.
-    ClientSecretPost,
-}
-
-/// Streamlit's `client_kwargs`, with the meaning Authlib gives its keys.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientKwargs {
-    /// Scopes; default `openid email profile`. Always contains `openid`.
-    pub scope: Vec<String>,
-    /// The `prompt` parameter; default `select_account`. `None` sends no prompt.
-    pub prompt: Option<String>,
-    /// `None`: `client_secret_basic`, unless the provider advertises only `client_secret_post`.
-    pub token_endpoint_auth_method: Option<TokenEndpointAuth>,
-    /// Timeout for each request to the provider; default 10 s.
-    pub timeout: Duration,
-    /// Every other string in `client_kwargs`, sent as an authorization parameter
-    /// (`domain_hint`, `login_hint`, `audience`, `acr_values`…), in file order.
-    pub authorize_params: Vec<(String, String)>,
-}
-
-impl Default for ClientKwargs {
-    fn default() -> Self {
-        ClientKwargs {
-            scope: vec!["openid".into(), "email".into(), "profile".into()],
-            prompt: Some("select_account".into()),
-            token_endpoint_auth_method: None,
-            timeout: Duration::from_secs(10),
-            authorize_params: Vec::new(),
-        }
-    }
-}
-
-/// One OpenID provider: `[auth]` itself (named `default`) or an `[auth.NAME]` table.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProviderConfig {
-    /// `default` for the unnamed provider, else the table name.
-    pub name: String,
-    /// `client_id`.
-    pub client_id: String,
-    /// `client_secret`.
-    pub client_secret: Secret,
-    /// `server_metadata_url`: the discovery document's URL.
-    pub server_metadata_url: String,
-    /// `client_kwargs`.
-    pub client_kwargs: ClientKwargs,
-}
-
-/// The whole validated `[auth]` configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct AuthConfig {
-    /// `redirect_uri` as written, possibly with a `{port}` placeholder.
-    pub redirect_uri: String,
-    /// `cookie_secret`.
-    pub cookie_secret: Secret,
-    /// `expose_tokens`.
-    pub expose_tokens: ExposeTokens,
-    /// Where to send the browser back after logging out at the provider (crate extension key
-    /// `post_logout_redirect_uri`); `None` means `redirect_uri` itself, as Streamlit 1.53+ does.
-    pub post_logout_redirect_uri: Option<String>,
-    /// Providers by name, in name order.
-    pub providers: BTreeMap<String, ProviderConfig>,
-    /// Where this configuration came from, for error messages.
-    pub source: ConfigSource,
-    /// How long a login lasts (crate extension key `session_lifetime_days`, 1 to 400 days);
-    /// default 30 days, the lifetime of Streamlit's auth cookie.
-    pub session_lifetime: Duration,
-    /// Everything suspicious but not fatal found while loading (unknown keys, ignored Authlib
-    /// settings, a short `cookie_secret`…). Each was also logged with `tracing::warn!`.
-    pub warnings: Vec<String>,
-}
+use draft::AuthDraft;
+use finish::finish;
+use raw::{parse_document, RawEntry, RawTable, RawValue};
 
 impl AuthConfig {
     /// Parses `secrets.toml` text. Keys outside `[auth]` are ignored (they are the app's own
@@ -364,7 +307,7 @@ impl AuthConfig {
         cwd: &Path,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Option<AuthConfig>, ConfigError> {
-        let mut found: Option<(String, raw::RawEntry)> = None;
+        let mut found: Option<(String, RawEntry)> = None;
         for path in secrets_paths(home, cwd) {
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
@@ -379,35 +322,30 @@ impl AuthConfig {
             let origin = ConfigSource::File(path);
             let mut doc = parse_document(&text, &origin)?;
             if let Some(index) = doc.entries.iter().position(|(k, _)| k == "auth") {
-                let (key, entry) = doc.entries.swap_remove(index);
-                found = Some((key, entry));
+                found = Some(doc.entries.swap_remove(index));
             }
         }
         let vars = env::collect(env);
-        let (auth, origin) = match found {
-            Some((key, entry)) => (auth_table(&key, entry)?, None),
+        let mut draft = match found {
+            Some((key, entry)) => {
+                let (table, origin) = auth_table(&key, entry)?;
+                let origin = if vars.is_empty() {
+                    origin
+                } else {
+                    origin.with_env()
+                };
+                auth::read_table(&table, origin)
+            }
             None if vars.is_empty() => return Ok(None),
-            None => (
-                (RawTable::default(), ConfigSource::Environment),
-                Some(ConfigSource::Environment),
-            ),
+            None => AuthDraft::new(ConfigSource::Environment),
         };
-        let (mut table, file_origin) = auth;
-        let origin = match (origin, vars.is_empty()) {
-            (Some(env_only), _) => env_only,
-            (None, true) => file_origin,
-            (None, false) => file_origin.with_env(),
-        };
-        let mut warnings = Warnings::default();
-        env::apply(&mut table, &vars, &origin, &mut warnings);
-        let mut config = validate_auth(&table, &origin, &mut warnings)?;
-        config.warnings = warnings.into_vec();
-        Ok(Some(config))
+        env::overlay(&mut draft, &vars);
+        finish(draft).map(Some)
     }
 
     /// Applies `OIDC_AUTH__*` variables (others are skipped) on top of this configuration,
-    /// key by key, and validates the result again. Pass `std::env::vars()` for the process
-    /// environment.
+    /// key by key: each variable is checked like the key it sets, the other values are kept
+    /// as they are (not checked again). Pass `std::env::vars()` for the process environment.
     pub fn apply_env(
         self,
         env: impl IntoIterator<Item = (String, String)>,
@@ -416,76 +354,9 @@ impl AuthConfig {
         if vars.is_empty() {
             return Ok(self);
         }
-        let mut table = to_raw(&Parts {
-            redirect_uri: Some(&self.redirect_uri),
-            cookie_secret: Some(&self.cookie_secret),
-            expose_tokens: self.expose_tokens,
-            post_logout_redirect_uri: self.post_logout_redirect_uri.as_deref(),
-            session_lifetime: Some(self.session_lifetime),
-            providers: self.providers.values().collect(),
-            origin: &self.source,
-        });
-        let origin = self.source.clone().with_env();
-        let mut warnings = Warnings::new(self.warnings);
-        env::apply(&mut table, &vars, &origin, &mut warnings);
-        let mut config = validate_auth(&table, &origin, &mut warnings)?;
-        config.warnings = warnings.into_vec();
-        Ok(config)
-    }
-
-    /// Starts a configuration in code; `build()` validates it like a file.
-    pub fn builder() -> AuthConfigBuilder {
-        AuthConfigBuilder::default()
-    }
-
-    /// The provider called `name` (`default` for the one in `[auth]` itself).
-    pub fn provider(&self, name: &str) -> Option<&ProviderConfig> {
-        self.providers.get(name)
-    }
-
-    /// The default provider, used by `/auth/login` without a `provider` parameter.
-    pub fn default_provider(&self) -> Option<&ProviderConfig> {
-        self.providers.get(DEFAULT_PROVIDER)
-    }
-
-    /// Provider names in name order.
-    pub fn provider_names(&self) -> impl Iterator<Item = &str> + '_ {
-        self.providers.keys().map(String::as_str)
-    }
-
-    /// `redirect_uri` with `{port}` replaced by the port the app listens on.
-    ///
-    /// Fails with [`ConfigError::PortRequired`] if the URL has `{port}` and `port` is
-    /// `None`. A port given for a URL without the placeholder is ignored.
-    pub fn redirect_uri_for_port(&self, port: Option<u16>) -> Result<url::Url, ConfigError> {
-        let concrete = substitute_port(&self.redirect_uri, port)?;
-        resolve_redirect_uri(
-            "auth.redirect_uri",
-            &self.redirect_uri,
-            &concrete,
-            &self.source,
-            UriKind::Redirect,
-        )
-    }
-
-    /// `post_logout_redirect_uri` with `{port}` replaced by the port the app listens on;
-    /// `None` when it is not set (then `redirect_uri` is used, as Streamlit 1.53+ does).
-    pub fn post_logout_redirect_uri_for_port(
-        &self,
-        port: Option<u16>,
-    ) -> Result<Option<url::Url>, ConfigError> {
-        let Some(uri) = &self.post_logout_redirect_uri else {
-            return Ok(None);
-        };
-        let concrete = substitute_port(uri, port)?;
-        resolve_redirect_uri(
-            "auth.post_logout_redirect_uri",
-            uri,
-            &concrete,
-            &self.source,
-            UriKind::PostLogout,
-        )
-        .map(Some)
+        let mut draft = AuthDraft::from_config(self);
+        env::overlay(&mut draft, &vars);
+        finish(draft)
     }
 }
 
@@ -499,14 +370,11 @@ fn from_document(text: &str, origin: ConfigSource) -> Result<AuthConfig, ConfigE
     };
     let (key, entry) = doc.entries.swap_remove(index);
     let (table, origin) = auth_table(&key, entry)?;
-    let mut warnings = Warnings::default();
-    let mut config = validate_auth(&table, &origin, &mut warnings)?;
-    config.warnings = warnings.into_vec();
-    Ok(config)
+    finish(auth::read_table(&table, origin))
 }
 
 /// The `[auth]` table out of its entry, or `NotATable` for `auth = "…"`.
-fn auth_table(key: &str, entry: raw::RawEntry) -> Result<(RawTable, ConfigSource), ConfigError> {
+fn auth_table(key: &str, entry: RawEntry) -> Result<(RawTable, ConfigSource), ConfigError> {
     match entry.value {
         RawValue::Table(table) => Ok((table, entry.origin)),
         other => Err(ConfigError::NotATable {

@@ -3,11 +3,10 @@
 //! `toml::Table` is a sorted map unless toml's `preserve_order` feature is on, but
 //! `client_kwargs` must keep file order (authorization parameters are sent in the order
 //! written). toml's deserializer walks tables in document order, so a small serde visitor
-//! recovers that order without another dependency. Tracking an origin per value lets the
-//! environment override single keys and still have every error name the right variable.
+//! recovers that order without another dependency. Each value keeps its origin so the rules
+//! can name the file (or, for an environment value, the variable) in every error.
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -16,7 +15,8 @@ use super::error::{ConfigError, ConfigSource};
 /// toml's private marker for date-times (toml_datetime's `FIELD`).
 const TOML_DATETIME_FIELD: &str = "$__toml_private_datetime";
 
-#[derive(Clone, Debug)]
+/// A value as TOML (or an environment variable) wrote it.
+#[derive(Clone)]
 pub(crate) enum RawValue {
     Str(String),
     Int(i64),
@@ -25,9 +25,6 @@ pub(crate) enum RawValue {
     Datetime,
     Array(Vec<RawValue>),
     Table(RawTable),
-    /// Only produced when a typed configuration is turned back into raw form (see
-    /// `AuthConfig::apply_env`), so durations below a day or with fractions survive.
-    Duration(Duration),
 }
 
 impl RawValue {
@@ -41,45 +38,37 @@ impl RawValue {
             RawValue::Datetime => "a date-time",
             RawValue::Array(_) => "an array",
             RawValue::Table(_) => "a table",
-            RawValue::Duration(_) => "a duration",
         }
     }
 }
 
+/// Any string may be a secret (`client_secret`, `cookie_secret`), so `Debug` shows strings'
+/// lengths only.
+impl fmt::Debug for RawValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RawValue::Str(s) => write!(f, "Str([{} bytes])", s.len()),
+            RawValue::Int(i) => write!(f, "Int({i})"),
+            RawValue::Float(x) => write!(f, "Float({x})"),
+            RawValue::Bool => f.write_str("Bool"),
+            RawValue::Datetime => f.write_str("Datetime"),
+            RawValue::Array(items) => f.debug_list().entries(items).finish(),
+            RawValue::Table(table) => table.fmt(f),
+        }
+    }
+}
+
+/// A value and where it was written.
 #[derive(Clone, Debug)]
 pub(crate) struct RawEntry {
     pub(crate) value: RawValue,
     pub(crate) origin: ConfigSource,
 }
 
+/// A table's entries in the order written.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RawTable {
     pub(crate) entries: Vec<(String, RawEntry)>,
-}
-
-impl RawTable {
-    pub(crate) fn get(&self, key: &str) -> Option<&RawEntry> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, e)| e)
-    }
-
-    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut RawEntry> {
-        self.entries
-            .iter_mut()
-            .find(|(k, _)| k == key)
-            .map(|(_, e)| e)
-    }
-
-    /// Replaces the value in place (keeping its position) or appends it.
-    pub(crate) fn set(&mut self, key: &str, entry: RawEntry) {
-        match self.get_mut(key) {
-            Some(slot) => *slot = entry,
-            None => self.entries.push((key.to_owned(), entry)),
-        }
-    }
-
-    pub(crate) fn contains(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
 }
 
 /// The document as toml hands it over, before origins are attached.

@@ -50,7 +50,7 @@ fn assert_mentions(e: &ConfigError, parts: &[&str]) {
 }
 
 fn has_warning(c: &AuthConfig, parts: &[&str]) -> bool {
-    c.warnings
+    c.warnings()
         .iter()
         .any(|w| parts.iter().all(|p| w.contains(p)))
 }
@@ -100,14 +100,14 @@ fn plain_streamlit_single_provider_file() {
     let c = ok(&text);
     assert_eq!(c.provider_names().collect::<Vec<_>>(), ["default"]);
     let p = c.default_provider().expect("default provider");
-    assert_eq!(p.name, "default");
-    assert_eq!(p.client_id, "xxx");
-    assert_eq!(p.client_secret.expose(), "xxx");
-    assert_eq!(p.server_metadata_url, GOOGLE_URL);
-    assert_eq!(p.client_kwargs, ClientKwargs::default());
-    assert_eq!(c.redirect_uri, "http://localhost:8501/oauth2callback");
-    assert_eq!(c.cookie_secret.expose(), "xxx");
-    assert_eq!(c.source, ConfigSource::String);
+    assert_eq!(p.name(), "default");
+    assert_eq!(p.client_id(), "xxx");
+    assert_eq!(p.client_secret().expose(), "xxx");
+    assert_eq!(p.server_metadata_url(), GOOGLE_URL);
+    assert_eq!(*p.client_kwargs(), ClientKwargs::default());
+    assert_eq!(c.redirect_uri(), "http://localhost:8501/oauth2callback");
+    assert_eq!(c.cookie_secret().expose(), "xxx");
+    assert_eq!(*c.source(), ConfigSource::String);
     // Streamlit's docs use short secrets: accepted, but flagged.
     assert!(has_warning(&c, &["auth.cookie_secret", "3 bytes"]));
 }
@@ -139,12 +139,12 @@ client_kwargs = {{ prompt = "login" }}
     );
     assert!(c.default_provider().is_none());
     let ms = c.provider("microsoft").expect("microsoft");
-    assert_eq!(ms.server_metadata_url, ENTRA_URL);
-    assert_eq!(ms.client_kwargs.prompt.as_deref(), Some("login"));
-    assert_eq!(ms.client_kwargs.scope, ["openid", "email", "profile"]);
+    assert_eq!(ms.server_metadata_url(), ENTRA_URL);
+    assert_eq!(ms.client_kwargs().prompt(), Some("login"));
+    assert_eq!(ms.client_kwargs().scope(), ["openid", "email", "profile"]);
     let g = c.provider("google").expect("google");
-    assert_eq!(g.client_kwargs.prompt.as_deref(), Some("select_account"));
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert_eq!(g.client_kwargs().prompt(), Some("select_account"));
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
     assert!(c.provider("nope").is_none());
 }
 
@@ -169,25 +169,22 @@ fn default_and_named_providers_together_and_auth_default_table() {
         shared()
     );
     let c = ok(&text);
-    assert_eq!(
-        c.default_provider().map(|p| p.client_id.as_str()),
-        Some("table")
-    );
+    assert_eq!(c.default_provider().map(|p| p.client_id()), Some("table"));
     assert!(has_warning(&c, &["[auth.default]", "client_id", "ignored"]));
 }
 
 #[test]
 fn defaults() {
     let c = ok(&with_google(""));
-    assert_eq!(c.expose_tokens, ExposeTokens::default());
-    assert_eq!(c.post_logout_redirect_uri, None);
-    assert_eq!(c.session_lifetime, Duration::from_secs(30 * 24 * 3600));
-    let k = &c.provider("google").expect("google").client_kwargs;
-    assert_eq!(k.scope, ["openid", "email", "profile"]);
-    assert_eq!(k.prompt.as_deref(), Some("select_account"));
-    assert_eq!(k.token_endpoint_auth_method, None);
-    assert_eq!(k.timeout, Duration::from_secs(10));
-    assert!(k.authorize_params.is_empty());
+    assert_eq!(c.expose_tokens(), ExposeTokens::default());
+    assert_eq!(c.post_logout_redirect_uri(), None);
+    assert_eq!(c.session_lifetime(), Duration::from_secs(30 * 24 * 3600));
+    let k = c.provider("google").expect("google").client_kwargs();
+    assert_eq!(k.scope(), ["openid", "email", "profile"]);
+    assert_eq!(k.prompt(), Some("select_account"));
+    assert_eq!(k.token_endpoint_auth_method(), None);
+    assert_eq!(k.timeout(), Duration::from_secs(10));
+    assert!(k.authorize_params().is_empty());
 }
 
 #[test]
@@ -200,15 +197,15 @@ fn shared_extension_keys() {
     );
     let c = ok(&text);
     assert_eq!(
-        c.expose_tokens,
+        c.expose_tokens(),
         ExposeTokens {
             id: true,
             access: true
         }
     );
-    assert_eq!(c.session_lifetime, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(c.session_lifetime(), Duration::from_secs(7 * 24 * 3600));
     assert_eq!(
-        c.post_logout_redirect_uri.as_deref(),
+        c.post_logout_redirect_uri(),
         Some("https://app.example.com/")
     );
     let c = ok(&format!(
@@ -217,7 +214,7 @@ fn shared_extension_keys() {
         google_table()
     ));
     assert_eq!(
-        c.expose_tokens,
+        c.expose_tokens(),
         ExposeTokens {
             id: false,
             access: true
@@ -241,19 +238,23 @@ audience = "api://x"
 response_mode = "query"
 "#,
     ));
-    let k = &c.provider("google").expect("google").client_kwargs;
-    assert_eq!(k.scope, ["openid", "email", "profile"]);
+    let k = c.provider("google").expect("google").client_kwargs();
+    assert_eq!(k.scope(), ["openid", "email", "profile"]);
     assert!(has_warning(
         &c,
         &["auth.google.client_kwargs.scope", "openid"]
     ));
-    assert_eq!(k.prompt, None);
+    assert_eq!(k.prompt(), None);
     assert_eq!(
-        k.token_endpoint_auth_method,
+        k.token_endpoint_auth_method(),
         Some(TokenEndpointAuth::ClientSecretPost)
     );
-    assert_eq!(k.timeout, Duration::from_millis(2500));
-    let names: Vec<&str> = k.authorize_params.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(k.timeout(), Duration::from_millis(2500));
+    let names: Vec<&str> = k
+        .authorize_params()
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
     assert_eq!(
         names,
         ["zeta_hint", "login_hint", "audience", "response_mode"]
@@ -263,14 +264,14 @@ response_mode = "query"
         "[auth.google.client_kwargs]\nprompt = \"none\"\ntimeout = 300\n\
          token_endpoint_auth_method = \"client_secret_basic\"\nscope = [\"openid\", \"groups\"]\n",
     ));
-    let k = &c.provider("google").expect("google").client_kwargs;
-    assert_eq!(k.prompt.as_deref(), Some("none"));
-    assert_eq!(k.timeout, Duration::from_secs(300));
+    let k = c.provider("google").expect("google").client_kwargs();
+    assert_eq!(k.prompt(), Some("none"));
+    assert_eq!(k.timeout(), Duration::from_secs(300));
     assert_eq!(
-        k.token_endpoint_auth_method,
+        k.token_endpoint_auth_method(),
         Some(TokenEndpointAuth::ClientSecretBasic)
     );
-    assert_eq!(k.scope, ["openid", "groups"]);
+    assert_eq!(k.scope(), ["openid", "groups"]);
 }
 
 #[test]
@@ -283,9 +284,9 @@ authorize_params = { audience = "from-table", domain_hint = "contoso.com" }
 client_kwargs = { audience = "from-kwargs", verify = false }
 "#,
     ));
-    let k = &c.provider("google").expect("google").client_kwargs;
+    let k = c.provider("google").expect("google").client_kwargs();
     assert_eq!(
-        k.authorize_params,
+        k.authorize_params(),
         [
             ("audience".to_string(), "from-kwargs".to_string()),
             ("domain_hint".to_string(), "contoso.com".to_string()),
@@ -300,7 +301,7 @@ client_kwargs = { audience = "from-kwargs", verify = false }
         assert!(
             has_warning(&c, &[key, "not support", "ignored"]),
             "{key}: {:?}",
-            c.warnings
+            c.warnings()
         );
     }
     assert!(has_warning(
@@ -328,14 +329,14 @@ fn unknown_keys_warn_with_key_and_file() {
     assert!(
         has_warning(&c, &["auth.redirect_url", &file]),
         "{:?}",
-        c.warnings
+        c.warnings()
     );
     assert!(has_warning(
         &c,
         &["auth.google.clientid", "[auth.google]", &file]
     ));
     assert!(has_warning(&c, &["auth.scope", "client_kwargs"]));
-    assert_eq!(c.source, ConfigSource::File(path));
+    assert_eq!(*c.source(), ConfigSource::File(path));
 
     // Top-level client_kwargs without a default provider is not inherited by named ones.
     let c = ok(&with_google("").replace(
@@ -345,7 +346,7 @@ fn unknown_keys_warn_with_key_and_file() {
     assert!(has_warning(&c, &["client_kwargs", "no default provider"]));
     assert_eq!(
         c.provider("google")
-            .and_then(|p| p.client_kwargs.prompt.as_deref()),
+            .and_then(|p| p.client_kwargs().prompt()),
         Some("select_account")
     );
 
@@ -354,7 +355,7 @@ fn unknown_keys_warn_with_key_and_file() {
         "[database]\npassword = \"x\"\n{}",
         with_google("")
     ));
-    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }
 
 #[test]
@@ -377,7 +378,7 @@ fn port_placeholder() {
             "[auth]\npost_logout_redirect_uri = \"http://127.0.0.1:{port}/bye\"\n",
         );
     let c = ok(&text);
-    assert_eq!(c.redirect_uri, "http://localhost:{port}/oauth2callback");
+    assert_eq!(c.redirect_uri(), "http://localhost:{port}/oauth2callback");
     assert_eq!(
         c.redirect_uri_for_port(Some(3000)).expect("url").as_str(),
         "http://localhost:3000/oauth2callback"
@@ -425,8 +426,8 @@ fn search_order_later_file_replaces_whole_auth_table() {
     let c = AuthConfig::load_from(Some(&d.home), &d.cwd, Vec::new()).expect("config");
     assert_eq!(c.provider_names().collect::<Vec<_>>(), ["microsoft"]);
     // Not deep-merged: the home file's expose_tokens is gone with its [auth].
-    assert_eq!(c.expose_tokens, ExposeTokens::default());
-    assert_eq!(c.source, ConfigSource::File(cwd_path));
+    assert_eq!(c.expose_tokens(), ExposeTokens::default());
+    assert_eq!(*c.source(), ConfigSource::File(cwd_path));
 }
 
 #[test]
@@ -436,7 +437,7 @@ fn search_order_home_only_and_files_without_auth() {
     // A project file with other secrets but no [auth] does not hide the home one.
     write_secrets(&d.cwd, "[database]\nurl = \"postgres://x\"\n");
     let c = AuthConfig::load_from(Some(&d.home), &d.cwd, Vec::new()).expect("config");
-    assert_eq!(c.source, ConfigSource::File(home_path));
+    assert_eq!(*c.source(), ConfigSource::File(home_path));
 
     // The same file reached as home and cwd is read once.
     let c = AuthConfig::load_from(Some(&d.home), &d.home, Vec::new()).expect("config");
@@ -520,28 +521,25 @@ fn env_overrides_file_key_by_key() {
     )
     .expect("config");
     let ms = c.provider("microsoft").expect("microsoft");
-    assert_eq!(ms.client_secret.expose(), "env-secret");
-    assert_eq!(ms.client_id, "ms");
-    assert_eq!(ms.client_kwargs.prompt.as_deref(), Some("login"));
-    assert_eq!(ms.client_kwargs.timeout, Duration::from_secs(3));
+    assert_eq!(ms.client_secret().expose(), "env-secret");
+    assert_eq!(ms.client_id(), "ms");
+    assert_eq!(ms.client_kwargs().prompt(), Some("login"));
+    assert_eq!(ms.client_kwargs().timeout(), Duration::from_secs(3));
     assert_eq!(
-        ms.client_kwargs.authorize_params,
+        ms.client_kwargs().authorize_params(),
         [("domain_hint".to_string(), "contoso.com".to_string())]
     );
+    assert_eq!(c.provider("MyIdp").map(|p| p.client_id()), Some("env-id"));
     assert_eq!(
-        c.provider("MyIdp").map(|p| p.client_id.as_str()),
-        Some("env-id")
-    );
-    assert_eq!(
-        c.expose_tokens,
+        c.expose_tokens(),
         ExposeTokens {
             id: true,
             access: true
         }
     );
-    assert_eq!(c.session_lifetime, Duration::from_secs(2 * 24 * 3600));
+    assert_eq!(c.session_lifetime(), Duration::from_secs(2 * 24 * 3600));
     assert_eq!(
-        c.source,
+        *c.source(),
         ConfigSource::WithEnv(Box::new(ConfigSource::File(path)))
     );
 }
@@ -571,16 +569,16 @@ fn env_alone_defines_a_config_with_hyphen_mapping() {
         ]),
     )
     .expect("config");
-    assert_eq!(c.source, ConfigSource::Environment);
+    assert_eq!(*c.source(), ConfigSource::Environment);
     assert_eq!(
         c.provider_names().collect::<Vec<_>>(),
         ["default", "my-idp"]
     );
     let dflt = c.default_provider().expect("default");
-    assert_eq!(dflt.client_kwargs.prompt.as_deref(), Some("consent"));
+    assert_eq!(dflt.client_kwargs().prompt(), Some("consent"));
     let idp = c.provider("my-idp").expect("my-idp");
     assert_eq!(
-        idp.client_kwargs.authorize_params,
+        idp.client_kwargs().authorize_params(),
         [("audience".to_string(), "api".to_string())]
     );
     assert!(has_warning(&c, &["auth.bogus_key", "OIDC_AUTH__BOGUS_KEY"]));
@@ -602,10 +600,10 @@ fn env_default_provider_targets_auth_default_table() {
         .apply_env(env(&[("OIDC_AUTH__CLIENT_ID", "from-env")]))
         .expect("config");
     assert_eq!(
-        c.default_provider().map(|p| p.client_id.as_str()),
+        c.default_provider().map(|p| p.client_id()),
         Some("from-env")
     );
-    assert!(!has_warning(&c, &["ignored"]), "{:?}", c.warnings);
+    assert!(!has_warning(&c, &["ignored"]), "{:?}", c.warnings());
 }
 
 #[test]
@@ -613,7 +611,7 @@ fn apply_env_on_a_loaded_config() {
     let c = ok(&with_google(
         "[auth.google.client_kwargs]\nscope = \"email\"\n",
     ));
-    let before = c.warnings.clone();
+    let before = c.warnings().to_vec();
     let unchanged = c.clone().apply_env(env(&[("PATH", "/bin")])).expect("ok");
     assert_eq!(unchanged, c);
 
@@ -623,19 +621,19 @@ fn apply_env_on_a_loaded_config() {
             "me@example.com",
         )]))
         .expect("config");
-    let k = &c.provider("google").expect("google").client_kwargs;
-    assert_eq!(k.scope, ["openid", "email"]);
+    let k = c.provider("google").expect("google").client_kwargs();
+    assert_eq!(k.scope(), ["openid", "email"]);
     assert_eq!(
-        k.authorize_params,
+        k.authorize_params(),
         [("login_hint".to_string(), "me@example.com".to_string())]
     );
     assert_eq!(
-        c.source,
+        *c.source(),
         ConfigSource::WithEnv(Box::new(ConfigSource::String))
     );
     // Warnings of the first load are kept and not duplicated.
-    assert_eq!(&c.warnings[..before.len()], &before[..]);
-    assert_eq!(c.warnings.len(), before.len());
+    assert_eq!(&c.warnings()[..before.len()], &before[..]);
+    assert_eq!(c.warnings().len(), before.len());
 
     let e = c
         .apply_env(env(&[(
@@ -708,10 +706,13 @@ fn builder_builds_the_same_config_as_a_file() {
         .build()
         .expect("config");
     let parsed = ok(&with_google(""));
-    assert_eq!(built.providers, parsed.providers);
-    assert_eq!(built.redirect_uri, parsed.redirect_uri);
-    assert_eq!(built.session_lifetime, parsed.session_lifetime);
-    assert_eq!(built.source, ConfigSource::Builder);
+    assert_eq!(
+        built.providers().collect::<Vec<_>>(),
+        parsed.providers().collect::<Vec<_>>()
+    );
+    assert_eq!(built.redirect_uri(), parsed.redirect_uri());
+    assert_eq!(built.session_lifetime(), parsed.session_lifetime());
+    assert_eq!(*built.source(), ConfigSource::Builder);
 
     let c = AuthConfig::builder()
         .redirect_uri("https://app.example.com/oauth2callback")
@@ -739,31 +740,31 @@ fn builder_builds_the_same_config_as_a_file() {
         c.provider_names().collect::<Vec<_>>(),
         ["default", "google"]
     );
-    assert_eq!(c.session_lifetime, Duration::from_secs(8 * 3600));
+    assert_eq!(c.session_lifetime(), Duration::from_secs(8 * 3600));
     assert_eq!(
-        c.expose_tokens,
+        c.expose_tokens(),
         ExposeTokens {
             id: true,
             access: false
         }
     );
-    let k = &c.provider("google").expect("google").client_kwargs;
-    assert_eq!(k.scope, ["openid", "email"]);
+    let k = c.provider("google").expect("google").client_kwargs();
+    assert_eq!(k.scope(), ["openid", "email"]);
     assert!(has_warning(
         &c,
         &["openid", "the configuration built in code"]
     ));
-    assert_eq!(k.prompt, None);
-    assert_eq!(k.timeout, Duration::from_secs(5));
+    assert_eq!(k.prompt(), None);
+    assert_eq!(k.timeout(), Duration::from_secs(5));
     assert_eq!(
-        k.authorize_params,
+        k.authorize_params(),
         [
             ("domain_hint".to_string(), "fabrikam.com".to_string()),
             ("timeout".to_string(), "not-the-timeout".to_string()),
         ]
     );
     assert_eq!(
-        k.token_endpoint_auth_method,
+        k.token_endpoint_auth_method(),
         Some(TokenEndpointAuth::ClientSecretPost)
     );
 
@@ -773,13 +774,13 @@ fn builder_builds_the_same_config_as_a_file() {
         .apply_env(env(&[("OIDC_AUTH__GOOGLE__CLIENT_ID", "other")]))
         .expect("config");
     assert_eq!(
-        again.provider("google").map(|p| p.client_id.as_str()),
+        again.provider("google").map(|p| p.client_id()),
         Some("other")
     );
-    assert_eq!(again.session_lifetime, c.session_lifetime);
+    assert_eq!(again.session_lifetime(), c.session_lifetime());
     assert_eq!(
-        again.provider("google").map(|p| &p.client_kwargs),
-        c.provider("google").map(|p| &p.client_kwargs)
+        again.provider("google").map(|p| p.client_kwargs()),
+        c.provider("google").map(|p| p.client_kwargs())
     );
 }
 
@@ -1296,7 +1297,7 @@ fn no_error_or_debug_output_contains_secret_values() {
         !debug.contains(CLIENT_SECRET) && !debug.contains(COOKIE_SECRET),
         "{debug}"
     );
-    assert_eq!(c.cookie_secret.to_string(), "[redacted]");
+    assert_eq!(c.cookie_secret().to_string(), "[redacted]");
     let builder = format!(
         "{:?}",
         AuthConfig::builder()
@@ -1375,4 +1376,283 @@ fn misplaced_client_kwargs_keys_warn() {
             "CLIENT_KWARGS__SCOPE"
         ]
     ));
+}
+
+// ---------------------------------------------------------------- provenance
+
+#[test]
+fn origin_of_names_the_file_the_variable_or_the_builder() {
+    let d = dirs();
+    let path = write_secrets(
+        &d.cwd,
+        &with_google("[auth.google.client_kwargs]\ntimeout = 5\n"),
+    );
+    let file = ConfigSource::File(path.clone());
+    let c = AuthConfig::from_file(&path).expect("config");
+    assert_eq!(c.origin_of("auth.google.client_kwargs.timeout"), file);
+    assert_eq!(c.origin_of("auth.redirect_uri"), file);
+    // A key that was not given: where the table holding it came from.
+    assert_eq!(c.origin_of("auth.google.client_kwargs.prompt"), file);
+    assert_eq!(c.origin_of("auth.nowhere"), file);
+
+    let var = "OIDC_AUTH__GOOGLE__CLIENT_KWARGS__TIMEOUT";
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[
+            (var, "7"),
+            ("OIDC_AUTH__REDIRECT_URI", "http://localhost:{port}/cb"),
+        ]),
+    )
+    .expect("config");
+    assert_eq!(
+        c.origin_of("auth.google.client_kwargs.timeout"),
+        ConfigSource::Env(var.into())
+    );
+    assert_eq!(
+        c.origin_of("auth.redirect_uri"),
+        ConfigSource::Env("OIDC_AUTH__REDIRECT_URI".into())
+    );
+    assert_eq!(c.origin_of("auth.google.client_id"), file);
+
+    let built = AuthConfig::builder()
+        .redirect_uri("http://localhost:8501/oauth2callback")
+        .cookie_secret(COOKIE_SECRET)
+        .provider(google())
+        .build()
+        .expect("config");
+    assert_eq!(
+        built.origin_of("auth.google.client_id"),
+        ConfigSource::Builder
+    );
+    // After the environment, built values still name the builder.
+    let again = built
+        .apply_env(env(&[("OIDC_AUTH__GOOGLE__CLIENT_SECRET", "other")]))
+        .expect("config");
+    assert_eq!(
+        again.origin_of("auth.google.client_id"),
+        ConfigSource::Builder
+    );
+    assert_eq!(
+        again.origin_of("auth.google.client_secret"),
+        ConfigSource::Env("OIDC_AUTH__GOOGLE__CLIENT_SECRET".into())
+    );
+}
+
+#[test]
+fn errors_found_after_loading_name_the_variable() {
+    let d = dirs();
+    write_secrets(&d.cwd, &with_google(""));
+    let var = "OIDC_AUTH__REDIRECT_URI";
+    let mut c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[(var, "http://localhost:{port}/oauth2callback")]),
+    )
+    .expect("config");
+    assert!(c.redirect_uri_for_port(Some(3000)).is_ok());
+    // Only the rules ever write this field; here a value they would refuse stands in for
+    // one that only fails with the real port.
+    c.redirect_uri = "ftp://localhost:{port}/oauth2callback".into();
+    let e = c.redirect_uri_for_port(Some(3000)).expect_err("ftp");
+    assert!(
+        matches!(e, ConfigError::InvalidRedirectUri { ref origin, .. } if *origin == ConfigSource::Env(var.into())),
+        "{e:?}"
+    );
+    assert_mentions(&e, &["environment variable OIDC_AUTH__REDIRECT_URI"]);
+}
+
+#[test]
+fn apply_env_does_not_check_the_other_values_again() {
+    let c = AuthConfig::builder()
+        .redirect_uri("http://localhost:8501/oauth2callback")
+        .cookie_secret("short")
+        .provider(google().scope("email"))
+        .provider(ProviderConfig::new(
+            "issuer",
+            "id",
+            "secret",
+            "https://login.example.com",
+        ))
+        .build()
+        .expect("config");
+    let before = c.warnings().to_vec();
+    assert_eq!(before.len(), 3, "{before:?}");
+
+    let c = c
+        .apply_env(env(&[("OIDC_AUTH__GOOGLE__CLIENT_ID", "other")]))
+        .expect("config");
+    assert_eq!(c.warnings(), &before[..], "no warning repeated or added");
+
+    // A value the rules would refuse is not looked at again: only the variable is checked.
+    let mut c = c;
+    c.redirect_uri = "not checked again".into();
+    let c = c
+        .apply_env(env(&[("OIDC_AUTH__GOOGLE__CLIENT_ID", "third")]))
+        .expect("config");
+    assert_eq!(c.redirect_uri(), "not checked again");
+    assert_eq!(
+        c.provider("google").map(ProviderConfig::client_id),
+        Some("third")
+    );
+}
+
+#[test]
+fn a_variable_replaces_a_broken_file_value() {
+    let d = dirs();
+    let text = with_google("")
+        .replace(&format!("\"{CLIENT_SECRET}\""), "\"\"")
+        .replace("[auth]\n", "[auth]\nsession_lifetime_days = \"soon\"\n");
+    write_secrets(&d.cwd, &text);
+    assert!(AuthConfig::load_from(Some(&d.home), &d.cwd, Vec::new()).is_err());
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[
+            ("OIDC_AUTH__GOOGLE__CLIENT_SECRET", CLIENT_SECRET),
+            ("OIDC_AUTH__SESSION_LIFETIME_DAYS", "3"),
+        ]),
+    )
+    .expect("config");
+    assert_eq!(
+        c.provider("google").map(|p| p.client_secret().expose()),
+        Some(CLIENT_SECRET)
+    );
+    assert_eq!(c.session_lifetime(), Duration::from_secs(3 * 24 * 3600));
+}
+
+#[test]
+fn a_variable_error_takes_the_place_of_the_key_it_overrides() {
+    // The file's redirect_uri comes before its broken `foo`, so the variable overriding
+    // redirect_uri is reported first, as the same value written in the file would be.
+    let d = dirs();
+    write_secrets(
+        &d.cwd,
+        &with_google("").replace("[auth.google]", "foo = \"x\"\n[auth.google]"),
+    );
+    let e = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__REDIRECT_URI", "not a url")]),
+    )
+    .expect_err("bad");
+    assert!(matches!(e, ConfigError::InvalidRedirectUri { .. }), "{e:?}");
+}
+
+// ---------------------------------------------------------------- schema
+
+#[test]
+fn every_reserved_parameter_is_refused_wherever_it_is_written() {
+    for (param, why) in schema::RESERVED_PARAMS {
+        let e = AuthConfig::builder()
+            .redirect_uri("http://localhost:8501/oauth2callback")
+            .cookie_secret(COOKIE_SECRET)
+            .provider(google().param(param, "x"))
+            .build()
+            .expect_err(param);
+        assert!(
+            matches!(e, ConfigError::ReservedParameter { param: ref p, .. } if p == param),
+            "{param}: {e:?}"
+        );
+        let e = err(&with_google(&format!(
+            "authorize_params = {{ {param} = \"x\" }}\n"
+        )));
+        assert!(
+            matches!(e, ConfigError::ReservedParameter { ref key, .. } if *key == format!("auth.google.authorize_params.{param}")),
+            "{param}: {e:?}"
+        );
+        let in_kwargs = with_google(&format!("client_kwargs = {{ {param} = \"x\" }}\n"));
+        match why {
+            // Refused as a parameter in client_kwargs too.
+            schema::Reserved::SetByFlow => {
+                let e = err(&in_kwargs);
+                assert!(matches!(e, ConfigError::ReservedParameter { .. }), "{e:?}");
+            }
+            // There the name is client_kwargs' own key, never a parameter.
+            schema::Reserved::OwnedByClientKwargs => {
+                let _ = AuthConfig::from_toml_str(&in_kwargs);
+            }
+        }
+    }
+}
+
+#[test]
+fn every_schema_key_has_a_rule() {
+    let shared = "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
+                  cookie_secret = \"0123456789abcdef0123456789abcdef\"\nexpose_tokens = \"id\"\n\
+                  post_logout_redirect_uri = \"http://localhost:8501/\"\n\
+                  session_lifetime_days = 2\n";
+    let kwargs = "[auth.google.client_kwargs]\nscope = \"openid\"\nprompt = \"login\"\n\
+                  token_endpoint_auth_method = \"client_secret_post\"\n\
+                  code_challenge_method = \"S256\"\ntimeout = 3\n";
+    let c = ok(&format!("{shared}{}{kwargs}", google_table()));
+    let written: Vec<&str> = shared
+        .lines()
+        .chain(kwargs.lines())
+        .filter_map(|l| l.split(" = ").next())
+        .filter(|k| !k.starts_with('['))
+        .collect();
+    for key in schema::SHARED_KEYS
+        .iter()
+        .chain(&schema::REQUIRED_PROVIDER_KEYS)
+        .chain(&schema::CLIENT_KWARGS_KEYS)
+    {
+        assert!(
+            written.contains(key) || schema::REQUIRED_PROVIDER_KEYS.contains(key),
+            "{key} is not covered by this test"
+        );
+    }
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+}
+
+#[test]
+fn apply_env_gives_the_same_result_as_loading_file_and_variables_together() {
+    let d = dirs();
+    let cases: [(String, &[(&str, &str)]); 2] = [
+        (
+            with_google("client_kwargs = { domain_hint = \"c\", audience = \"k\" }\n"),
+            &[("OIDC_AUTH__GOOGLE__CLIENT_KWARGS__DOMAIN_HINT", "contoso")],
+        ),
+        (
+            format!(
+                "{}[auth.default]\nclient_id = \"a\"\nclient_secret = \"b\"\n\
+                 server_metadata_url = \"{GOOGLE_URL}\"\n",
+                shared()
+            ),
+            &[("OIDC_AUTH__DEFAULT__EXPOSE_TOKENS", "id")],
+        ),
+    ];
+    for (text, vars) in cases {
+        let path = write_secrets(&d.cwd, &text);
+        let loaded = AuthConfig::load_from(None, &d.cwd, env(vars)).expect("load");
+        let applied = AuthConfig::from_file(&path)
+            .and_then(|c| c.apply_env(env(vars)))
+            .expect("apply_env");
+        assert_eq!(
+            applied.providers().collect::<Vec<_>>(),
+            loaded.providers().collect::<Vec<_>>()
+        );
+        assert_eq!(applied.expose_tokens(), loaded.expose_tokens());
+        assert_eq!(applied.warnings(), loaded.warnings());
+    }
+    // A variable replaces the parameter where the file wrote it: no warning, same order.
+    let c = ok(&with_google(
+        "client_kwargs = { domain_hint = \"c\", audience = \"k\" }\n",
+    ))
+    .apply_env(env(&[(
+        "OIDC_AUTH__GOOGLE__CLIENT_KWARGS__DOMAIN_HINT",
+        "x",
+    )]))
+    .expect("config");
+    assert_eq!(
+        c.provider("google")
+            .map(|p| p.client_kwargs().authorize_params()),
+        Some(
+            &[
+                ("domain_hint".to_string(), "x".to_string()),
+                ("audience".to_string(), "k".to_string()),
+            ][..]
+        )
+    );
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }

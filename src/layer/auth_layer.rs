@@ -159,7 +159,7 @@ impl AuthLayerBuilder {
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
         let redirect_uri = config.redirect_uri_for_port(self.port)?;
-        let post_logout = match &config.post_logout_redirect_uri {
+        let post_logout = match config.post_logout_redirect_uri() {
             Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
             None => None,
         }
@@ -171,7 +171,7 @@ impl AuthLayerBuilder {
                     "\"{}\" is not a valid cookie name (use letters, digits, '_' or '-')",
                     self.cookie_name
                 ),
-                origin: config.source.clone(),
+                origin: config.source().clone(),
             });
         }
         if self.login_timeout.is_zero() || self.login_timeout > MAX_LOGIN_TIMEOUT {
@@ -182,30 +182,19 @@ impl AuthLayerBuilder {
                     self.login_timeout.as_secs(),
                     MAX_LOGIN_TIMEOUT.as_secs()
                 ),
-                origin: config.source.clone(),
+                origin: config.source().clone(),
             });
         }
         let routes = Routes::from_redirect_uri(&redirect_uri);
         let mut providers = BTreeMap::new();
-        for (name, provider) in &config.providers {
+        for provider in config.valid_providers() {
+            let name = provider.name().to_owned();
             providers.insert(
-                name.clone(),
-                Arc::new(
-                    Provider::new(provider.clone(), redirect_uri.clone()).map_err(|e| match e {
-                        // The provider knows the key, the config knows the file.
-                        ConfigError::InvalidValue { key, reason, .. } => {
-                            ConfigError::InvalidValue {
-                                key,
-                                reason,
-                                origin: config.source.clone(),
-                            }
-                        }
-                        other => other,
-                    })?,
-                ),
+                name,
+                Arc::new(Provider::new(provider, redirect_uri.clone())?),
             );
         }
-        let keys = KeyRing::derive([config.cookie_secret.expose()]);
+        let keys = KeyRing::derive([config.cookie_secret().expose()]);
         let secure = redirect_uri.scheme() == "https";
         let cookies = CookieJar::new(
             &self.cookie_name,
@@ -214,7 +203,7 @@ impl AuthLayerBuilder {
             secure,
             keys,
         );
-        let lifetime = self.lifetime.unwrap_or(config.session_lifetime);
+        let lifetime = self.lifetime.unwrap_or(config.session_lifetime());
         let sessions = match self.store {
             StoreChoice::Default => Sessions::in_memory(Arc::new(MemoryStore::default()), lifetime),
             StoreChoice::Memory(memory) => Sessions::in_memory(memory, lifetime),
@@ -227,7 +216,7 @@ impl AuthLayerBuilder {
                 sessions,
                 cookies,
                 routes,
-                expose: config.expose_tokens,
+                expose: config.expose_tokens(),
                 post_logout_redirect_uri: post_logout,
                 redirect_uri,
                 csrf,

@@ -21,7 +21,9 @@ use openidconnect::{
 use serde_json::{Map, Value};
 use url::Url;
 
-use crate::config::{ConfigError, ConfigSource, ProviderConfig, TokenEndpointAuth};
+use crate::config::{
+    reserved_param, ConfigError, ProviderConfig, TokenEndpointAuth, ValidProvider,
+};
 use crate::error::LoginError;
 use crate::util::bounded;
 
@@ -29,20 +31,6 @@ use self::claims::{IdToken, TokenClient, TokenErrorResponse};
 use self::discovery::{Cache, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
 use self::verify::{Expected, Rejection};
-
-/// Authorization parameters the login flow sets itself; a configured value for one of them is
-/// dropped rather than sent twice (the configuration already refuses them; this is the backstop).
-const RESERVED_PARAMS: [&str; 9] = [
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "scope",
-    "state",
-    "nonce",
-    "code_challenge",
-    "code_challenge_method",
-    "prompt",
-];
 
 /// One configured OpenID provider: its configuration, its HTTP client and its cached discovery
 /// document and key set.
@@ -86,41 +74,35 @@ pub(crate) struct TokenSet {
 }
 
 impl Provider {
-    /// Builds the provider's HTTP client. Does not touch the network.
-    pub(crate) fn new(config: ProviderConfig, redirect_uri: Url) -> Result<Provider, ConfigError> {
-        let key = |field: &str| {
-            if config.name == crate::config::DEFAULT_PROVIDER {
-                format!("auth.{field}")
-            } else {
-                format!("auth.{}.{field}", config.name)
-            }
-        };
-        let metadata_url = Url::parse(&config.server_metadata_url)
-            .ok()
-            .filter(|u| matches!(u.scheme(), "https" | "http") && u.has_host())
-            .ok_or_else(|| ConfigError::InvalidValue {
-                key: key("server_metadata_url"),
-                reason: "must be an absolute http(s) URL".to_owned(),
-                origin: ConfigSource::Builder,
-            })?;
-        let http = HttpClient::new(config.client_kwargs.timeout).map_err(|reason| {
+    /// Builds the provider's HTTP client from checked settings. Does not touch the network.
+    pub(crate) fn new(
+        provider: &ValidProvider,
+        redirect_uri: Url,
+    ) -> Result<Provider, ConfigError> {
+        let config = provider.config().clone();
+        let http = HttpClient::new(config.client_kwargs().timeout()).map_err(|reason| {
+            let key = provider.key("client_kwargs");
             ConfigError::InvalidValue {
-                key: key("client_kwargs"),
                 reason: format!("cannot build the HTTP client: {reason}"),
-                origin: ConfigSource::Builder,
+                origin: provider.origin_of(&key),
+                key,
             }
         })?;
         Ok(Provider {
             redirect_uri: RedirectUrl::from_url(redirect_uri),
             http,
-            cache: Cache::new(&config.name, metadata_url, &config.server_metadata_url),
+            cache: Cache::new(
+                config.name(),
+                provider.discovery_url().clone(),
+                config.server_metadata_url(),
+            ),
             config,
         })
     }
 
     /// The provider's name (`default` for `[auth]` itself).
     pub(crate) fn name(&self) -> &str {
-        &self.config.name
+        self.config.name()
     }
 
     /// Makes sure the discovery document and key set are cached.
@@ -140,7 +122,7 @@ impl Provider {
             // The whole story, URLs included, was logged where it happened; the page gets
             // the words without them.
             .map_err(|unavailable| LoginError::ProviderUnavailable {
-                provider: self.config.name.clone(),
+                provider: self.config.name().to_owned(),
                 reason: unavailable.public,
             })
     }
@@ -157,11 +139,11 @@ impl Provider {
         state: &str,
     ) -> Result<AuthorizationRequest, LoginError> {
         let snapshot = self.snapshot().await?;
-        let kwargs = &self.config.client_kwargs;
+        let kwargs = self.config.client_kwargs();
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = Nonce::new_random();
 
-        let mut scopes: Vec<&str> = kwargs.scope.iter().map(String::as_str).collect();
+        let mut scopes: Vec<&str> = kwargs.scope().iter().map(String::as_str).collect();
         if !scopes.contains(&"openid") {
             scopes.insert(0, "openid");
         }
@@ -171,19 +153,20 @@ impl Provider {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("response_type", "code")
-                .append_pair("client_id", &self.config.client_id)
+                .append_pair("client_id", self.config.client_id())
                 .append_pair("redirect_uri", self.redirect_uri.as_str())
                 .append_pair("scope", &scopes.join(" "))
                 .append_pair("state", state)
                 .append_pair("nonce", nonce.secret())
                 .append_pair("code_challenge", challenge.as_str())
                 .append_pair("code_challenge_method", "S256");
-            if let Some(prompt) = &kwargs.prompt {
+            if let Some(prompt) = kwargs.prompt() {
                 query.append_pair("prompt", prompt);
             }
-            for (name, value) in &kwargs.authorize_params {
-                if RESERVED_PARAMS.contains(&name.as_str()) {
-                    tracing::warn!(provider = %self.config.name, param = %name, "ignoring a configured authorization parameter the login flow sets itself");
+            for (name, value) in kwargs.authorize_params() {
+                // The configuration refuses these (from the same list); this is the backstop.
+                if reserved_param(name).is_some() {
+                    tracing::warn!(provider = %self.config.name(), param = %name, "ignoring a configured authorization parameter the login flow sets itself");
                     continue;
                 }
                 query.append_pair(name, value);
@@ -239,12 +222,12 @@ impl Provider {
         let snapshot = self.snapshot().await?;
         let discovered = &snapshot.discovered;
         let client = TokenClient::new(
-            ClientId::new(self.config.client_id.clone()),
+            ClientId::new(self.config.client_id().to_owned()),
             discovered.issuer.clone(),
             JsonWebKeySet::default(),
         )
         .set_client_secret(ClientSecret::new(
-            self.config.client_secret.expose().to_owned(),
+            self.config.client_secret().expose().to_owned(),
         ))
         .set_token_uri(discovered.token_endpoint.clone())
         .set_redirect_uri(self.redirect_uri.clone())
@@ -267,7 +250,7 @@ impl Provider {
         self.verify(id_token, access_token, &nonce, &snapshot)
             .await
             .map_err(|reason| {
-                tracing::warn!(provider = %self.config.name, reason = %reason, "ID token rejected");
+                tracing::warn!(provider = %self.config.name(), reason = %reason, "ID token rejected");
                 LoginError::IdTokenRejected(reason)
             })?;
         let id_token = match serde_json::to_value(id_token) {
@@ -301,7 +284,7 @@ impl Provider {
     ) -> Result<claims::IdTokenClaims, String> {
         let discovered = &snapshot.discovered;
         let expected = Expected {
-            client_id: &self.config.client_id,
+            client_id: self.config.client_id(),
             issuer: &discovered.issuer,
             signing_algs: &discovered.signing_algs,
             nonce,
@@ -323,7 +306,7 @@ impl Provider {
     /// `client_secret_post`. oauth2 form-encodes the id and secret before Base64 for Basic, as
     /// RFC 6749 2.3.1 requires (oauth2 5.0.0 `endpoint_request`).
     fn auth_type(&self, provider_post_only: bool) -> AuthType {
-        match self.config.client_kwargs.token_endpoint_auth_method {
+        match self.config.client_kwargs().token_endpoint_auth_method() {
             Some(TokenEndpointAuth::ClientSecretPost) => AuthType::RequestBody,
             Some(TokenEndpointAuth::ClientSecretBasic) => AuthType::BasicAuth,
             None if provider_post_only => AuthType::RequestBody,
@@ -344,7 +327,7 @@ impl Provider {
             for secret in secrets
                 .iter()
                 .copied()
-                .chain([self.config.client_secret.expose()])
+                .chain([self.config.client_secret().expose()])
             {
                 if !secret.is_empty() {
                     text = text.replace(secret, "[redacted]");
@@ -359,7 +342,7 @@ impl Provider {
                     Some(description) => format!("{code} ({})", scrub(description)),
                     None => code,
                 };
-                tracing::warn!(provider = %self.config.name, error = %message, "token endpoint refused the code");
+                tracing::warn!(provider = %self.config.name(), error = %message, "token endpoint refused the code");
                 return LoginError::TokenRejected(message);
             }
             RequestTokenError::Request(e) => {
@@ -370,7 +353,7 @@ impl Provider {
             RequestTokenError::Parse(_, body) => return parse_failure(&body),
             RequestTokenError::Other(message) => scrub(&message),
         };
-        tracing::warn!(provider = %self.config.name, reason = %failure, "token request failed");
+        tracing::warn!(provider = %self.config.name(), reason = %failure, "token request failed");
         LoginError::TokenRequestFailed(failure)
     }
 
@@ -388,7 +371,7 @@ impl Provider {
         let mut url = snapshot.discovered.end_session_endpoint.clone()?;
         {
             let mut query = url.query_pairs_mut();
-            query.append_pair("client_id", &self.config.client_id);
+            query.append_pair("client_id", self.config.client_id());
             if let Some(hint) = id_token_hint {
                 query.append_pair("id_token_hint", hint);
             }
@@ -421,7 +404,7 @@ fn parse_failure(body: &[u8]) -> LoginError {
 impl fmt::Debug for Provider {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Provider")
-            .field("name", &self.config.name)
+            .field("name", &self.config.name())
             .finish_non_exhaustive()
     }
 }

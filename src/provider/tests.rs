@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::discovery::Timing;
 use super::*;
-use crate::config::{ClientKwargs, ProviderConfig, Secret, TokenEndpointAuth};
+use crate::config::{
+    AuthConfig, ProviderConfig, TokenEndpointAuth, ValidProvider, RESERVED_PARAMS,
+};
 use crate::testing::{Canned, DevProvider, DevProviderBuilder, DevUser, Endpoint, Misbehaviour};
 
 const CLIENT_ID: &str = "test-client";
@@ -26,29 +28,34 @@ const STATE: &str = "the-state";
 // ---------------------------------------------------------------------------------------------
 // The provider under test and the development provider it talks to
 
-/// The one place a [`Provider`] is built.
+/// The one place a [`Provider`] is built: a provider named `name` with `settings` applied to
+/// the defaults. Not checked by the configuration, so tests can also hand it values the
+/// configuration refuses.
 fn new_provider(
     name: &str,
     server_metadata_url: &str,
-    client_kwargs: ClientKwargs,
+    settings: impl FnOnce(ProviderConfig) -> ProviderConfig,
 ) -> Result<Provider, ConfigError> {
-    let config = ProviderConfig {
-        name: name.to_owned(),
-        client_id: CLIENT_ID.to_owned(),
-        client_secret: Secret::new(CLIENT_SECRET),
-        server_metadata_url: server_metadata_url.to_owned(),
-        client_kwargs,
-    };
-    Provider::new(config, Url::parse(REDIRECT_URI).unwrap())
+    let config = settings(ProviderConfig::new(
+        name,
+        CLIENT_ID,
+        CLIENT_SECRET,
+        server_metadata_url,
+    ));
+    let valid = ValidProvider::unchecked(config, Url::parse(server_metadata_url).unwrap());
+    Provider::new(&valid, Url::parse(REDIRECT_URI).unwrap())
 }
 
-/// A provider named `test` for `dev`, configured with `client_kwargs`.
-fn provider_with(dev: &DevProvider, client_kwargs: ClientKwargs) -> Provider {
-    new_provider("test", &dev.server_metadata_url(), client_kwargs).unwrap()
+/// A provider named `test` for `dev`, with `settings` applied.
+fn provider_with(
+    dev: &DevProvider,
+    settings: impl FnOnce(ProviderConfig) -> ProviderConfig,
+) -> Provider {
+    new_provider("test", &dev.server_metadata_url(), settings).unwrap()
 }
 
 fn provider_for(dev: &DevProvider) -> Provider {
-    provider_with(dev, ClientKwargs::default())
+    provider_with(dev, |p| p)
 }
 
 /// A development provider with our client registered.
@@ -287,10 +294,7 @@ async fn token_request_uses_basic_auth_pkce_and_redirect_uri() {
 #[tokio::test]
 async fn client_secret_post_when_configured() {
     let dev = start_dev().await;
-    let kwargs = ClientKwargs {
-        token_endpoint_auth_method: Some(TokenEndpointAuth::ClientSecretPost),
-        ..ClientKwargs::default()
-    };
+    let kwargs = |p: ProviderConfig| p.token_endpoint_auth(TokenEndpointAuth::ClientSecretPost);
     login(&dev, &provider_with(&dev, kwargs)).await.unwrap();
 
     let calls = dev.token_calls();
@@ -604,10 +608,7 @@ async fn broken_token_answers_are_token_request_failed() {
 async fn token_endpoint_timeout_is_token_request_failed() {
     let dev = start_dev().await;
     dev.misbehave(Misbehaviour::SlowTokenEndpoint(Duration::from_secs(30)));
-    let kwargs = ClientKwargs {
-        timeout: Duration::from_millis(300),
-        ..ClientKwargs::default()
-    };
+    let kwargs = |p: ProviderConfig| p.timeout(Duration::from_millis(300));
     match login(&dev, &provider_with(&dev, kwargs)).await {
         Err(LoginError::TokenRequestFailed(reason)) => {
             assert!(reason.contains("no answer"), "{reason}")
@@ -744,7 +745,7 @@ async fn provider_down_at_start_recovers_by_itself() {
         probe.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/.well-known/openid-configuration");
-    let mut provider = new_provider("test", &url, ClientKwargs::default()).unwrap();
+    let mut provider = new_provider("test", &url, |p| p).unwrap();
     provider.cache_timing(fast_timing());
 
     match provider.ready().await {
@@ -1076,12 +1077,9 @@ async fn authorization_url_has_every_parameter() {
         json!(format!("{}/authorize?tenant=t1", dev.issuer())),
     );
     dev.discovery_field("code_challenge_methods_supported", json!(["plain"]));
-    let kwargs = ClientKwargs {
-        authorize_params: vec![
-            ("domain_hint".into(), "example.com".into()),
-            ("nonce".into(), "smuggled".into()),
-        ],
-        ..ClientKwargs::default()
+    let kwargs = |p: ProviderConfig| {
+        p.param("domain_hint", "example.com")
+            .param("nonce", "smuggled")
     };
     let provider = provider_with(&dev, kwargs);
     let request = provider.authorization_request("the-state").await.unwrap();
@@ -1119,13 +1117,49 @@ async fn authorization_url_has_every_parameter() {
     assert!(!format!("{request:?}").contains(&request.nonce));
 }
 
+/// One list (`config::schema::RESERVED_PARAMS`): every parameter the configuration refuses
+/// is also dropped by the provider, should one ever get past the configuration.
+#[tokio::test]
+async fn every_parameter_the_configuration_refuses_is_dropped_by_the_provider() {
+    let dev = start_dev().await;
+    let smuggle = |mut p: ProviderConfig| {
+        for (name, _) in RESERVED_PARAMS {
+            p = p.param(name, "smuggled");
+        }
+        p
+    };
+    let provider = provider_with(&dev, smuggle);
+    let request = provider.authorization_request("the-state").await.unwrap();
+    for (name, _) in RESERVED_PARAMS {
+        let values: Vec<String> = request
+            .url
+            .query_pairs()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert!(
+            values.len() <= 1 && !values.iter().any(|v| v == "smuggled"),
+            "{name}: {values:?}"
+        );
+        let refused = AuthConfig::builder()
+            .redirect_uri("https://app.test/auth/callback")
+            .cookie_secret("0123456789abcdef0123456789abcdef")
+            .provider(
+                ProviderConfig::new("p", CLIENT_ID, CLIENT_SECRET, dev.server_metadata_url())
+                    .param(name, "smuggled"),
+            )
+            .build();
+        assert!(
+            matches!(refused, Err(ConfigError::ReservedParameter { ref param, .. }) if param == name),
+            "{name}: {refused:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn no_prompt_when_none() {
     let dev = start_dev().await;
-    let kwargs = ClientKwargs {
-        prompt: None,
-        ..ClientKwargs::default()
-    };
+    let kwargs = |p: ProviderConfig| p.prompt(None);
     let provider = provider_with(&dev, kwargs);
     let request = provider.authorization_request("s").await.unwrap();
     assert!(!request.url.query_pairs().any(|(k, _)| k == "prompt"));
@@ -1176,7 +1210,18 @@ async fn no_end_session_url_without_endpoint() {
 
 #[test]
 fn config_errors() {
-    let err = new_provider("corp", "not a url", ClientKwargs::default()).unwrap_err();
+    // The configuration checks the discovery URL; the provider takes it parsed.
+    let err = AuthConfig::builder()
+        .redirect_uri("https://app.test/auth/callback")
+        .cookie_secret("0123456789abcdef0123456789abcdef")
+        .provider(ProviderConfig::new(
+            "corp",
+            CLIENT_ID,
+            CLIENT_SECRET,
+            "not a url",
+        ))
+        .build()
+        .unwrap_err();
     assert!(
         err.to_string().contains("auth.corp.server_metadata_url"),
         "{err}"
@@ -1186,7 +1231,7 @@ fn config_errors() {
 #[test]
 fn futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
-    let provider = new_provider("test", "http://127.0.0.1:1/x", ClientKwargs::default()).unwrap();
+    let provider = new_provider("test", "http://127.0.0.1:1/x", |p| p).unwrap();
     assert_send(&provider.ready());
     assert_send(&provider.authorization_request("s"));
     assert_send(&provider.exchange_code("c", "v", "n"));

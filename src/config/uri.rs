@@ -1,0 +1,178 @@
+//! The URL rules: `redirect_uri`, `post_logout_redirect_uri` (with their `{port}`
+//! placeholder) and `server_metadata_url`.
+//!
+//! The redirect URLs are checked when the configuration is loaded with a stand-in port, and
+//! resolved again with the real port when the layer is built; both go through
+//! [`resolve_redirect_uri`], so the two can never disagree.
+
+use url::{Host, Url};
+
+use super::error::ConfigError;
+use super::values::At;
+
+/// Stands in for `{port}` while validating, since the real port is only known at serve time.
+pub(crate) const PLACEHOLDER_PORT: u16 = 8501;
+
+/// Which URL rules apply.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum UriKind {
+    /// `redirect_uri`: the callback route, so it needs its own path and no query.
+    Redirect,
+    /// `post_logout_redirect_uri`: any page of the app.
+    PostLogout,
+}
+
+/// Replaces `{port}`; `None` with a placeholder present is [`ConfigError::PortRequired`].
+pub(crate) fn substitute_port(value: &str, port: Option<u16>) -> Result<String, ConfigError> {
+    if !value.contains("{port}") {
+        return Ok(value.to_owned());
+    }
+    match port {
+        Some(p) => Ok(value.replace("{port}", &p.to_string())),
+        None => Err(ConfigError::PortRequired {
+            value: redact_userinfo(value),
+        }),
+    }
+}
+
+/// Checks a redirect URL as it will be used, with `{port}` filled in by a stand-in.
+pub(crate) fn check_redirect_uri(
+    at: At<'_>,
+    value: &str,
+    kind: UriKind,
+) -> Result<(), ConfigError> {
+    let concrete = substitute_port(value, Some(PLACEHOLDER_PORT))?;
+    resolve_redirect_uri(at, value, &concrete, kind).map(|_| ())
+}
+
+/// Parses and checks `concrete` (the URL with the real port); errors quote `written`.
+pub(crate) fn resolve_redirect_uri(
+    at: At<'_>,
+    written: &str,
+    concrete: &str,
+    kind: UriKind,
+) -> Result<Url, ConfigError> {
+    let invalid = |reason: String| ConfigError::InvalidRedirectUri {
+        key: at.key.to_owned(),
+        value: redact_userinfo(written),
+        reason,
+        origin: at.origin.clone(),
+    };
+    let example = match kind {
+        UriKind::Redirect => "https://app.example.com/oauth2callback",
+        UriKind::PostLogout => "https://app.example.com/",
+    };
+    let url = Url::parse(concrete).map_err(|e| {
+        invalid(format!(
+            "it is not an absolute URL ({e}); write the full URL, e.g. {example}"
+        ))
+    })?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(invalid(format!(
+            "the scheme must be https (or http on localhost), not \"{}\"",
+            url.scheme()
+        )));
+    }
+    if url.host().is_none() {
+        return Err(invalid(format!("it has no host; e.g. {example}")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "it must not contain a user name or password".into(),
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(invalid("it must not have a #fragment".into()));
+    }
+    if kind == UriKind::Redirect {
+        if url.query().is_some() {
+            return Err(invalid(
+                "it must not have a ?query; providers compare the redirect URI exactly".into(),
+            ));
+        }
+        if url.path().is_empty() || url.path() == "/" {
+            return Err(invalid(format!(
+                "it needs a path of its own such as /oauth2callback (e.g. {example}): the \
+                 login callback is served on that path"
+            )));
+        }
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(invalid(
+            "plain http is only allowed on localhost, 127.0.0.0/8 or [::1]; use https so the \
+             login code and session cookie cannot be intercepted"
+                .into(),
+        ));
+    }
+    Ok(url)
+}
+
+/// Checks `server_metadata_url` and returns it parsed, so nothing later parses it again.
+/// A URL that does not look like a discovery document's is accepted with a warning.
+pub(crate) fn check_metadata_url(
+    at: At<'_>,
+    value: &str,
+    notes: &mut Vec<String>,
+) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| {
+        at.invalid(format!(
+            "\"{}\" is not an absolute URL ({e}); it must be the provider's discovery URL, e.g. \
+             https://accounts.google.com/.well-known/openid-configuration",
+            redact_userinfo(value)
+        ))
+    })?;
+    if url.scheme() != "https" && url.scheme() != "http" {
+        return Err(at.invalid(format!(
+            "the scheme must be https (or http on localhost), not \"{}\"",
+            url.scheme()
+        )));
+    }
+    if url.host().is_none() {
+        return Err(at.invalid("the URL has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(at.invalid("the URL must not contain a user name or password"));
+    }
+    if url.scheme() == "http" && !is_loopback(&url) {
+        return Err(at.invalid(format!(
+            "\"{value}\" uses plain http on a host that is not localhost; use https, since the \
+             provider's signing keys are fetched from there"
+        )));
+    }
+    if !url.path().contains("/.well-known/") {
+        notes.push(format!(
+            "`{}` in {} (\"{value}\") does not look like a discovery URL; it usually ends in \
+             /.well-known/openid-configuration (the issuer URL alone is not enough)",
+            at.key, at.origin
+        ));
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Hides a `user:password@` part so a credential written into a URL is never echoed.
+pub(crate) fn redact_userinfo(value: &str) -> String {
+    let Some(scheme_end) = value.find("://") else {
+        return value.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let rest = value.get(authority_start..).unwrap_or("");
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_len).unwrap_or("");
+    match authority.rfind('@') {
+        Some(at) => format!(
+            "{}***{}",
+            value.get(..authority_start).unwrap_or(""),
+            value.get(authority_start + at..).unwrap_or("")
+        ),
+        None => value.to_owned(),
+    }
+}
