@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::draft::AuthDraft;
 use super::error::{ConfigError, ConfigSource};
-use super::model::{ExposeTokens, Secret};
+use super::model::{ExposeTokens, Secret, SessionStoreConfig};
 use super::provider::{self, apply_default_key};
 use super::raw::{RawEntry, RawTable, RawValue};
 use super::schema::{
@@ -90,9 +90,17 @@ fn apply_shared(draft: &mut AuthDraft, name: &str, field: Field<'_>) {
             }
         }
         "cookie_secret" => {
-            let value = field.str().and_then(|v| cookie_secret(at, v, &mut notes));
+            if let Some(mut secrets) =
+                issues.settle(at.key, cookie_secrets(field, &mut notes), notes)
+            {
+                draft.cookie_secret = Some(secrets.remove(0));
+                draft.settings.previous_cookie_secrets = secrets;
+            }
+        }
+        "session_store" => {
+            let value = field.str().and_then(|v| session_store(at, v));
             if let Some(value) = issues.settle(at.key, value, notes) {
-                draft.cookie_secret = Some(value);
+                draft.settings.session_store = Some(value);
             }
         }
         "expose_tokens" => {
@@ -149,6 +157,136 @@ pub(crate) fn cookie_secret(
         ));
     }
     Ok(Secret::new(value))
+}
+
+/// `cookie_secret` as a string, or a list whose first secret signs and all verify (to rotate
+/// the secret without logging everyone out). A variable holds one secret, or a TOML list
+/// such as `["new secret", "old secret"]` (its text starts with `[`), since a secret may
+/// contain commas. Never empty.
+fn cookie_secrets(field: Field<'_>, notes: &mut Vec<String>) -> Result<Vec<Secret>, ConfigError> {
+    let at = field.at();
+    let written: Vec<String> = match field.value {
+        RawValue::Str(s) if field.is_env_text() && s.trim_start().starts_with('[') => toml_list(s)
+            .ok_or_else(|| {
+                field.invalid(
+                    "starts with `[` but is not a list of strings such as [\"new secret\", \
+                     \"old secret\"]",
+                )
+            })?,
+        RawValue::Str(s) => vec![s.clone()],
+        RawValue::Array(_) => field.string_list().map_err(|e| match e {
+            NotAList::Item(type_name) => field.invalid(format!(
+                "must be a string or a list of strings, but the list holds {type_name}"
+            )),
+            NotAList::Value(type_name) => field.invalid(format!(
+                "must be a string or a list of strings, not {type_name}"
+            )),
+        })?,
+        other => {
+            return Err(field.invalid(format!(
+                "must be a string or a list of strings, not {}",
+                other.type_name()
+            )))
+        }
+    };
+    if written.is_empty() {
+        return Err(ConfigError::EmptyCookieSecret {
+            origin: at.origin.clone(),
+        });
+    }
+    written
+        .iter()
+        .map(|secret| cookie_secret(at, secret, notes))
+        .collect()
+}
+
+/// A variable's text read as a TOML list of strings.
+fn toml_list(text: &str) -> Option<Vec<String>> {
+    let doc: toml::Table = toml::from_str(&format!("v = {text}")).ok()?;
+    doc.get("v")?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The stores this build includes (their cargo features).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreFeatures {
+    pub(crate) sqlite: bool,
+    pub(crate) redis: bool,
+}
+
+impl StoreFeatures {
+    pub(crate) const BUILT: StoreFeatures = StoreFeatures {
+        sqlite: cfg!(feature = "sqlite"),
+        redis: cfg!(feature = "redis"),
+    };
+}
+
+/// `session_store`: `memory`, `sqlite://PATH`, `redis://…` or `rediss://…`. A store whose
+/// cargo feature this build lacks is an error saying which feature to enable. The Redis URL
+/// may hold a password: messages quote it without.
+pub(crate) fn session_store(at: At<'_>, value: &str) -> Result<SessionStoreConfig, ConfigError> {
+    session_store_in(at, value, StoreFeatures::BUILT)
+}
+
+/// [`session_store`] for a build with `features`.
+pub(crate) fn session_store_in(
+    at: At<'_>,
+    value: &str,
+    features: StoreFeatures,
+) -> Result<SessionStoreConfig, ConfigError> {
+    let value = value.trim();
+    let shown = super::uri::redact_userinfo(value);
+    let (scheme, rest) = value.split_once("://").unwrap_or((value, ""));
+    let needs = |feature: &str, store: &str| {
+        at.invalid(format!(
+            "\"{shown}\" names the {store} store, which this build does not include; enable \
+             the `{feature}` feature of tower-oidc-login (for example \
+             `cargo build --features {feature}`)"
+        ))
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "memory" if rest.is_empty() => Ok(SessionStoreConfig::Memory),
+        "sqlite" => {
+            if !features.sqlite {
+                return Err(needs("sqlite", "SQLite"));
+            }
+            let path = rest.split(['?', '#']).next().unwrap_or("");
+            if path.is_empty() || path.starts_with(':') {
+                return Err(at.invalid(format!(
+                    "\"{shown}\" names no file; write sqlite://PATH, e.g. \
+                     sqlite://.streamlit/sessions.db (relative to the working directory) or \
+                     sqlite:///var/lib/app/sessions.db"
+                )));
+            }
+            Ok(SessionStoreConfig::Sqlite(std::path::PathBuf::from(path)))
+        }
+        "redis" | "rediss" => {
+            if !features.redis {
+                return Err(needs("redis", "Redis"));
+            }
+            let url = url::Url::parse(value)
+                .map_err(|e| at.invalid(format!("\"{shown}\" is not a URL ({e})")))?;
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(at.invalid(format!(
+                    "\"{shown}\" has no host; write redis://HOST:PORT or rediss://HOST:PORT"
+                )));
+            }
+            let db_ok = matches!(url.path(), "" | "/") || url.path()[1..].parse::<u8>().is_ok();
+            if !db_ok {
+                return Err(at.invalid(format!(
+                    "\"{shown}\": the path must be a database number such as /0"
+                )));
+            }
+            Ok(SessionStoreConfig::Redis(Secret::new(value)))
+        }
+        _ => Err(at.invalid(format!(
+            "\"{shown}\" is not a store this library knows; use \"memory\", \
+             \"sqlite://PATH\", \"redis://HOST:PORT\" or \"rediss://HOST:PORT\" (TLS)"
+        ))),
+    }
 }
 
 /// `expose_tokens`: `"id"`, `"access"` or a list of them (comma-separated in a variable).

@@ -10,7 +10,9 @@ use super::auth;
 use super::draft::{AuthDraft, Place, ProviderDraft};
 use super::error::{ConfigError, ConfigSource};
 use super::finish::finish;
-use super::model::{AuthConfig, ExposeTokens, ProviderConfig, Secret, TokenEndpointAuth};
+use super::model::{
+    AuthConfig, ExposeTokens, ProviderConfig, Secret, SessionStoreConfig, TokenEndpointAuth,
+};
 use super::provider::{apply_config, check_provider_name};
 use super::schema::DEFAULT_PROVIDER;
 use super::values::At;
@@ -27,6 +29,8 @@ pub struct AuthConfigBuilder {
     expose_tokens: ExposeTokens,
     post_logout_redirect_uri: Option<String>,
     session_lifetime: Option<Duration>,
+    previous_cookie_secrets: Vec<Secret>,
+    session_store: Option<SessionStoreConfig>,
     providers: Vec<ProviderConfig>,
 }
 
@@ -70,6 +74,23 @@ impl AuthConfigBuilder {
         self
     }
 
+    /// Earlier cookie secrets that still verify cookies (signed before a rotation); the one
+    /// given to [`cookie_secret`](Self::cookie_secret) signs. Like a list in the file's
+    /// `cookie_secret`.
+    pub fn previous_cookie_secrets<S: Into<Secret>>(
+        mut self,
+        secrets: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.previous_cookie_secrets = secrets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `session_store`: where sessions live. Default: in memory.
+    pub fn session_store(mut self, store: SessionStoreConfig) -> Self {
+        self.session_store = Some(store);
+        self
+    }
+
     /// Adds a provider. A provider named `default` is the one `/auth/login` uses without a
     /// `provider` parameter.
     pub fn provider(mut self, provider: ProviderConfig) -> Self {
@@ -110,8 +131,27 @@ impl AuthConfigBuilder {
             let at = at("auth.cookie_secret");
             draft.replace("cookie_secret", at);
             let mut notes = Vec::new();
-            let checked = auth::cookie_secret(at, secret.expose(), &mut notes);
-            draft.cookie_secret = draft.issues.settle(at.key, checked, notes);
+            let checked = std::iter::once(&secret)
+                .chain(&self.previous_cookie_secrets)
+                .map(|s| auth::cookie_secret(at, s.expose(), &mut notes))
+                .collect::<Result<Vec<_>, _>>();
+            if let Some(mut secrets) = draft.issues.settle(at.key, checked, notes) {
+                draft.cookie_secret = Some(secrets.remove(0));
+                draft.settings.previous_cookie_secrets = secrets;
+            }
+        }
+        if let Some(store) = self.session_store {
+            let at = at("auth.session_store");
+            draft.replace("session_store", at);
+            let checked = match store {
+                // The rule checks the written form, features included.
+                SessionStoreConfig::Memory => auth::session_store(at, "memory"),
+                SessionStoreConfig::Sqlite(path) => {
+                    auth::session_store(at, &format!("sqlite://{}", path.display()))
+                }
+                SessionStoreConfig::Redis(url) => auth::session_store(at, url.expose()),
+            };
+            draft.settings.session_store = draft.issues.settle(at.key, checked, Vec::new());
         }
         if self.expose_tokens != ExposeTokens::default() {
             draft.replace("expose_tokens", at("auth.expose_tokens"));

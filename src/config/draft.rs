@@ -324,6 +324,7 @@ impl AuthDraft {
         let has = |key: &str| match key {
             "expose_tokens" => draft.settings.expose_tokens != ExposeTokens::default(),
             "post_logout_redirect_uri" => draft.settings.post_logout_redirect_uri.is_some(),
+            "session_store" => draft.settings.session_store.is_some(),
             _ => true,
         };
         let entries: Vec<String> = SHARED_KEYS

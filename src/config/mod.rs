@@ -227,7 +227,8 @@ mod warnings;
 pub use builder::AuthConfigBuilder;
 pub use error::{ConfigError, ConfigSource};
 pub use model::{
-    AuthConfig, ClientKwargs, ExposeTokens, ProviderConfig, Secret, TokenEndpointAuth,
+    AuthConfig, ClientKwargs, ExposeTokens, ProviderConfig, Secret, SessionStoreConfig,
+    TokenEndpointAuth,
 };
 pub use schema::DEFAULT_PROVIDER;
 
@@ -235,6 +236,7 @@ pub(crate) use model::ValidProvider;
 pub(crate) use schema::reserved_param;
 #[cfg(test)]
 pub(crate) use schema::RESERVED_PARAMS;
+pub(crate) use uri::redact_userinfo;
 
 use std::path::{Path, PathBuf};
 

@@ -257,6 +257,34 @@ impl ValidProvider {
 /// The default session lifetime: 30 days, like Streamlit's auth cookie.
 const DEFAULT_SESSION_LIFETIME: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
+/// Where sessions live (`session_store`).
+///
+/// `Debug` never shows a Redis password.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionStoreConfig {
+    /// `"memory"`: in this process; gone at a restart, not shared between replicas.
+    Memory,
+    /// `"sqlite://PATH"`: a file on this machine (feature `sqlite`). A relative path is
+    /// relative to the working directory, as `.streamlit/` is.
+    Sqlite(std::path::PathBuf),
+    /// `"redis://…"` or `"rediss://…"` (TLS): shared by every replica (feature `redis`).
+    Redis(Secret),
+}
+
+impl fmt::Debug for SessionStoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionStoreConfig::Memory => f.write_str("Memory"),
+            SessionStoreConfig::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            SessionStoreConfig::Redis(url) => f
+                .debug_tuple("Redis")
+                .field(&super::uri::redact_userinfo(url.expose()))
+                .finish(),
+        }
+    }
+}
+
 /// `[auth]`'s optional shared settings, with their defaults. Drafts hold this very struct,
 /// so a new shared key is a field here and a getter on [`AuthConfig`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -264,6 +292,10 @@ pub(super) struct AuthSettings {
     pub(super) expose_tokens: ExposeTokens,
     pub(super) post_logout_redirect_uri: Option<String>,
     pub(super) session_lifetime: Duration,
+    /// `cookie_secret` after the first, when it is a list: they still verify cookies.
+    pub(super) previous_cookie_secrets: Vec<Secret>,
+    /// `None`: not set (the in-memory store, with a warning for a real deployment).
+    pub(super) session_store: Option<SessionStoreConfig>,
 }
 
 impl Default for AuthSettings {
@@ -272,6 +304,8 @@ impl Default for AuthSettings {
             expose_tokens: ExposeTokens::default(),
             post_logout_redirect_uri: None,
             session_lifetime: DEFAULT_SESSION_LIFETIME,
+            previous_cookie_secrets: Vec::new(),
+            session_store: None,
         }
     }
 }
@@ -299,9 +333,22 @@ impl AuthConfig {
         &self.redirect_uri
     }
 
-    /// `cookie_secret`.
+    /// `cookie_secret`: the current secret (the first, when it is a list), which signs
+    /// every new cookie.
     pub fn cookie_secret(&self) -> &Secret {
         &self.cookie_secret
+    }
+
+    /// Every secret of `cookie_secret`, the current one first: a cookie signed with any of
+    /// them is accepted, so a secret can be rotated without logging everyone out.
+    pub fn cookie_secrets(&self) -> impl Iterator<Item = &Secret> + '_ {
+        std::iter::once(&self.cookie_secret).chain(&self.settings.previous_cookie_secrets)
+    }
+
+    /// `session_store`: where sessions live; `None` when it is not set (the in-memory
+    /// store).
+    pub fn session_store(&self) -> Option<&SessionStoreConfig> {
+        self.settings.session_store.as_ref()
     }
 
     /// `expose_tokens`.

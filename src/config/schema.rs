@@ -14,12 +14,13 @@ pub(crate) const ENV_PREFIX: &str = "OIDC_AUTH__";
 
 /// Keys only read from `[auth]` itself and shared by all providers, in the order
 /// documented.
-pub(crate) const SHARED_KEYS: [&str; 5] = [
+pub(crate) const SHARED_KEYS: [&str; 6] = [
     "redirect_uri",
     "cookie_secret",
     "expose_tokens",
     "post_logout_redirect_uri",
     "session_lifetime_days",
+    "session_store",
 ];
 
 /// The shared keys every configuration needs (Streamlit's first check), in schema order.

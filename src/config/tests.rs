@@ -1581,7 +1581,7 @@ fn every_schema_key_has_a_rule() {
     let shared = "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
                   cookie_secret = \"0123456789abcdef0123456789abcdef\"\nexpose_tokens = \"id\"\n\
                   post_logout_redirect_uri = \"http://localhost:8501/\"\n\
-                  session_lifetime_days = 2\n";
+                  session_lifetime_days = 2\nsession_store = \"memory\"\n";
     let kwargs = "[auth.google.client_kwargs]\nscope = \"openid\"\nprompt = \"login\"\n\
                   token_endpoint_auth_method = \"client_secret_post\"\n\
                   code_challenge_method = \"S256\"\ntimeout = 3\n";
@@ -1655,4 +1655,190 @@ fn apply_env_gives_the_same_result_as_loading_file_and_variables_together() {
         )
     );
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+}
+
+// ---------------------------------------------------------------- session_store
+
+#[test]
+fn session_store_names_memory_sqlite_or_redis() {
+    let store = |value: &str| {
+        ok(&format!(
+            "{}session_store = \"{value}\"\n{}",
+            shared(),
+            google_table()
+        ))
+        .session_store()
+        .cloned()
+    };
+    assert_eq!(store("memory"), Some(SessionStoreConfig::Memory));
+    assert_eq!(
+        store("sqlite://.streamlit/sessions.db"),
+        Some(SessionStoreConfig::Sqlite(".streamlit/sessions.db".into()))
+    );
+    assert_eq!(
+        store("sqlite:///var/lib/app/sessions.db"),
+        Some(SessionStoreConfig::Sqlite(
+            "/var/lib/app/sessions.db".into()
+        ))
+    );
+    assert_eq!(
+        store("rediss://:p4ss@cache.redis.cache.windows.net:6380/0"),
+        Some(SessionStoreConfig::Redis(Secret::new(
+            "rediss://:p4ss@cache.redis.cache.windows.net:6380/0"
+        )))
+    );
+    let redis = store("redis://user:s3cret@127.0.0.1:6379").unwrap();
+    assert!(!format!("{redis:?}").contains("s3cret"), "{redis:?}");
+    // Not set: None (the layer then uses memory and warns).
+    assert_eq!(ok(&with_google("")).session_store(), None);
+}
+
+#[test]
+fn a_bad_session_store_names_the_key_and_hides_the_password() {
+    for (value, says) in [
+        (
+            "memcached://127.0.0.1:11211",
+            "is not a store this library knows",
+        ),
+        ("sqlite://", "names no file"),
+        ("sqlite://:memory:", "names no file"),
+        ("redis://:pw@", "is not a URL"),
+        ("redis://:pw@127.0.0.1:6379/not-a-db", "database number"),
+        ("mongodb://:pw@x", "is not a store this library knows"),
+    ] {
+        let e = err(&format!(
+            "{}session_store = \"{value}\"\n{}",
+            shared(),
+            google_table()
+        ));
+        assert_mentions(&e, &["auth.session_store", says]);
+        assert!(!e.to_string().contains("pw@"), "{e}");
+    }
+    // From the environment: the variable is named.
+    let d = dirs();
+    write_secrets(&d.cwd, &with_google(""));
+    let e = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__SESSION_STORE", "ftp://x")]),
+    )
+    .unwrap_err();
+    assert_mentions(&e, &["OIDC_AUTH__SESSION_STORE", "is not a store"]);
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__SESSION_STORE", "redis://127.0.0.1:6379")]),
+    )
+    .unwrap();
+    assert!(matches!(
+        c.session_store(),
+        Some(SessionStoreConfig::Redis(_))
+    ));
+}
+
+#[test]
+fn a_store_whose_feature_is_off_says_which_feature_to_enable() {
+    let origin = ConfigSource::String;
+    let at = values::At {
+        key: "auth.session_store",
+        origin: &origin,
+    };
+    let none = auth::StoreFeatures {
+        sqlite: false,
+        redis: false,
+    };
+    let e = auth::session_store_in(at, "sqlite://s.db", none).unwrap_err();
+    assert_mentions(
+        &e,
+        &[
+            "auth.session_store",
+            "`sqlite` feature",
+            "--features sqlite",
+        ],
+    );
+    let e = auth::session_store_in(at, "rediss://:pw@h:6380", none).unwrap_err();
+    assert_mentions(&e, &["`redis` feature"]);
+    assert!(!e.to_string().contains("pw@"), "{e}");
+    assert!(auth::session_store_in(at, "memory", none).is_ok());
+}
+
+// ---------------------------------------------------------------- cookie_secret rotation
+
+#[test]
+fn cookie_secret_may_be_a_list_whose_first_signs() {
+    let c = ok(&format!(
+        "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
+         cookie_secret = [\"{COOKIE_SECRET}-new\", \"{COOKIE_SECRET}-old\"]\n{}",
+        google_table()
+    ));
+    assert_eq!(c.cookie_secret().expose(), format!("{COOKIE_SECRET}-new"));
+    let all: Vec<&str> = c.cookie_secrets().map(Secret::expose).collect();
+    assert_eq!(
+        all,
+        [
+            format!("{COOKIE_SECRET}-new"),
+            format!("{COOKIE_SECRET}-old")
+        ]
+    );
+    // A single string keeps working, as in Streamlit.
+    assert_eq!(ok(&with_google("")).cookie_secrets().count(), 1);
+    // An empty list, or one holding a blank or a number, is refused.
+    for bad in ["[]", "[\"\"]", "[1]", "1"] {
+        let e = err(&format!(
+            "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
+             cookie_secret = {bad}\n{}",
+            google_table()
+        ));
+        assert_mentions(&e, &["cookie_secret"]);
+    }
+    // The environment: one secret (commas and all), or a TOML list.
+    let d = dirs();
+    write_secrets(&d.cwd, &with_google(""));
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[(
+            "OIDC_AUTH__COOKIE_SECRET",
+            "a,b,c-0123456789abcdef0123456789abcdef",
+        )]),
+    )
+    .unwrap();
+    assert_eq!(c.cookie_secrets().count(), 1);
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[(
+            "OIDC_AUTH__COOKIE_SECRET",
+            "[\"new-0123456789abcdef0123456789ab\", \"old-0123456789abcdef0123456789ab\"]",
+        )]),
+    )
+    .unwrap();
+    let all: Vec<&str> = c.cookie_secrets().map(Secret::expose).collect();
+    assert_eq!(
+        all,
+        [
+            "new-0123456789abcdef0123456789ab",
+            "old-0123456789abcdef0123456789ab"
+        ]
+    );
+    let e = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__COOKIE_SECRET", "[not a list")]),
+    )
+    .unwrap_err();
+    assert_mentions(&e, &["OIDC_AUTH__COOKIE_SECRET", "not a list of strings"]);
+    assert!(
+        !e.to_string().contains("not a list\""),
+        "the value is never quoted: {e}"
+    );
+    // The builder: previous secrets.
+    let c = AuthConfig::builder()
+        .redirect_uri("http://localhost:8501/oauth2callback")
+        .cookie_secret(COOKIE_SECRET)
+        .previous_cookie_secrets([format!("{COOKIE_SECRET}-old")])
+        .provider(ProviderConfig::new("google", "id", "secret", GOOGLE_URL))
+        .build()
+        .unwrap();
+    assert_eq!(c.cookie_secrets().count(), 2);
 }

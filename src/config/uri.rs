@@ -5,10 +5,11 @@
 //! resolved again with the real port when the layer is built; both go through
 //! [`resolve_redirect_uri`], so the two can never disagree.
 
-use url::{Host, Url};
+use url::Url;
 
 use super::error::ConfigError;
 use super::values::At;
+use crate::util::is_loopback_url;
 
 /// Stands in for `{port}` while validating, since the real port is only known at serve time.
 pub(crate) const PLACEHOLDER_PORT: u16 = 8501;
@@ -97,7 +98,7 @@ pub(crate) fn resolve_redirect_uri(
             )));
         }
     }
-    if url.scheme() == "http" && !is_loopback(&url) {
+    if url.scheme() == "http" && !is_loopback_url(&url) {
         return Err(invalid(
             "plain http is only allowed on localhost, 127.0.0.0/8 or [::1]; use https so the \
              login code and session cookie cannot be intercepted"
@@ -133,7 +134,7 @@ pub(crate) fn check_metadata_url(
     if !url.username().is_empty() || url.password().is_some() {
         return Err(at.invalid("the URL must not contain a user name or password"));
     }
-    if url.scheme() == "http" && !is_loopback(&url) {
+    if url.scheme() == "http" && !is_loopback_url(&url) {
         return Err(at.invalid(format!(
             "\"{value}\" uses plain http on a host that is not localhost; use https, since the \
              provider's signing keys are fetched from there"
@@ -147,15 +148,6 @@ pub(crate) fn check_metadata_url(
         ));
     }
     Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
 }
 
 /// Hides a `user:password@` part so a credential written into a URL is never echoed.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tower_layer::Layer;
 
 use super::service::AuthService;
-use crate::config::{AuthConfig, ConfigError};
+use crate::config::{AuthConfig, ConfigError, Secret, SessionStoreConfig};
 use crate::keys::KeyRing;
 use crate::paths::Routes;
 use crate::pending::PENDING_TTL;
@@ -194,7 +194,7 @@ impl AuthLayerBuilder {
                 Arc::new(Provider::new(provider, redirect_uri.clone())?),
             );
         }
-        let keys = KeyRing::derive([config.cookie_secret().expose()]);
+        let keys = KeyRing::derive(config.cookie_secrets().map(Secret::expose));
         let secure = redirect_uri.scheme() == "https";
         let cookies = CookieJar::new(
             &self.cookie_name,
@@ -205,7 +205,7 @@ impl AuthLayerBuilder {
         );
         let lifetime = self.lifetime.unwrap_or(config.session_lifetime());
         let sessions = match self.store {
-            StoreChoice::Default => Sessions::in_memory(Arc::new(MemoryStore::default()), lifetime),
+            StoreChoice::Default => configured_sessions(&config, lifetime)?,
             StoreChoice::Memory(memory) => Sessions::in_memory(memory, lifetime),
             StoreChoice::Other(store) => Sessions::external(store, lifetime, CACHE_TTL),
         };
@@ -266,4 +266,43 @@ impl fmt::Debug for AuthLayerBuilder {
             .field("login_timeout", &self.login_timeout)
             .finish()
     }
+}
+
+/// The store `session_store` names, opened. Not set: the in-memory store, with a warning,
+/// since sessions then end at every restart and are not shared between replicas.
+fn configured_sessions(config: &AuthConfig, lifetime: Duration) -> Result<Sessions, ConfigError> {
+    const KEY: &str = "auth.session_store";
+    let failed = |reason: String| ConfigError::InvalidValue {
+        key: KEY.to_owned(),
+        reason,
+        origin: config.origin_of(KEY),
+    };
+    let store: Arc<dyn SessionStore> = match config.session_store() {
+        None => {
+            tracing::warn!(
+                "sessions are kept in memory: they end when the app restarts and are not shared \
+                 between replicas; set `session_store` in [auth] (or OIDC_AUTH__SESSION_STORE) to \
+                 \"sqlite://PATH\" or \"redis://HOST:PORT\" to keep them, or to \"memory\" to \
+                 silence this warning"
+            );
+            return Ok(Sessions::in_memory(
+                Arc::new(MemoryStore::default()),
+                lifetime,
+            ));
+        }
+        Some(SessionStoreConfig::Memory) => {
+            return Ok(Sessions::in_memory(
+                Arc::new(MemoryStore::default()),
+                lifetime,
+            ))
+        }
+        Some(SessionStoreConfig::Sqlite(path)) => {
+            crate::session::open_sqlite(path).map_err(failed)?
+        }
+        Some(SessionStoreConfig::Redis(url)) => {
+            let shown = crate::config::redact_userinfo(url.expose());
+            crate::session::open_redis(url.expose(), &shown).map_err(failed)?
+        }
+    };
+    Ok(Sessions::external(store, lifetime, CACHE_TTL))
 }

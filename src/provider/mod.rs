@@ -347,7 +347,7 @@ impl Provider {
             }
             RequestTokenError::Request(e) => {
                 // The URL is discovery's choice: it goes to the log, not to the page.
-                tracing::warn!(provider = %self.config.name, reason = %e, "token request failed");
+                tracing::warn!(provider = %self.config.name(), reason = %e, "token request failed");
                 return LoginError::TokenRequestFailed(e.public("its token endpoint"));
             }
             RequestTokenError::Parse(_, body) => return parse_failure(&body),

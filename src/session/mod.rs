@@ -18,9 +18,6 @@ pub(crate) use self::cache::DEFAULT_TTL as CACHE_TTL;
 pub(crate) use self::cookie::{CookieJar, SessionCookie};
 pub use self::memory::MemoryStore;
 pub(crate) use self::sessions::{Lookup, Sessions};
-#[cfg(feature = "redis")]
-pub(crate) use self::stores::open_redis;
-#[cfg(feature = "sqlite")]
-pub(crate) use self::stores::open_sqlite;
+pub(crate) use self::stores::{open_redis, open_sqlite};
 pub use tower_sessions_core::session::{Id, Record};
 pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};

@@ -31,7 +31,7 @@ enum Backend {
     /// Any other store, with a short-lived local copy of the sessions read from it.
     External {
         store: Arc<dyn SessionStore>,
-        cache: LocalCache,
+        cache: Box<LocalCache>,
     },
 }
 
@@ -62,7 +62,7 @@ impl Sessions {
         Sessions {
             backend: Backend::External {
                 store,
-                cache: LocalCache::new(cache_ttl),
+                cache: Box::new(LocalCache::new(cache_ttl)),
             },
             lifetime,
         }

@@ -44,8 +44,10 @@ pub async fn config_or_dev_provider() -> Result<(AuthConfig, Option<DevProvider>
     // A fresh secret per run: development sessions do not need to survive a restart.
     let secret: [u8; 32] = rand::random();
     let secret: String = secret.iter().map(|b| format!("{b:02x}")).collect();
-    let config = AuthConfig::from_toml_str(
-        &dev.secrets_toml("http://127.0.0.1:{port}/oauth2callback", &secret),
-    )?;
+    // Development sessions need not survive a restart: memory, said explicitly.
+    let config = AuthConfig::from_toml_str(&format!(
+        "{}session_store = \"memory\"\n",
+        dev.secrets_toml("http://127.0.0.1:{port}/oauth2callback", &secret)
+    ))?;
     Ok((config, Some(dev)))
 }

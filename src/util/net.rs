@@ -17,7 +17,6 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 }
 
 /// Whether `url`'s host is a loopback host (see [`is_loopback_host`]).
-#[allow(dead_code)] // TEMP: config/ switches to it when the config refactor lands.
 pub(crate) fn is_loopback_url(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),

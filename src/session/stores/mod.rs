@@ -3,22 +3,20 @@
 //! many replicas. Both are the tower-sessions stores built for tower-sessions-core 0.14;
 //! this module only opens them the way the layer needs.
 
+#[cfg(not(all(feature = "redis", feature = "sqlite")))]
+mod missing;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(any(feature = "redis", feature = "sqlite"))]
+mod runtime;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(not(feature = "redis"))]
+pub(crate) use self::missing::open_redis;
+#[cfg(not(feature = "sqlite"))]
+pub(crate) use self::missing::open_sqlite;
 #[cfg(feature = "redis")]
 pub(crate) use self::redis::open_redis;
 #[cfg(feature = "sqlite")]
 pub(crate) use self::sqlite::open_sqlite;
-
-/// Opening a store needs the Tokio runtime its connections and sweeper run on.
-#[cfg(any(feature = "redis", feature = "sqlite"))]
-fn require_runtime() -> Result<tokio::runtime::Handle, String> {
-    tokio::runtime::Handle::try_current().map_err(|_| {
-        "the store is opened when the layer is built, which must then run inside a Tokio \
-         runtime (build the layer in `#[tokio::main]` or an async function)"
-            .to_owned()
-    })
-}

@@ -18,7 +18,7 @@ const POOL_SIZE: usize = 2;
 /// with a session cookie answer 503 until it is back. The error is a plain reason that
 /// never quotes the URL (it may hold a password).
 pub(crate) fn open_redis(url: &str, shown: &str) -> Result<Arc<dyn SessionStore>, String> {
-    let runtime = super::require_runtime()?;
+    let runtime = super::runtime::require_runtime()?;
     let mut config = Config::from_url(url).map_err(|e| {
         format!(
             "it is not a Redis URL this library can use ({})",

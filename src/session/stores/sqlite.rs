@@ -20,7 +20,7 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5 * 60);
 /// read or written yet: the table is created by the first use, and a task deletes expired
 /// sessions every few minutes for as long as the store lives. The error is a plain reason.
 pub(crate) fn open_sqlite(path: &Path) -> Result<Arc<dyn SessionStore>, String> {
-    let runtime = super::require_runtime()?;
+    let runtime = super::runtime::require_runtime()?;
     prepare_file(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
