@@ -2,7 +2,10 @@
 //! logout confirmation. Every value shown is HTML-escaped.
 
 use bytes::Bytes;
-use http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY};
+use http::header::{
+    HeaderValue, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, LOCATION, REFERRER_POLICY,
+    X_CONTENT_TYPE_OPTIONS,
+};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 
@@ -42,13 +45,24 @@ pub(crate) fn no_store<B>(mut response: Response<B>) -> Response<B> {
     response
 }
 
+/// What our pages may do: show their own inline style, post forms to this site, nothing
+/// else (no script, no frame, no third-party resource), and never be framed (clickjacking).
+const PAGE_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 pub(crate) fn html(status: StatusCode, document: String) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(Bytes::from(document)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     no_store(response)
 }
 
@@ -159,6 +173,20 @@ fn capitalize(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pages_cannot_be_framed_or_run_anything() {
+        for page in [
+            error_page(StatusCode::BAD_REQUEST, "x", "/"),
+            chooser(&[("a".into(), "/auth/login?provider=a".into())]),
+            logout_confirm("/auth/logout", "/"),
+        ] {
+            let csp = page.headers()[CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+            assert!(csp.contains("default-src 'none'"), "{csp}");
+            assert_eq!(page.headers()[X_CONTENT_TYPE_OPTIONS], "nosniff");
+        }
+    }
 
     #[test]
     fn escapes_markup() {

@@ -74,6 +74,18 @@ impl StoredUser {
         })
     }
 
+    /// `sub` and `sid` (the provider's session, if the token names one) from the claims.
+    pub(crate) fn subject_and_session(&self) -> Option<(String, Option<String>)> {
+        #[derive(Deserialize)]
+        struct Ids {
+            sub: String,
+            #[serde(default)]
+            sid: Option<String>,
+        }
+        let ids: Ids = serde_json::from_str(&self.claims).ok()?;
+        Some((ids.sub, ids.sid))
+    }
+
     /// The ID token exactly as the provider issued it.
     pub(crate) fn id_token(&self) -> String {
         match &self.id_token {
@@ -224,13 +236,23 @@ pub struct User {
 }
 
 /// The raw tokens a handler may read, as allowed by `expose_tokens` (Streamlit's
-/// `st.user.tokens`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// `st.user.tokens`). `Debug` says which tokens are there, never what they are.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 pub struct Tokens<'a> {
     /// The ID token (JWT), when `expose_tokens` includes `"id"`.
     pub id: Option<&'a str>,
     /// The access token, when `expose_tokens` includes `"access"`.
     pub access: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Tokens<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |token: Option<&str>| token.map(|_| "[redacted]");
+        f.debug_struct("Tokens")
+            .field("id", &shown(self.id))
+            .field("access", &shown(self.access))
+            .finish()
+    }
 }
 
 impl User {
@@ -466,6 +488,13 @@ mod tests {
         );
         assert_eq!(shown.tokens().id, Some(token.as_str()));
         assert_eq!(shown.tokens().access, Some("at"));
+        // Debug names the tokens, never their values.
+        let debug = format!("{:?}", shown.tokens());
+        assert!(
+            !debug.contains("at\"") && !debug.contains(&token),
+            "{debug}"
+        );
+        assert!(debug.contains("[redacted]"), "{debug}");
         assert_eq!(shown.to_json()["provider"], "p");
     }
 }

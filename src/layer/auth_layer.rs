@@ -13,7 +13,9 @@ use crate::keys::KeyRing;
 use crate::paths::Routes;
 use crate::pending::PENDING_TTL;
 use crate::provider::Provider;
-use crate::session::{CookieJar, MemoryStore, SessionStore, Sessions, CACHE_TTL};
+use crate::session::{
+    CookieJar, MemoryStore, SessionStore, Sessions, CACHE_TTL, DEFAULT_MAX_PER_USER,
+};
 use crate::state::{logout_csrf_check, AuthState};
 
 /// The longest [`AuthLayerBuilder::login_timeout`]: nobody needs an hour at a sign-in
@@ -50,6 +52,7 @@ pub struct AuthLayerBuilder {
     cookie_name: String,
     lifetime: Option<Duration>,
     login_timeout: Duration,
+    max_sessions_per_user: usize,
 }
 
 impl AuthLayer {
@@ -68,6 +71,7 @@ impl AuthLayer {
             cookie_name: DEFAULT_COOKIE_NAME.to_owned(),
             lifetime: None,
             login_timeout: PENDING_TTL,
+            max_sessions_per_user: DEFAULT_MAX_PER_USER,
         }
     }
 
@@ -155,6 +159,14 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// The most sessions one user (a provider's `sub`) keeps at once (default 32): a login
+    /// past it ends that user's oldest session, so one account cannot fill the session
+    /// store. At least 1.
+    pub fn max_sessions_per_user(mut self, max: usize) -> Self {
+        self.max_sessions_per_user = max;
+        self
+    }
+
     /// Validates everything and builds the layer. No network access happens here.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
@@ -208,7 +220,8 @@ impl AuthLayerBuilder {
             StoreChoice::Default => configured_sessions(&config, lifetime)?,
             StoreChoice::Memory(memory) => Sessions::in_memory(memory, lifetime),
             StoreChoice::Other(store) => Sessions::external(store, lifetime, CACHE_TTL),
-        };
+        }
+        .with_max_per_user(self.max_sessions_per_user);
         let csrf = logout_csrf_check(&redirect_uri);
         Ok(AuthLayer {
             state: Arc::new(AuthState {
@@ -264,6 +277,7 @@ impl fmt::Debug for AuthLayerBuilder {
             .field("cookie_name", &self.cookie_name)
             .field("lifetime", &self.lifetime)
             .field("login_timeout", &self.login_timeout)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .finish()
     }
 }

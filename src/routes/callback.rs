@@ -150,7 +150,11 @@ async fn finish(
         })
     })?;
     if let SessionCookie::Valid(old) = state.cookies.session(&parts.headers) {
-        if let Err(e) = state.sessions.delete(&old).await {
+        let ended = match state.sessions.load_user(&old).await {
+            Ok(Some(previous)) => state.sessions.end(&old, previous.stored()).await,
+            _ => state.sessions.delete(&old).await,
+        };
+        if let Err(e) = ended {
             tracing::warn!(error = %e, "could not delete the previous session");
         }
     }

@@ -12,7 +12,10 @@ use crate::pages;
 use crate::pending::{now_unix, PendingLogin};
 use crate::redirect::safe_return_to;
 use crate::state::AuthState;
-use crate::util::{is_loopback_host, random_token};
+use crate::util::{bounded, is_loopback_host, random_token};
+
+/// The most of a requested provider name echoed back.
+const MAX_PROVIDER_NAME: usize = 64;
 
 pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     if let Some(canonical) = loopback_alias_redirect(state, parts) {
@@ -50,8 +53,9 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
     };
     let retry = login_href(state, Some(&name), Some(&return_to));
     let Some(provider) = state.providers.get(&name) else {
+        // The name came from the query: bounded, like every echoed text.
         return failure(
-            &LoginError::UnknownProvider(name),
+            &LoginError::UnknownProvider(bounded(&name, MAX_PROVIDER_NAME)),
             None,
             &state.routes.login,
         );

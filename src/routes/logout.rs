@@ -85,7 +85,8 @@ async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
         // rather than shown a logout that did not happen.
         let loaded = state.sessions.load_user(&id).await;
         let deleted = match &loaded {
-            Ok(_) => state.sessions.delete(&id).await,
+            Ok(Some(user)) => state.sessions.end(&id, user.stored()).await,
+            Ok(None) => state.sessions.delete(&id).await,
             Err(_) => Ok(()),
         };
         match (loaded, deleted) {

@@ -11,6 +11,9 @@ use tower_sessions_core::session_store::Error as StoreError;
 
 /// The record key of a logged-in user.
 pub(crate) const USER_KEY: &str = "tower_oidc_login.user";
+/// The record key of the index records (a user's sessions, a provider session's user).
+pub(crate) const INDEX_KEY: &str = "tower_oidc_login.index";
+
 /// The record key of a login state that reached the callback (single use).
 pub(crate) const USED_STATE_KEY: &str = "tower_oidc_login.used_state";
 

@@ -8,6 +8,7 @@ use tower_sessions_core::session::Id;
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use super::cache::LocalCache;
+use super::index::{self, UserKey};
 use super::memory::MemoryStore;
 use super::record::{expiry_after, new_record, read, USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
@@ -35,20 +36,39 @@ enum Backend {
     },
 }
 
+/// The most sessions one user keeps by default; a new login past it ends their oldest.
+pub(crate) const DEFAULT_MAX_PER_USER: usize = 32;
+
 /// The layer's view of the store: users and used login states, nothing else.
 #[derive(Debug)]
 pub(crate) struct Sessions {
     backend: Backend,
     lifetime: Duration,
+    max_per_user: usize,
+    /// Serialises this process's updates of the per-user index records.
+    index_lock: tokio::sync::Mutex<()>,
 }
 
 impl Sessions {
     /// Sessions in the built-in in-memory store.
     pub(crate) fn in_memory(store: Arc<MemoryStore>, lifetime: Duration) -> Self {
+        Sessions::with_backend(Backend::Memory(store), lifetime)
+    }
+
+    fn with_backend(backend: Backend, lifetime: Duration) -> Self {
         Sessions {
-            backend: Backend::Memory(store),
+            backend,
             lifetime,
+            max_per_user: DEFAULT_MAX_PER_USER,
+            index_lock: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// At most `max` sessions per user (provider and `sub`); a login past it ends the
+    /// user's oldest session.
+    pub(crate) fn with_max_per_user(mut self, max: usize) -> Self {
+        self.max_per_user = max.max(1);
+        self
     }
 
     /// Sessions in `store`. A session read from it is trusted for `cache_ttl` before the
@@ -59,13 +79,11 @@ impl Sessions {
         lifetime: Duration,
         cache_ttl: Duration,
     ) -> Self {
-        Sessions {
-            backend: Backend::External {
-                store,
-                cache: Box::new(LocalCache::new(cache_ttl)),
-            },
-            lifetime,
-        }
+        let backend = Backend::External {
+            store,
+            cache: Box::new(LocalCache::new(cache_ttl)),
+        };
+        Sessions::with_backend(backend, lifetime)
     }
 
     fn store(&self) -> &dyn SessionStore {
@@ -116,18 +134,66 @@ impl Sessions {
     }
 
     /// Stores `user` under a brand-new session id (never a caller-chosen one, so a planted
-    /// id cannot become a logged-in session) and returns that id.
+    /// id cannot become a logged-in session) and returns that id. The user's oldest
+    /// sessions past the per-user cap end: one account cannot fill the store.
     pub(crate) async fn create_user(&self, user: StoredUser) -> Result<Id, StoreError> {
-        match &self.backend {
+        let ids = user.subject_and_session();
+        let provider = user.provider.clone();
+        let id = match &self.backend {
             Backend::Memory(memory) => {
-                memory.create_user(Arc::new(user), expiry_after(self.lifetime))
+                memory.create_user(Arc::new(user), expiry_after(self.lifetime))?
             }
             Backend::External { store, .. } => {
                 let mut record = new_record(USER_KEY, &user, self.lifetime)?;
                 store.create(&mut record).await?;
-                Ok(record.id)
+                record.id
+            }
+        };
+        let Some((sub, sid)) = ids else {
+            return Ok(id);
+        };
+        let key = UserKey {
+            provider: &provider,
+            sub: &sub,
+        };
+        let session = (id, sid.as_deref(), crate::pending::now_unix());
+        let indexed = {
+            let _serialised = self.index_lock.lock().await;
+            index::add(self.store(), key, session, self.max_per_user, self.lifetime).await
+        };
+        match indexed {
+            Ok(evicted) => {
+                for old in evicted {
+                    tracing::info!(
+                        provider = %provider,
+                        "a login past the per-user session cap ended the user's oldest session"
+                    );
+                    self.delete(&old).await?;
+                }
+                Ok(id)
+            }
+            Err(e) => {
+                // A session the index does not know could escape a logout by the provider:
+                // no login rather than that.
+                let _ = self.delete(&id).await;
+                Err(e)
             }
         }
+    }
+
+    /// Ends session `id` of `user` (a logout): gone from the store and from its user's
+    /// index.
+    pub(crate) async fn end(&self, id: &Id, user: &StoredUser) -> Result<(), StoreError> {
+        self.delete(id).await?;
+        if let Some((sub, _)) = user.subject_and_session() {
+            let key = UserKey {
+                provider: &user.provider,
+                sub: &sub,
+            };
+            let _serialised = self.index_lock.lock().await;
+            index::remove(self.store(), key, *id).await?;
+        }
+        Ok(())
     }
 
     /// Ends session `id`: gone from the store, and from this replica's local copy at once.

@@ -131,7 +131,7 @@ mod tests;
 pub use crate::config::TokenEndpointAuth;
 pub use behaviour::{Endpoint, Misbehaviour};
 pub use dev_provider::{DevProvider, DevProviderBuilder};
-pub use fallback::{config_or_dev_provider, FallbackError};
+pub use fallback::{config_or_dev_provider, FallbackError, DEV_PROVIDER_VAR};
 pub use login_as::{DevLogin, DevLoginError, LoginStep};
 pub use records::{EndSessionCall, RequestCounts, TokenCall};
 pub use user::DevUser;

@@ -88,8 +88,8 @@ font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif}\
 main{background:#fff;width:min(28rem,92vw);padding:2rem;border-radius:12px;\
 box-shadow:0 2px 12px rgba(0,0,0,.08)}\
 h1{font-size:1.35rem;margin:0 0 .75rem}\
-.badge{display:inline-block;margin:0 0 1rem;padding:.1rem .6rem;border-radius:999px;\
-background:#fff3cd;color:#6b4e00;font-size:.8rem;font-weight:600}\
+.badge{margin:0 0 1rem;padding:.5rem .75rem;border-radius:6px;border:1px solid #d4a72c;\
+background:#fff3cd;color:#6b4e00;font-size:.85rem;font-weight:600}\
 .notice{font-size:.9rem;color:#57606a}\
 .problem{padding:.5rem .75rem;border-radius:6px;background:#ffebe9;color:#82071e}\
 label{display:block;margin:.9rem 0 .25rem;font-weight:600;font-size:.9rem}\
@@ -116,7 +116,7 @@ fn layout(title: &str, body: &str) -> String {
 </head>
 <body>
 <main>
-<p class="badge">tower-oidc-login · development provider</p>
+<p class="badge" role="note">Development provider: anyone can sign in as anyone. Never deploy it.</p>
 {body}
 </main>
 </body>
