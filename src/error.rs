@@ -62,6 +62,24 @@ pub enum LoginError {
     /// The ID token failed a check (signature, issuer, audience, expiry, nonce, at_hash…).
     #[error("the identity token from the login provider failed verification: {0}")]
     IdTokenRejected(String),
+    /// The user logged in, but this app does not admit them: an `allowed_*` rule of the
+    /// configuration or the after-login hook refused them. No session is made.
+    #[error(
+        "you are signed in as {who} with {provider}, but this app does not admit you: {reason}"
+    )]
+    NotAdmitted {
+        /// Who the provider says the user is (their sign-in name or email).
+        who: String,
+        /// The provider they logged in with.
+        provider: String,
+        /// Which kind of rule refused them (never the list), or the hook's reason.
+        reason: String,
+        /// The configuration key of the rule, `None` when the hook refused.
+        rule: Option<&'static str>,
+    },
+    /// The app's after-login hook failed; the error is in the log.
+    #[error("the app could not complete the login; please try again in a moment")]
+    AfterLoginFailed,
     /// The session store failed: the visitor sees a generic line, the log gets `detail`.
     #[error("sessions cannot be stored right now; please try again in a few seconds")]
     Session {
@@ -94,7 +112,10 @@ impl LoginError {
             | LoginError::TokenRejected(_)
             | LoginError::IdTokenRejected(_) => StatusCode::BAD_REQUEST,
             LoginError::TokenRequestFailed(_) => StatusCode::BAD_GATEWAY,
-            LoginError::Session { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            LoginError::Session { .. } | LoginError::AfterLoginFailed => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            LoginError::NotAdmitted { .. } => StatusCode::FORBIDDEN,
         }
     }
 }

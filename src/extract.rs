@@ -24,13 +24,14 @@
 //! ```
 
 use std::convert::Infallible;
+use std::marker::PhantomData;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::StatusCode;
 
-use crate::guard::LoginRequired;
+use crate::guard::{AccessDenied, LoginRequired};
 use crate::user::User;
 
 /// A logged-in user; rejects anonymous requests with [`LoginRequired`] (a redirect to
@@ -100,6 +101,99 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
             .filter(|u| u.is_logged_in())
             .cloned()
             .map(CurrentUser))
+    }
+}
+
+/// A rule for the [`Authorized`] extractor: a type (usually a unit struct) naming who may
+/// use a handler.
+///
+/// ```
+/// use axum::{routing::get, Router};
+/// use tower_oidc_login::extract::{Authorized, Policy};
+/// use tower_oidc_login::User;
+///
+/// struct ReportReaders;
+/// impl Policy for ReportReaders {
+///     fn allows(user: &User) -> bool {
+///         user.has_role("Reports.Read")
+///     }
+/// }
+///
+/// async fn reports(Authorized(user, ..): Authorized<ReportReaders>) -> String {
+///     format!("reports for {}", user.name().unwrap_or("you"))
+/// }
+/// let app: Router = Router::new().route("/reports", get(reports));
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// Whether `user` (logged in) may use the handler.
+    fn allows(user: &User) -> bool;
+}
+
+/// A logged-in user whom policy `P` allows. Anonymous requests are rejected as by
+/// [`CurrentUser`] (a login redirect for browsers, `401` otherwise), logged-in users `P`
+/// refuses with `403` ([`AccessDenied`]).
+pub struct Authorized<P: Policy>(pub User, pub PhantomData<P>);
+
+impl<P: Policy> Clone for Authorized<P> {
+    fn clone(&self) -> Self {
+        Authorized(self.0.clone(), PhantomData)
+    }
+}
+
+impl<P: Policy> std::fmt::Debug for Authorized<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Authorized").field(&self.0).finish()
+    }
+}
+
+impl<P: Policy> std::ops::Deref for Authorized<P> {
+    type Target = User;
+    fn deref(&self) -> &User {
+        &self.0
+    }
+}
+
+/// The rejection of [`Authorized`].
+#[derive(Debug, Clone)]
+pub enum AuthorizedRejection {
+    /// Nobody is logged in.
+    LoginRequired(LoginRequired),
+    /// The logged-in user does not pass the policy.
+    Denied(AccessDenied),
+}
+
+impl IntoResponse for AuthorizedRejection {
+    fn into_response(self) -> Response {
+        match self {
+            AuthorizedRejection::LoginRequired(r) => r.into_response(),
+            AuthorizedRejection::Denied(r) => r.into_response(),
+        }
+    }
+}
+
+impl<S: Send + Sync, P: Policy> FromRequestParts<S> for Authorized<P> {
+    type Rejection = AuthorizedRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<User>() {
+            Some(user) if user.is_logged_in() && P::allows(user) => {
+                Ok(Authorized(user.clone(), PhantomData))
+            }
+            Some(user) if user.is_logged_in() => Err(AuthorizedRejection::Denied(
+                AccessDenied::new(&parts.headers, &parts.extensions),
+            )),
+            _ => Err(AuthorizedRejection::LoginRequired(LoginRequired::new(
+                &parts.headers,
+                &parts.uri,
+                &parts.extensions,
+            ))),
+        }
+    }
+}
+
+impl IntoResponse for AccessDenied {
+    fn into_response(self) -> Response {
+        self.into_http_response().map(axum_core::body::Body::new)
     }
 }
 

@@ -8,12 +8,14 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod access;
 pub mod config;
 pub mod error;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod extract;
 pub mod guard;
+pub mod hook;
 mod keys;
 pub mod layer;
 mod pages;
@@ -35,6 +37,7 @@ pub use error::LoginError;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub use extract::{CurrentUser, MissingAuthLayer};
-pub use guard::{LoginRequired, RequireLogin, RequireLoginLayer};
+pub use guard::{AccessDenied, LoginRequired, RequireLogin, RequireLoginLayer, UserRule};
+pub use hook::{AfterLogin, AfterLoginHook, BoxError, LoginInfo};
 pub use layer::{AuthBody, AuthLayer, AuthLayerBuilder, AuthService, Routes};
 pub use user::{Tokens, User};

@@ -135,6 +135,30 @@ pub(crate) fn sessions_unavailable(headers: &http::HeaderMap) -> Response<Full<B
     response
 }
 
+/// `403` for a user the app does not admit: who they are signed in as, which kind of rule
+/// refused them, and a way to sign in with another account.
+pub(crate) fn not_admitted(message: &str, login_href: &str) -> Response<Full<Bytes>> {
+    let heading = "Not admitted";
+    let body = format!(
+        "<h1>{heading}</h1><p>{message}.</p><p><a class=\"button\" href=\"{login}\">Sign in \
+         with another account</a></p>",
+        message = escape(&capitalize(message)),
+        login = escape(login_href),
+    );
+    html(StatusCode::FORBIDDEN, page(heading, &body))
+}
+
+/// `403` for a logged-in user a route's rule refuses.
+pub(crate) fn forbidden(message: &str, home: &str) -> Response<Full<Bytes>> {
+    let heading = "Not allowed";
+    let body = format!(
+        "<h1>{heading}</h1><p>{message}.</p><p><a class=\"button\" href=\"{home}\">Home</a></p>",
+        message = escape(&capitalize(message)),
+        home = escape(home),
+    );
+    html(StatusCode::FORBIDDEN, page(heading, &body))
+}
+
 pub(crate) fn chooser(providers: &[(String, String)]) -> Response<Full<Bytes>> {
     let items: String = providers
         .iter()

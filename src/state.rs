@@ -11,11 +11,13 @@ use http_body_util::Full;
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use url::Url;
 
+use crate::access;
 use crate::config::ExposeTokens;
+use crate::hook::AfterLoginHook;
 use crate::pages;
 use crate::paths::Routes;
 use crate::provider::Provider;
-use crate::session::{CookieJar, Id, Lookup, SessionCookie, Sessions};
+use crate::session::{Admission, CookieJar, Id, Lookup, SessionCookie, Sessions};
 use crate::user::LoggedIn;
 
 /// The answer to a cross-site logout `POST`.
@@ -39,6 +41,32 @@ fn csrf_rejected(_: ProtectionError) -> Response<Full<Bytes>> {
     )
 }
 
+/// The providers' `allowed_*` rules as the session store's [`Admission`]: a session whose
+/// user the rules no longer admit (or whose provider is gone from the configuration) ends.
+#[derive(Debug)]
+pub(crate) struct ProviderRules(pub(crate) BTreeMap<String, Arc<Provider>>);
+
+impl Admission for ProviderRules {
+    fn admits(&self, user: &LoggedIn) -> bool {
+        let provider = &*user.stored().provider;
+        let verdict = match self.0.get(provider) {
+            Some(p) => access::check(p.access_rules(), user.claims()).map_err(|r| r.rule()),
+            None => Err("provider no longer configured"),
+        };
+        match verdict {
+            Ok(()) => true,
+            Err(rule) => {
+                tracing::info!(
+                    provider,
+                    rule,
+                    "a stored session no longer passes the rules; it ends"
+                );
+                false
+            }
+        }
+    }
+}
+
 /// Everything the layer's services share.
 pub(crate) struct AuthState {
     pub(crate) providers: BTreeMap<String, Arc<Provider>>,
@@ -52,6 +80,8 @@ pub(crate) struct AuthState {
     pub(crate) csrf: CsrfLayer<CsrfRejection>,
     /// How long a visitor may spend at the provider before the login expires.
     pub(crate) login_lifetime: Duration,
+    /// The app's after-login hook, if it has one.
+    pub(crate) after_login: Option<Arc<dyn AfterLoginHook>>,
 }
 
 /// Who sent a request, as far as the layer can tell.

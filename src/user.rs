@@ -22,6 +22,9 @@ pub(crate) struct StoredUser {
     pub(crate) id_token: TokenParts,
     /// Stored only when `expose_tokens` names it.
     pub(crate) access_token: Option<Box<str>>,
+    /// Unix seconds of the login: what a provider's "every session before now has ended"
+    /// (a back-channel logout by `sub`) is compared with.
+    pub(crate) login_at: i64,
 }
 
 /// The ID token, minus the payload that [`StoredUser::claims`] already holds.
@@ -71,6 +74,21 @@ impl StoredUser {
             claims: json.into(),
             id_token,
             access_token: access_token.map(Into::into),
+            login_at: crate::pending::now_unix(),
+        })
+    }
+
+    /// The same user with `extra` claims added to the provider's (replacing those of the same
+    /// name), as an after-login hook asks. The ID token is then kept whole: its payload is
+    /// no longer the claims.
+    pub(crate) fn with_extra_claims(self, extra: Map<String, Value>) -> Option<StoredUser> {
+        let mut claims: Map<String, Value> = serde_json::from_str(&self.claims).ok()?;
+        claims.extend(extra);
+        let id_token = TokenParts::Whole(self.id_token().into());
+        Some(StoredUser {
+            claims: serde_json::to_string(&claims).ok()?.into(),
+            id_token,
+            ..self
         })
     }
 
@@ -128,6 +146,8 @@ struct StoredUserWire {
     id_token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     access_token: Option<String>,
+    #[serde(default)]
+    login_at: i64,
 }
 
 impl Serialize for StoredUser {
@@ -147,6 +167,7 @@ impl Serialize for StoredUser {
             id_token_signature,
             id_token,
             access_token: self.access_token.as_deref().map(str::to_owned),
+            login_at: self.login_at,
         }
         .serialize(serializer)
     }
@@ -172,6 +193,7 @@ impl<'de> Deserialize<'de> for StoredUser {
             claims: wire.claims.into(),
             id_token,
             access_token: wire.access_token.map(Into::into),
+            login_at: wire.login_at,
         })
     }
 }
@@ -203,6 +225,11 @@ impl std::fmt::Debug for LoggedIn {
 }
 
 impl LoggedIn {
+    /// Every claim, parsed.
+    pub(crate) fn claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+
     pub(crate) fn stored(&self) -> &Arc<StoredUser> {
         &self.stored
     }
@@ -350,6 +377,26 @@ impl User {
             .unwrap_or_default()
     }
 
+    /// `roles`, when the provider sends them (Microsoft Entra ID: the app roles assigned to
+    /// the user). Empty when absent.
+    pub fn roles(&self) -> Vec<&str> {
+        match self.claim_value("roles") {
+            Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+            Some(Value::String(one)) => vec![one.as_str()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the user has the role `role` (exact).
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().contains(&role)
+    }
+
+    /// Whether the user is in the group `group` (exact; Entra ID sends group object ids).
+    pub fn in_group(&self, group: &str) -> bool {
+        self.groups().contains(&group)
+    }
+
     /// The raw tokens that `expose_tokens` allows handlers to see.
     pub fn tokens(&self) -> Tokens<'_> {
         match self.inner.as_deref() {
@@ -460,6 +507,22 @@ mod tests {
         let stored = StoredUser::new("p", &token, None).unwrap();
         assert!(matches!(stored.id_token, TokenParts::Whole(_)));
         assert_eq!(stored.id_token(), token);
+    }
+
+    #[test]
+    fn extra_claims_join_the_provider_ones_and_the_token_stays_exact() {
+        let payload = r#"{"sub":"u1","plan":"free"}"#;
+        let token = jwt(r#"{"alg":"RS256"}"#, payload, &[9u8; 64]);
+        let stored = StoredUser::new("p", &token, None).unwrap();
+        let mut extra = Map::new();
+        extra.insert("plan".into(), Value::String("pro".into()));
+        extra.insert("groups".into(), serde_json::json!(["g1"]));
+        let merged = stored.with_extra_claims(extra).unwrap();
+        assert_eq!(merged.id_token(), token, "the token rebuilds byte for byte");
+        let user = Arc::new(merged).decode().unwrap();
+        assert_eq!(user.claims()["plan"], "pro");
+        assert_eq!(user.claims()["groups"][0], "g1");
+        assert_eq!(user.claims()["sub"], "u1");
     }
 
     #[test]

@@ -251,4 +251,52 @@ impl ProviderConfig {
         self.client_kwargs.timeout = timeout;
         self
     }
+
+    /// `allowed_emails`: only these (verified) email addresses may log in.
+    #[must_use]
+    pub fn allowed_emails<S: Into<String>>(mut self, emails: impl IntoIterator<Item = S>) -> Self {
+        self.settings.rules.emails = Some(emails.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `allowed_email_domains`: only (verified) email addresses of these domains may log in.
+    #[must_use]
+    pub fn allowed_email_domains<S: Into<String>>(
+        mut self,
+        domains: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.settings.rules.email_domains = Some(domains.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `allowed_groups`: only members of one of these groups (the `groups` claim).
+    #[must_use]
+    pub fn allowed_groups<S: Into<String>>(mut self, groups: impl IntoIterator<Item = S>) -> Self {
+        self.settings.rules.groups = Some(groups.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `allowed_roles`: only holders of one of these roles (the `roles` claim).
+    #[must_use]
+    pub fn allowed_roles<S: Into<String>>(mut self, roles: impl IntoIterator<Item = S>) -> Self {
+        self.settings.rules.roles = Some(roles.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `allowed_tenants`: only users of these Microsoft Entra tenants (the `tid` claim).
+    #[must_use]
+    pub fn allowed_tenants<S: Into<String>>(
+        mut self,
+        tenants: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.settings.rules.tenants = Some(tenants.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `allow_any_tenant`: a multi-tenant Microsoft Entra provider admits every tenant.
+    #[must_use]
+    pub fn allow_any_tenant(mut self, any: bool) -> Self {
+        self.settings.rules.allow_any_tenant = Some(any);
+        self
+    }
 }

@@ -206,6 +206,7 @@
 //!
 //! Provenance, the order of messages and the environment's semantics need no change.
 
+mod access;
 mod auth;
 mod builder;
 mod draft;
@@ -224,6 +225,7 @@ mod uri;
 mod values;
 mod warnings;
 
+pub use access::AccessRules;
 pub use builder::AuthConfigBuilder;
 pub use error::{ConfigError, ConfigSource};
 pub use model::{

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::access::AccessRules;
 use super::error::{ConfigError, ConfigSource};
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
@@ -131,19 +132,23 @@ impl Default for ClientKwargs {
 
 /// The optional settings of a provider other than `client_kwargs`, each `None` until given.
 /// A key of `schema::PROVIDER_DEFAULT_KEYS` may also be given in `[auth]` for every provider;
-/// [`ProviderSettings::over`] resolves the two. None exist yet: the next keys
-/// (`allowed_emails`, `fetch_userinfo`…) each become a field here and a getter on
-/// [`ProviderConfig`]. Drafts hold this very struct, so nothing else needs to carry them.
+/// [`ProviderSettings::over`] resolves the two. Drafts hold this very struct, so nothing
+/// else needs to carry them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(super) struct ProviderSettings {}
+pub(super) struct ProviderSettings {
+    /// Who may log in (`allowed_*`, `allow_any_tenant`).
+    pub(super) rules: AccessRules,
+}
 
 impl ProviderSettings {
     /// A provider's own settings, each falling back to the one set in `[auth]` for every
     /// provider.
     pub(super) fn over(self, defaults: &ProviderSettings) -> ProviderSettings {
         // Destructured so that a new field cannot be left out: `x: self.x.or(x.clone())`.
-        let ProviderSettings {} = defaults;
-        self
+        let ProviderSettings { rules } = defaults;
+        ProviderSettings {
+            rules: self.rules.over(rules),
+        }
     }
 }
 
@@ -187,6 +192,12 @@ impl ProviderConfig {
     /// `client_kwargs`.
     pub fn client_kwargs(&self) -> &ClientKwargs {
         &self.client_kwargs
+    }
+
+    /// Who may log in with this provider: its `allowed_*` keys, each falling back to the
+    /// one in `[auth]`.
+    pub fn access_rules(&self) -> &AccessRules {
+        &self.settings.rules
     }
 }
 

@@ -6,6 +6,7 @@
 
 use url::Url;
 
+use super::access::{self, AccessRules, RuleKey};
 use super::draft::{Place, ProviderDraft};
 use super::error::{ConfigError, ConfigSource};
 use super::kwargs::{self, apply_kwarg, apply_param, param_rule, set_param};
@@ -107,18 +108,21 @@ pub(crate) fn apply_sub_entry(p: &mut ProviderDraft, sub: Subtable, name: &str, 
 }
 
 /// Applies a key of `schema::PROVIDER_DEFAULT_KEYS`, written in `[auth]` (the default for
-/// every provider) or in a provider table (that provider's own value). There are none yet:
-/// the first one gets `match name { "allowed_emails" => … }` here, around the fallback.
+/// every provider) or in a provider table (that provider's own value).
 pub(crate) fn apply_default_key(
     settings: &mut ProviderSettings,
     issues: &mut Issues,
     section: &str,
     field: Field<'_>,
 ) {
-    // Each field of `ProviderSettings` gets its arm here; until then every key is unknown.
-    let ProviderSettings {} = settings;
     let name = field.key.rsplit('.').next().unwrap_or(field.key);
-    ignored_key(issues, field, name, Ignored::Unknown { section });
+    match RuleKey::named(name) {
+        Some(rule) => {
+            let checked = access::apply(&mut settings.rules, rule, field);
+            issues.settle(field.key, checked, Vec::new());
+        }
+        None => ignored_key(issues, field, name, Ignored::Unknown { section }),
+    }
 }
 
 /// Takes a provider made in code, checking each value with the rule a file's would get.
@@ -134,8 +138,9 @@ pub(crate) fn apply_config(p: &mut ProviderDraft, config: ProviderConfig) {
         client_kwargs,
         settings,
     } = config;
-    // A setting made in code goes through its rule like the rest (none exist yet).
-    let ProviderSettings {} = settings;
+    // A setting made in code goes through its rule like the rest.
+    let ProviderSettings { rules } = settings;
+    apply_rules_from_code(p, rules, &origin);
 
     let key = begin(p, "client_id", &origin);
     let value = client_id(
@@ -212,6 +217,44 @@ pub(crate) fn apply_config(p: &mut ProviderDraft, config: ProviderConfig) {
         if p.param_issues.settle(&key, checked, Vec::new()).is_some() {
             set_param(&mut p.table_params, at, name, value);
         }
+    }
+}
+
+/// The access rules of a provider made in code, each through its rule.
+fn apply_rules_from_code(p: &mut ProviderDraft, rules: AccessRules, origin: &ConfigSource) {
+    let AccessRules {
+        emails,
+        email_domains,
+        groups,
+        roles,
+        tenants,
+        allow_any_tenant,
+    } = rules;
+    let lists = [
+        ("allowed_emails", RuleKey::Emails, emails),
+        (
+            "allowed_email_domains",
+            RuleKey::EmailDomains,
+            email_domains,
+        ),
+        ("allowed_groups", RuleKey::Groups, groups),
+        ("allowed_roles", RuleKey::Roles, roles),
+        ("allowed_tenants", RuleKey::Tenants, tenants),
+    ];
+    for (name, rule, values) in lists {
+        let Some(values) = values else { continue };
+        let key = begin(p, name, origin);
+        let checked = access::set(
+            &mut p.settings.rules,
+            rule,
+            At { key: &key, origin },
+            values,
+        );
+        p.issues.settle(&key, checked, Vec::new());
+    }
+    if let Some(any) = allow_any_tenant {
+        begin(p, "allow_any_tenant", origin);
+        p.settings.rules.allow_any_tenant = Some(any);
     }
 }
 

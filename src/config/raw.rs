@@ -21,7 +21,7 @@ pub(crate) enum RawValue {
     Str(String),
     Int(i64),
     Float(f64),
-    Bool,
+    Bool(bool),
     Datetime,
     Array(Vec<RawValue>),
     Table(RawTable),
@@ -34,7 +34,7 @@ impl RawValue {
             RawValue::Str(_) => "a string",
             RawValue::Int(_) => "an integer",
             RawValue::Float(_) => "a float",
-            RawValue::Bool => "a boolean",
+            RawValue::Bool(_) => "a boolean",
             RawValue::Datetime => "a date-time",
             RawValue::Array(_) => "an array",
             RawValue::Table(_) => "a table",
@@ -50,7 +50,7 @@ impl fmt::Debug for RawValue {
             RawValue::Str(s) => write!(f, "Str([{} bytes])", s.len()),
             RawValue::Int(i) => write!(f, "Int({i})"),
             RawValue::Float(x) => write!(f, "Float({x})"),
-            RawValue::Bool => f.write_str("Bool"),
+            RawValue::Bool(b) => write!(f, "Bool({b})"),
             RawValue::Datetime => f.write_str("Datetime"),
             RawValue::Array(items) => f.debug_list().entries(items).finish(),
             RawValue::Table(table) => table.fmt(f),
@@ -76,7 +76,7 @@ enum Parsed {
     Str(String),
     Int(i64),
     Float(f64),
-    Bool,
+    Bool(bool),
     Datetime,
     Array(Vec<Parsed>),
     Table(Vec<(String, Parsed)>),
@@ -88,7 +88,7 @@ impl Parsed {
             Parsed::Str(s) => RawValue::Str(s),
             Parsed::Int(i) => RawValue::Int(i),
             Parsed::Float(f) => RawValue::Float(f),
-            Parsed::Bool => RawValue::Bool,
+            Parsed::Bool(b) => RawValue::Bool(b),
             Parsed::Datetime => RawValue::Datetime,
             Parsed::Array(items) => {
                 RawValue::Array(items.into_iter().map(|p| p.into_raw(origin)).collect())
@@ -126,8 +126,8 @@ impl<'de> Visitor<'de> for ParsedVisitor {
         f.write_str("any TOML value")
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Parsed, E> {
-        Ok(Parsed::Bool)
+    fn visit_bool<E>(self, v: bool) -> Result<Parsed, E> {
+        Ok(Parsed::Bool(v))
     }
 
     fn visit_i64<E>(self, v: i64) -> Result<Parsed, E> {

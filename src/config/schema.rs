@@ -36,10 +36,16 @@ pub(crate) const REQUIRED_PROVIDER_KEYS: [&str; 3] =
 pub(crate) const OPTIONAL_PROVIDER_KEYS: [&str; 0] = [];
 
 /// Keys valid in a provider table and, directly in `[auth]`, as the default for every
-/// provider (a provider's own value wins). None yet: the authorization rules
-/// (`allowed_emails`, `allowed_groups`…) are the first planned. Listing a key here routes it
-/// to the provider rules from both places; see "Adding a key" in the `config` module.
-pub(crate) const PROVIDER_DEFAULT_KEYS: [&str; 0] = [];
+/// provider (a provider's own value wins): who may log in. Listing a key here routes it to
+/// the provider rules from both places; see "Adding a key" in the `config` module.
+pub(crate) const PROVIDER_DEFAULT_KEYS: [&str; 6] = [
+    "allowed_emails",
+    "allowed_email_domains",
+    "allowed_groups",
+    "allowed_roles",
+    "allowed_tenants",
+    "allow_any_tenant",
+];
 
 /// Tables inside a provider (or inside `[auth]` for the default provider).
 pub(crate) const PROVIDER_SUBTABLES: [&str; 2] = ["client_kwargs", "authorize_params"];

@@ -134,6 +134,21 @@ impl<'a> Field<'a> {
         }
     }
 
+    /// A boolean: a TOML boolean, or a variable's `true`/`false` (any case).
+    pub(crate) fn boolean(&self) -> Result<bool, ConfigError> {
+        match self.value {
+            RawValue::Bool(b) => Ok(*b),
+            RawValue::Str(s) if self.is_env_text() => {
+                match s.trim().to_ascii_lowercase().as_str() {
+                    "true" => Ok(true),
+                    "false" => Ok(false),
+                    _ => Err(self.invalid(format!("\"{s}\" is not true or false"))),
+                }
+            }
+            other => Err(self.invalid(format!("must be true or false, not {}", other.type_name()))),
+        }
+    }
+
     /// A list of strings: a TOML array of strings or a single string (one item); a
     /// variable's text is split at commas, since the environment has no lists.
     pub(crate) fn string_list(&self) -> Result<Vec<String>, NotAList> {

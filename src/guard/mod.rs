@@ -4,6 +4,10 @@
 //! back to the page it asked for; anything else (an API call, `fetch`) gets `401` with a
 //! small JSON body, because a redirect to a provider's login page is useless to a script.
 //!
+//! Rules narrow it to some logged-in users: `.require_roles([...])`, `.require_groups([...])`
+//! or any predicate with `.require(|user| ...)`; a logged-in user who fails one gets `403`
+//! ([`AccessDenied`]: a page for browsers, JSON otherwise).
+//!
 //! The guard reads the [`User`](crate::User) that [`AuthLayer`](crate::AuthLayer) puts in the request,
 //! so it must sit inside that layer.
 //!
@@ -31,7 +35,9 @@
 mod future;
 mod rejection;
 mod require_login;
+mod rule;
 
 pub use self::future::RequireLoginFuture;
-pub use self::rejection::LoginRequired;
+pub use self::rejection::{AccessDenied, LoginRequired};
 pub use self::require_login::{RequireLogin, RequireLoginLayer};
+pub use self::rule::UserRule;

@@ -71,6 +71,61 @@ impl LoginRequired {
     }
 }
 
+/// The answer to a logged-in user whom a route's rule refuses: `403`, a page for browsers and
+/// JSON for everything else. The rejection of [`Authorized`](crate::extract::Authorized) and
+/// the answer of [`RequireLoginLayer`](super::RequireLoginLayer) with a rule.
+#[derive(Debug, Clone)]
+pub struct AccessDenied {
+    browser: bool,
+    home: Option<String>,
+}
+
+impl AccessDenied {
+    pub(crate) fn new(headers: &HeaderMap, extensions: &Extensions) -> Self {
+        AccessDenied {
+            browser: pages::wants_html(headers),
+            home: extensions
+                .get::<User>()
+                .and_then(User::login_path)
+                .and_then(|login| login.strip_suffix("auth/login"))
+                .map(str::to_owned),
+        }
+    }
+
+    /// The answer for a `request` whose user a rule refused.
+    pub fn from_request<B>(request: &Request<B>) -> Self {
+        AccessDenied::new(request.headers(), request.extensions())
+    }
+
+    /// The response: `403`, a page for browsers, JSON otherwise.
+    pub fn into_http_response(self) -> Response<Full<Bytes>> {
+        if self.browser {
+            return pages::forbidden(
+                "you are logged in, but this page needs a permission your account does not have",
+                self.home.as_deref().unwrap_or("/"),
+            );
+        }
+        let body = serde_json::json!({
+            "error": "forbidden",
+            "message": "Your account does not have the permission this resource needs.",
+        });
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() = StatusCode::FORBIDDEN;
+        response
+            .headers_mut()
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        pages::no_store(response)
+    }
+}
+
+impl std::fmt::Display for AccessDenied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("access denied")
+    }
+}
+
+impl std::error::Error for AccessDenied {}
+
 #[cfg(feature = "axum")]
 fn original_uri(extensions: &Extensions) -> Option<&Uri> {
     extensions

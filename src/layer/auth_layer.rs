@@ -9,6 +9,7 @@ use tower_layer::Layer;
 
 use super::service::AuthService;
 use crate::config::{AuthConfig, ConfigError, Secret, SessionStoreConfig};
+use crate::hook::AfterLoginHook;
 use crate::keys::KeyRing;
 use crate::paths::Routes;
 use crate::pending::PENDING_TTL;
@@ -16,7 +17,7 @@ use crate::provider::Provider;
 use crate::session::{
     CookieJar, MemoryStore, SessionStore, Sessions, CACHE_TTL, DEFAULT_MAX_PER_USER,
 };
-use crate::state::{logout_csrf_check, AuthState};
+use crate::state::{logout_csrf_check, AuthState, ProviderRules};
 
 /// The longest [`AuthLayerBuilder::login_timeout`]: nobody needs an hour at a sign-in
 /// page, and a longer window only keeps a login's sealed nonce and verifier usable longer.
@@ -53,6 +54,7 @@ pub struct AuthLayerBuilder {
     lifetime: Option<Duration>,
     login_timeout: Duration,
     max_sessions_per_user: usize,
+    after_login: Option<Arc<dyn AfterLoginHook>>,
 }
 
 impl AuthLayer {
@@ -72,6 +74,7 @@ impl AuthLayer {
             lifetime: None,
             login_timeout: PENDING_TTL,
             max_sessions_per_user: DEFAULT_MAX_PER_USER,
+            after_login: None,
         }
     }
 
@@ -167,6 +170,14 @@ impl AuthLayerBuilder {
         self
     }
 
+    /// The app's after-login hook: called once per login with the verified user (and the
+    /// access token), before the session is stored, to admit, refuse (with a reason shown to
+    /// the user) or add claims. See [`crate::hook`].
+    pub fn after_login(mut self, hook: impl AfterLoginHook) -> Self {
+        self.after_login = Some(Arc::new(hook));
+        self
+    }
+
     /// Validates everything and builds the layer. No network access happens here.
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
@@ -221,7 +232,8 @@ impl AuthLayerBuilder {
             StoreChoice::Memory(memory) => Sessions::in_memory(memory, lifetime),
             StoreChoice::Other(store) => Sessions::external(store, lifetime, CACHE_TTL),
         }
-        .with_max_per_user(self.max_sessions_per_user);
+        .with_max_per_user(self.max_sessions_per_user)
+        .with_admission(Arc::new(ProviderRules(providers.clone())));
         let csrf = logout_csrf_check(&redirect_uri);
         Ok(AuthLayer {
             state: Arc::new(AuthState {
@@ -234,6 +246,7 @@ impl AuthLayerBuilder {
                 redirect_uri,
                 csrf,
                 login_lifetime: self.login_timeout,
+                after_login: self.after_login,
             }),
         })
     }
@@ -278,6 +291,7 @@ impl fmt::Debug for AuthLayerBuilder {
             .field("lifetime", &self.lifetime)
             .field("login_timeout", &self.login_timeout)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("after_login", &self.after_login.is_some())
             .finish()
     }
 }

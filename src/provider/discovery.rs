@@ -77,10 +77,28 @@ type Metadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
+/// How ID tokens' `iss` is checked against the discovered issuer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum IssuerKind {
+    /// `iss` equals the issuer exactly (OpenID Connect Core 3.1.3.7 step 2).
+    Exact,
+    /// Microsoft Entra ID's multi-tenant document (`/common`, `/organizations`,
+    /// `/consumers`): the issuer is the template `…/{tenantid}/v2.0`, and each token's `iss`
+    /// must equal it with the token's own `tid` put in.
+    TenantTemplate,
+}
+
+/// The placeholder of Microsoft Entra ID's multi-tenant issuer.
+pub(crate) const TENANT_PLACEHOLDER: &str = "{tenantid}";
+
+/// The tenant segments of Microsoft Entra ID's multi-tenant discovery documents.
+pub(crate) const MULTI_TENANT_SEGMENTS: [&str; 3] = ["common", "organizations", "consumers"];
+
 /// What one discovery fetch established.
 #[derive(Debug)]
 pub(crate) struct Discovered {
     pub(crate) issuer: IssuerUrl,
+    pub(crate) issuer_kind: IssuerKind,
     pub(crate) authorization_endpoint: Url,
     pub(crate) token_endpoint: TokenUrl,
     pub(crate) jwks_uri: JsonWebKeySetUrl,
@@ -324,7 +342,7 @@ impl Cache {
             ))
         })?;
 
-        check_issuer(&self.configured_url, &shown, metadata.issuer().as_str())
+        let issuer_kind = check_issuer(&self.configured_url, &shown, metadata.issuer().as_str())
             .map_err(Unavailable::plain)?;
 
         let token_endpoint = metadata.token_endpoint().cloned().ok_or_else(|| {
@@ -393,6 +411,7 @@ impl Cache {
 
         Ok(Discovered {
             issuer: metadata.issuer().clone(),
+            issuer_kind,
             authorization_endpoint: metadata.authorization_endpoint().url().clone(),
             token_endpoint,
             jwks_uri: metadata.jwks_uri().clone(),
@@ -435,22 +454,37 @@ const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-serve
 /// template `https://login.microsoftonline.com/{tenantid}/v2.0`: no ID token's `iss` can be
 /// checked exactly against a template, so they are refused with a message pointing to the
 /// tenant-specific document.
-pub(crate) fn check_issuer(configured_url: &str, shown: &str, issuer: &str) -> Result<(), String> {
+pub(crate) fn check_issuer(
+    configured_url: &str,
+    shown: &str,
+    issuer: &str,
+) -> Result<IssuerKind, String> {
     let fetched_from = configured_url
         .split(['?', '#'])
         .next()
         .unwrap_or(configured_url);
     let candidates = metadata_urls_of(issuer);
     if candidates.iter().any(|url| url == fetched_from) {
-        return Ok(());
+        return Ok(IssuerKind::Exact);
     }
     let issuer_shown = bounded(issuer, MAX_SHOWN);
-    if issuer.to_ascii_lowercase().contains("{tenantid}") {
+    if issuer.to_ascii_lowercase().contains(TENANT_PLACEHOLDER) {
+        // The template, with the document's own tenant segment put in, must be the issuer
+        // of the document: the multi-tenant documents of the same provider, and no other.
+        let segment = MULTI_TENANT_SEGMENTS.iter().find(|segment| {
+            metadata_urls_of(&issuer.replace(TENANT_PLACEHOLDER, segment))
+                .iter()
+                .any(|url| url == fetched_from)
+        });
+        if segment.is_some() && issuer.matches(TENANT_PLACEHOLDER).count() == 1 {
+            return Ok(IssuerKind::TenantTemplate);
+        }
         return Err(format!(
-            "the discovery document at {shown} is Microsoft Entra ID's multi-tenant one \
-             (/common or /organizations): its issuer \"{issuer_shown}\" is a template, so the \
-             issuer of ID tokens cannot be checked; set server_metadata_url to your tenant's \
-             document, with {{tenantid}} replaced by your directory (tenant) ID: \
+            "the discovery document at {shown} names a templated issuer \"{issuer_shown}\": \
+             only Microsoft Entra ID's multi-tenant one (/common, /organizations or /consumers) \
+             may, since no token's issuer can be checked against any other template; set \
+             server_metadata_url to your tenant's document, with {{tenantid}} replaced by your \
+             directory (tenant) ID: \
              https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration"
         ));
     }
@@ -464,6 +498,17 @@ pub(crate) fn check_issuer(configured_url: &str, shown: &str, issuer: &str) -> R
          the URL it is discovered from); if that issuer is the right provider, set \
          server_metadata_url to {expected}"
     ))
+}
+
+/// The issuer a token of tenant `tid` must name, for a multi-tenant provider's `template`.
+/// `None` when `tid` is not a tenant id (a GUID), so nothing odd can land in a URL.
+pub(crate) fn tenant_issuer(template: &str, tid: &str) -> Option<String> {
+    let groups: Vec<&str> = tid.split('-').collect();
+    let is_guid = groups.iter().map(|g| g.len()).eq([8, 4, 4, 4, 12])
+        && groups
+            .iter()
+            .all(|g| g.chars().all(|c| c.is_ascii_hexdigit()));
+    is_guid.then(|| template.replace(TENANT_PLACEHOLDER, tid))
 }
 
 /// Where `issuer`'s metadata document may be: OpenID Connect Discovery's form first, then the

@@ -15,8 +15,9 @@ mod tests;
 use std::fmt;
 
 use openidconnect::{
-    AccessToken, AuthType, AuthorizationCode, ClientId, ClientSecret, JsonWebKeySet, Nonce,
-    OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError,
+    AccessToken, AuthType, AuthorizationCode, ClientId, ClientSecret, IssuerUrl, JsonWebKeySet,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError,
 };
 use serde_json::{Map, Value};
 use url::Url;
@@ -28,7 +29,8 @@ use crate::error::LoginError;
 use crate::util::bounded;
 
 use self::claims::{IdToken, TokenClient, TokenErrorResponse};
-use self::discovery::{Cache, Snapshot, MAX_SHOWN};
+pub(crate) use self::discovery::{tenant_issuer, IssuerKind};
+use self::discovery::{Cache, Discovered, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
 use self::verify::{Expected, Rejection};
 
@@ -59,6 +61,9 @@ pub(crate) struct AuthorizationRequest {
 pub(crate) struct IssuerInfo {
     /// The issuer from discovery.
     pub(crate) issuer: String,
+    /// Whether it is a multi-tenant template (then any tenant's issuer may answer; the ID
+    /// token's own `iss` and `tid` are checked against each other).
+    pub(crate) kind: IssuerKind,
     /// `authorization_response_iss_parameter_supported: true` in discovery.
     pub(crate) iss_parameter_supported: bool,
 }
@@ -103,6 +108,11 @@ impl Provider {
     /// The provider's name (`default` for `[auth]` itself).
     pub(crate) fn name(&self) -> &str {
         self.config.name()
+    }
+
+    /// Who may log in with this provider.
+    pub(crate) fn access_rules(&self) -> &crate::config::AccessRules {
+        self.config.access_rules()
     }
 
     /// Makes sure the discovery document and key set are cached.
@@ -201,6 +211,7 @@ impl Provider {
         let snapshot = self.snapshot().await?;
         Ok(IssuerInfo {
             issuer: snapshot.discovered.issuer.as_str().to_owned(),
+            kind: snapshot.discovered.issuer_kind,
             iss_parameter_supported: snapshot.discovered.iss_parameter_supported,
         })
     }
@@ -283,9 +294,10 @@ impl Provider {
         snapshot: &Snapshot,
     ) -> Result<claims::IdTokenClaims, String> {
         let discovered = &snapshot.discovered;
+        let issuer = token_issuer(discovered, &id_token.to_string())?;
         let expected = Expected {
             client_id: self.config.client_id(),
-            issuer: &discovered.issuer,
+            issuer: &issuer,
             signing_algs: &discovered.signing_algs,
             nonce,
             access_token,
@@ -380,6 +392,26 @@ impl Provider {
                 .append_pair("state", state);
         }
         Some(url)
+    }
+}
+
+/// The issuer `jwt` must name: the discovered one, or for Microsoft Entra ID's multi-tenant
+/// documents the template with the token's own `tid` put in (so a token whose `iss` names
+/// another tenant than its `tid` fails the issuer check).
+fn token_issuer(discovered: &Discovered, jwt: &str) -> Result<IssuerUrl, String> {
+    match discovered.issuer_kind {
+        IssuerKind::Exact => Ok(discovered.issuer.clone()),
+        IssuerKind::TenantTemplate => {
+            let tid = verify::jwt_part(jwt, 1)
+                .and_then(|claims| claims.get("tid")?.as_str().map(str::to_owned))
+                .ok_or_else(|| {
+                    "the token has no tid claim, which a multi-tenant provider's tokens carry"
+                        .to_owned()
+                })?;
+            tenant_issuer(discovered.issuer.as_str(), &tid)
+                .and_then(|iss| IssuerUrl::new(iss).ok())
+                .ok_or_else(|| "the token's tid claim is not a tenant id".to_owned())
+        }
     }
 }
 

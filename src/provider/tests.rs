@@ -919,7 +919,7 @@ fn discovery_issuer_must_match_the_url_it_is_fetched_from() {
     ];
     for (url, issuer) in refused {
         match check_issuer(url, "URL", issuer) {
-            Ok(()) => panic!("{url} / {issuer}: accepted"),
+            Ok(_) => panic!("{url} / {issuer}: accepted"),
             Err(e) => assert!(
                 e.contains("the discovery document at URL names the issuer"),
                 "{e}"
@@ -934,16 +934,42 @@ fn discovery_issuer_must_match_the_url_it_is_fetched_from() {
     .unwrap_err();
     assert!(err.contains("set server_metadata_url to https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0/.well-known/openid-configuration"), "{err}");
 
+    // Microsoft Entra ID's multi-tenant documents name a template, checked per token.
     for url in [
         "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
         "https://login.microsoftonline.com/organizations/v2.0/.well-known/openid-configuration",
+        "https://login.microsoftonline.com/consumers/v2.0/.well-known/openid-configuration",
     ] {
-        let err = check_issuer(
-            url,
-            "URL",
+        assert_eq!(
+            check_issuer(
+                url,
+                "URL",
+                "https://login.microsoftonline.com/{tenantid}/v2.0"
+            ),
+            Ok(super::discovery::IssuerKind::TenantTemplate),
+            "{url}"
+        );
+    }
+    // Any other template stays refused: another document, another host, two placeholders.
+    for (url, issuer) in [
+        (
+            "https://login.microsoftonline.com/contoso/v2.0/.well-known/openid-configuration",
             "https://login.microsoftonline.com/{tenantid}/v2.0",
-        )
-        .unwrap_err();
+        ),
+        (
+            "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
+            "https://evil.example/{tenantid}/v2.0",
+        ),
+        (
+            "https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration",
+            "https://login.microsoftonline.com/{tenantid}/v2.0/{tenantid}",
+        ),
+        (
+            "https://a.example/.well-known/openid-configuration",
+            "https://a.example/{tenantid}",
+        ),
+    ] {
+        let err = check_issuer(url, "URL", issuer).unwrap_err();
         assert!(
             err.contains("Microsoft Entra ID's multi-tenant one"),
             "{err}"

@@ -1,6 +1,8 @@
 //! The callback (the path of `redirect_uri`): finish a login, or land the browser after
 //! the provider's logout.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::request::Parts;
 use http::{header::SET_COOKIE, Response};
@@ -9,10 +11,12 @@ use subtle::ConstantTimeEq;
 
 use super::query::query_params;
 use super::respond::{failure, login_href};
+use crate::access;
 use crate::error::LoginError;
+use crate::hook::{AfterLogin, LoginInfo};
 use crate::pages;
 use crate::pending::PendingLogin;
-use crate::provider::Provider;
+use crate::provider::{tenant_issuer, IssuerKind, Provider, TokenSet};
 use crate::session::SessionCookie;
 use crate::state::AuthState;
 use crate::user::StoredUser;
@@ -142,6 +146,9 @@ async fn finish(
             "the token's claims could not be stored".to_owned(),
         )));
     };
+    let stored = admit(state, provider, stored, &tokens)
+        .await
+        .map_err(fail)?;
     // A fresh id for every login, whatever id the browser brought: a session id planted
     // before login is never the one that becomes logged in (session fixation).
     let id = state.sessions.create_user(stored).await.map_err(|e| {
@@ -168,14 +175,100 @@ async fn finish(
     Ok(response)
 }
 
+/// The app's say about a verified user: the after-login hook first (its claims count for the
+/// rules), then the provider's `allowed_*` rules. `Err` means no session.
+async fn admit(
+    state: &AuthState,
+    provider: &Provider,
+    stored: StoredUser,
+    tokens: &TokenSet,
+) -> Result<StoredUser, LoginError> {
+    let name = provider.name();
+    if access::has_groups_overage(&tokens.claims) {
+        tracing::warn!(
+            provider = %name,
+            "the ID token has no groups claim but names a groups source (_claim_names): the \
+             user is in more groups than the token carries (Microsoft Entra ID's overage); \
+             resolve them with an after-login hook if the app needs them"
+        );
+    }
+    let mut stored = stored;
+    if let Some(hook) = &state.after_login {
+        let login = LoginInfo {
+            provider: name.to_owned(),
+            claims: tokens.claims.clone(),
+            access_token: tokens.access_token.clone(),
+        };
+        match hook.after_login(login).await {
+            Ok(AfterLogin::Admit) => {}
+            Ok(AfterLogin::AdmitWith(extra)) => {
+                stored = stored.with_extra_claims(extra).ok_or_else(|| {
+                    LoginError::IdTokenRejected("the token's claims could not be stored".to_owned())
+                })?;
+            }
+            Ok(AfterLogin::Refuse(reason)) => {
+                return Err(not_admitted(
+                    name,
+                    &tokens.claims,
+                    bounded(&reason, 300),
+                    None,
+                ))
+            }
+            Err(e) => {
+                tracing::error!(provider = %name, error = %e, "the after-login hook failed; no session");
+                return Err(LoginError::AfterLoginFailed);
+            }
+        }
+    }
+    let user = Arc::new(stored.clone()).decode().ok_or_else(|| {
+        LoginError::IdTokenRejected("the token's claims could not be read".to_owned())
+    })?;
+    if let Err(refusal) = access::check(provider.access_rules(), user.claims()) {
+        return Err(not_admitted(
+            name,
+            user.claims(),
+            refusal.reason().to_owned(),
+            Some(refusal.rule()),
+        ));
+    }
+    Ok(stored)
+}
+
+/// [`LoginError::NotAdmitted`] naming who the user is signed in as.
+fn not_admitted(
+    provider: &str,
+    claims: &serde_json::Map<String, serde_json::Value>,
+    reason: String,
+    rule: Option<&'static str>,
+) -> LoginError {
+    let who = ["preferred_username", "email", "name", "sub"]
+        .iter()
+        .find_map(|c| claims.get(*c).and_then(|v| v.as_str()))
+        .unwrap_or("someone");
+    LoginError::NotAdmitted {
+        who: bounded(who, 100),
+        provider: provider.to_owned(),
+        reason,
+        rule,
+    }
+}
+
 /// RFC 9207: the authorization response (an error response too, section 2.4) names its
 /// issuer, which defeats mix-up attacks; when the provider promises to send it, its absence
 /// is an attack too. The provider's metadata is awaited first, so the check is the same on a
 /// replica that has not talked to the provider yet.
 async fn check_issuer(provider: &Provider, iss: Option<&str>) -> Result<(), LoginError> {
     let expected = provider.discovered_issuer().await?;
+    let matches = |iss: &str| match expected.kind {
+        IssuerKind::Exact => iss == expected.issuer,
+        // Any tenant of the template; the ID token's `iss` must then match its own `tid`.
+        IssuerKind::TenantTemplate => iss
+            .split('/')
+            .find(|segment| tenant_issuer(&expected.issuer, segment).as_deref() == Some(iss))
+            .is_some(),
+    };
     match iss {
-        Some(iss) if iss != expected.issuer => Err(LoginError::IssuerMismatch),
+        Some(iss) if !matches(iss) => Err(LoginError::IssuerMismatch),
         None if expected.iss_parameter_supported => Err(LoginError::IssuerMismatch),
         _ => Ok(()),
     }

@@ -17,6 +17,15 @@ pub(super) fn failure(
 ) -> Response<Full<Bytes>> {
     let status = err.status();
     let detail = err.log_detail();
+    if let LoginError::NotAdmitted { rule, .. } = err {
+        // Not a failure of the login: the app's rules at work, one line at info.
+        tracing::info!(
+            provider,
+            rule = rule.unwrap_or("after_login hook"),
+            "login refused: the user is not admitted"
+        );
+        return pages::not_admitted(&err.to_string(), retry_href);
+    }
     if status.is_server_error() {
         tracing::error!(provider, status = status.as_u16(), reason = %err, detail, "login failed");
     } else {

@@ -18,7 +18,7 @@ mod stores;
 pub(crate) use self::cache::DEFAULT_TTL as CACHE_TTL;
 pub(crate) use self::cookie::{CookieJar, SessionCookie};
 pub use self::memory::MemoryStore;
-pub(crate) use self::sessions::{Lookup, Sessions, DEFAULT_MAX_PER_USER};
+pub(crate) use self::sessions::{Admission, Lookup, Sessions, DEFAULT_MAX_PER_USER};
 pub(crate) use self::stores::{open_redis, open_sqlite};
 pub use tower_sessions_core::session::{Id, Record};
 pub use tower_sessions_core::session_store::{Error as StoreError, SessionStore};

@@ -14,6 +14,10 @@ pub(crate) const USER_KEY: &str = "tower_oidc_login.user";
 /// The record key of the index records (a user's sessions, a provider session's user).
 pub(crate) const INDEX_KEY: &str = "tower_oidc_login.index";
 
+/// The record key of an "ended" marker: sessions of a user (or provider session) from
+/// before a time are over (a logout notification from the provider).
+pub(crate) const ENDED_KEY: &str = "tower_oidc_login.ended";
+
 /// The record key of a login state that reached the callback (single use).
 pub(crate) const USED_STATE_KEY: &str = "tower_oidc_login.used_state";
 

@@ -3,14 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tower_sessions_core::session::Id;
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use super::cache::LocalCache;
-use super::index::{self, UserKey};
+use super::index::{self, derived_id, UserKey};
 use super::memory::MemoryStore;
-use super::record::{expiry_after, new_record, read, USED_STATE_KEY, USER_KEY};
+use super::record::{expiry_after, new_record, read, ENDED_KEY, USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
 
 /// What [`Sessions::load_user_now`] knows without waiting.
@@ -36,6 +35,14 @@ enum Backend {
     },
 }
 
+/// Whether a stored user may still come in: the app's rules, checked again whenever a
+/// session is read back from an external store (a session admitted under rules that have
+/// changed since, at a restart, is refused).
+pub(crate) trait Admission: Send + Sync + std::fmt::Debug {
+    /// `false` ends the session.
+    fn admits(&self, user: &LoggedIn) -> bool;
+}
+
 /// The most sessions one user keeps by default; a new login past it ends their oldest.
 pub(crate) const DEFAULT_MAX_PER_USER: usize = 32;
 
@@ -47,6 +54,8 @@ pub(crate) struct Sessions {
     max_per_user: usize,
     /// Serialises this process's updates of the per-user index records.
     index_lock: tokio::sync::Mutex<()>,
+    /// The rules a session read from an external store must still pass.
+    admission: Option<Arc<dyn Admission>>,
 }
 
 impl Sessions {
@@ -61,7 +70,14 @@ impl Sessions {
             lifetime,
             max_per_user: DEFAULT_MAX_PER_USER,
             index_lock: tokio::sync::Mutex::new(()),
+            admission: None,
         }
+    }
+
+    /// Checks every session read back from an external store against `admission`.
+    pub(crate) fn with_admission(mut self, admission: Arc<dyn Admission>) -> Self {
+        self.admission = Some(admission);
+        self
     }
 
     /// At most `max` sessions per user (provider and `sub`); a login past it ends the
@@ -126,11 +142,22 @@ impl Sessions {
         let Some(record) = store.load(id).await? else {
             return Ok(None);
         };
-        let user = read::<StoredUser>(record, USER_KEY).and_then(|u| Arc::new(u).decode());
-        if let Some(user) = &user {
-            cache.insert(*id, user.clone());
+        let Some(stored) = read::<StoredUser>(record, USER_KEY) else {
+            return Ok(None);
+        };
+        if self.ended_elsewhere(&stored).await? {
+            let _ = store.delete(id).await;
+            return Ok(None);
         }
-        Ok(user)
+        let Some(user) = Arc::new(stored).decode() else {
+            return Ok(None);
+        };
+        if self.admission.as_ref().is_some_and(|a| !a.admits(&user)) {
+            let _ = self.end(id, user.stored()).await;
+            return Ok(None);
+        }
+        cache.insert(*id, user.clone());
+        Ok(Some(user))
     }
 
     /// Stores `user` under a brand-new session id (never a caller-chosen one, so a planted
@@ -204,6 +231,97 @@ impl Sessions {
         self.store().delete(id).await
     }
 
+    /// Ends every session of a user at `provider` (`sub`), or those of one provider session
+    /// (`sid`), as a logout notification from the provider asks: deleted from the store, and
+    /// for an external store also recorded as ended, so a session a race left out of the
+    /// index, or one another replica still has a copy of, is refused when next read.
+    /// Returns how many sessions were found.
+    pub(crate) async fn end_user_sessions(
+        &self,
+        provider: &str,
+        sub: Option<&str>,
+        sid: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let store = self.store();
+        let sub = match (sub, sid) {
+            (Some(sub), _) => Some(sub.to_owned()),
+            (None, Some(sid)) => index::user_of_sid(store, provider, sid).await?,
+            (None, None) => None,
+        };
+        let ended = match &sub {
+            Some(sub) => {
+                let key = UserKey { provider, sub };
+                // With both, only that provider session ends (Back-Channel Logout 1.0 2.4).
+                let _serialised = self.index_lock.lock().await;
+                index::take(store, key, sid).await?
+            }
+            None => Vec::new(),
+        };
+        for id in &ended {
+            self.delete(id).await?;
+        }
+        if let Backend::External { .. } = self.backend {
+            let now = crate::pending::now_unix();
+            match (sid, &sub) {
+                (Some(sid), _) => {
+                    let marker = derived_id("ended sid", &[provider, sid]);
+                    self.put_marker(marker, now).await?;
+                }
+                (None, Some(sub)) => {
+                    let marker = derived_id("ended sub", &[provider, sub]);
+                    self.put_marker(marker, now).await?;
+                }
+                (None, None) => {}
+            }
+        }
+        Ok(ended.len())
+    }
+
+    /// Records that sessions from before `at` are over, for as long as a session lives.
+    async fn put_marker(&self, id: Id, at: i64) -> Result<(), StoreError> {
+        let mut record = new_record(ENDED_KEY, &at, self.lifetime)?;
+        record.id = id;
+        // A marker is replaced by a later one; `save` may only replace, `create` only add.
+        if self.store().load(&id).await?.is_some() {
+            return self.store().save(&record).await;
+        }
+        let wanted = record.id;
+        self.store().create(&mut record).await?;
+        if record.id != wanted {
+            self.store().delete(&record.id).await?;
+            record.id = wanted;
+            self.store().save(&record).await?;
+        }
+        Ok(())
+    }
+
+    /// Whether a logout notification ended `user`'s session after it was read: its
+    /// provider session (`sid`) ended, or every session of its user before a time after
+    /// its login.
+    async fn ended_elsewhere(&self, user: &StoredUser) -> Result<bool, StoreError> {
+        let Some((sub, sid)) = user.subject_and_session() else {
+            return Ok(false);
+        };
+        let marker = |id: Id| async move {
+            Ok::<_, StoreError>(
+                self.store()
+                    .load(&id)
+                    .await?
+                    .and_then(|r| read::<i64>(r, ENDED_KEY)),
+            )
+        };
+        if let Some(sid) = &sid {
+            if marker(derived_id("ended sid", &[&user.provider, sid]))
+                .await?
+                .is_some()
+            {
+                return Ok(true);
+            }
+        }
+        let ended_before = marker(derived_id("ended sub", &[&user.provider, &sub])).await?;
+        Ok(ended_before.is_some_and(|at| at >= user.login_at))
+    }
+
     /// Records that the login of `state` reached its callback, for `ttl` (its lifetime):
     /// `true` the first time, `false` when it was recorded before (a replayed callback, on
     /// this replica or any other that shares the store).
@@ -232,11 +350,5 @@ impl Sessions {
 /// A used state is recorded under a hash of it, so that the store (and whoever can read
 /// it) never holds a state value.
 fn used_state_id(state: &str) -> Id {
-    let digest = Sha256::new()
-        .chain_update(b"tower-oidc-login used state\0")
-        .chain_update(state.as_bytes())
-        .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Id(i128::from_le_bytes(bytes))
+    derived_id("used state", &[state])
 }
