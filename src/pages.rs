@@ -138,6 +138,7 @@ pub(crate) fn sessions_unavailable(headers: &http::HeaderMap) -> Response<Full<B
 /// `403` for a user the app does not admit: who they are signed in as, which kind of rule
 /// refused them, and a way to sign in with another account.
 pub(crate) fn not_admitted(message: &str, login_href: &str) -> Response<Full<Bytes>> {
+    // `message` holds the hook's or the rule's words: escaped below like everything else.
     let heading = "Not admitted";
     let body = format!(
         "<h1>{heading}</h1><p>{message}.</p><p><a class=\"button\" href=\"{login}\">Sign in \
@@ -157,6 +158,24 @@ pub(crate) fn forbidden(message: &str, home: &str) -> Response<Full<Bytes>> {
         home = escape(home),
     );
     html(StatusCode::FORBIDDEN, page(heading, &body))
+}
+
+/// A JSON answer (the back-channel logout's), never cached.
+pub(crate) fn json(status: StatusCode, body: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    no_store(response)
+}
+
+/// The tiny page a front-channel logout answers in the provider's hidden frame.
+pub(crate) fn signed_out() -> Response<Full<Bytes>> {
+    html(
+        StatusCode::OK,
+        page("Signed out", "<p>You have been signed out of this app.</p>"),
+    )
 }
 
 pub(crate) fn chooser(providers: &[(String, String)]) -> Response<Full<Bytes>> {

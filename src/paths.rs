@@ -4,11 +4,19 @@ use url::Url;
 
 /// The paths the layer answers, all under the path prefix of `redirect_uri`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Routes {
     /// `<prefix>/auth/login`.
     pub login: String,
     /// `<prefix>/auth/logout`.
     pub logout: String,
+    /// `<prefix>/auth/backchannel-logout`: where a provider POSTs a logout token
+    /// (OpenID Connect Back-Channel Logout 1.0); register this URL with the provider.
+    pub backchannel_logout: String,
+    /// `<prefix>/auth/frontchannel-logout`: what a provider loads in a hidden frame when the
+    /// user signs out there (OpenID Connect Front-Channel Logout 1.0, Microsoft Entra ID's
+    /// single sign-out); register this URL with the provider.
+    pub frontchannel_logout: String,
     /// The path of `redirect_uri`, normally `<prefix>/oauth2callback`.
     pub callback: String,
     /// `<prefix>/`: where logout and failed redirects land.
@@ -23,6 +31,8 @@ pub(crate) enum Route {
     Login,
     Callback,
     Logout,
+    BackchannelLogout,
+    FrontchannelLogout,
 }
 
 impl Routes {
@@ -35,6 +45,8 @@ impl Routes {
         Routes {
             login: format!("{prefix}/auth/login"),
             logout: format!("{prefix}/auth/logout"),
+            backchannel_logout: format!("{prefix}/auth/backchannel-logout"),
+            frontchannel_logout: format!("{prefix}/auth/frontchannel-logout"),
             home: format!("{prefix}/"),
             cookie_path: if prefix.is_empty() {
                 "/".into()
@@ -53,6 +65,10 @@ impl Routes {
             Some(Route::Callback)
         } else if path == self.logout {
             Some(Route::Logout)
+        } else if path == self.backchannel_logout {
+            Some(Route::BackchannelLogout)
+        } else if path == self.frontchannel_logout {
+            Some(Route::FrontchannelLogout)
         } else {
             None
         }

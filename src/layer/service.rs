@@ -45,7 +45,9 @@ impl<S, B, ResBody> Service<Request<B>> for AuthService<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
-    B: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Response = Response<AuthBody<ResBody>>;
     type Error = S::Error;
@@ -58,9 +60,9 @@ where
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
         if let Some(route) = self.state.routes.route(req.uri().path()) {
             let state = self.state.clone();
-            let (parts, _body) = req.into_parts();
+            let (parts, body) = req.into_parts();
             return AuthFuture::route(Box::pin(async move {
-                crate::routes::handle(&state, route, parts).await
+                crate::routes::handle(&state, route, parts, body).await
             }));
         }
         let expose = self.state.expose;

@@ -7,6 +7,7 @@
 mod claims;
 mod discovery;
 mod http;
+mod logout_token;
 mod verify;
 
 #[cfg(all(test, feature = "testing"))]
@@ -29,9 +30,11 @@ use crate::error::LoginError;
 use crate::util::bounded;
 
 use self::claims::{IdToken, TokenClient, TokenErrorResponse};
-pub(crate) use self::discovery::{tenant_issuer, IssuerKind};
+use self::discovery::{tenant_issuer, IssuerKind};
 use self::discovery::{Cache, Discovered, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
+use self::logout_token::Refused;
+pub(crate) use self::logout_token::{peek_issuer, LogoutTarget};
 use self::verify::{Expected, Rejection};
 
 /// One configured OpenID provider: its configuration, its HTTP client and its cached discovery
@@ -59,13 +62,17 @@ pub(crate) struct AuthorizationRequest {
 
 /// What the callback checks the authorization response's `iss` against (RFC 9207).
 pub(crate) struct IssuerInfo {
-    /// The issuer from discovery.
-    pub(crate) issuer: String,
-    /// Whether it is a multi-tenant template (then any tenant's issuer may answer; the ID
-    /// token's own `iss` and `tid` are checked against each other).
-    pub(crate) kind: IssuerKind,
     /// `authorization_response_iss_parameter_supported: true` in discovery.
     pub(crate) iss_parameter_supported: bool,
+}
+
+/// What RP-initiated logout tells the provider about whom it signs out.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct EndSessionHints<'a> {
+    /// The ID token the session was made with (`id_token_hint`).
+    pub(crate) id_token: Option<&'a str>,
+    /// The user's `login_hint` claim, sent as `logout_hint`.
+    pub(crate) logout: Option<&'a str>,
 }
 
 /// The result of a successful code exchange.
@@ -205,13 +212,61 @@ impl Provider {
             .is_some_and(|s| s.discovered.iss_parameter_supported)
     }
 
-    /// The issuer from discovery and whether the provider promises RFC 9207's `iss`
-    /// parameter, after waiting for discovery if this process has not done it yet.
+    /// Whether this provider issued a token naming `iss` (with `tid`, for a multi-tenant
+    /// provider), after waiting for discovery if needed.
+    pub(crate) async fn is_issuer(&self, iss: &str, tid: Option<&str>) -> bool {
+        let Ok(snapshot) = self.snapshot().await else {
+            return false;
+        };
+        let discovered = &snapshot.discovered;
+        match discovered.issuer_kind {
+            IssuerKind::Exact => discovered.issuer.as_str() == iss,
+            // Without the token's `tid` (a front-channel logout names only `iss`), the
+            // tenant is the segment of `iss` that makes it the template's issuer.
+            IssuerKind::TenantTemplate => match tid {
+                Some(tid) => tenant_issuer(discovered.issuer.as_str(), tid)
+                    .is_some_and(|expected| expected == iss),
+                None => iss.split('/').any(|segment| {
+                    tenant_issuer(discovered.issuer.as_str(), segment).as_deref() == Some(iss)
+                }),
+            },
+        }
+    }
+
+    /// Verifies a back-channel logout token signed by this provider and says whose sessions
+    /// it ends. The key set is fetched again once when the token names a key it lacks.
+    pub(crate) async fn verify_logout_token(&self, jwt: &str) -> Result<LogoutTarget, String> {
+        let snapshot = self.snapshot().await.map_err(|e| e.to_string())?;
+        let discovered = &snapshot.discovered;
+        let issuer = token_issuer(discovered, jwt)?;
+        let expected = logout_token::Expected {
+            client_id: self.config.client_id(),
+            issuer: issuer.as_str(),
+            signing_algs: &discovered.signing_algs,
+        };
+        let verified = match logout_token::verify(jwt, &snapshot.keys, &expected) {
+            Err(Refused::UnknownKey) => {
+                match self.cache.refetch_keys(&self.http, &snapshot).await {
+                    Some(newer) => logout_token::verify(jwt, &newer.keys, &expected),
+                    None => Err(Refused::UnknownKey),
+                }
+            }
+            other => other,
+        };
+        verified.map_err(|refused| match refused {
+            Refused::UnknownKey => {
+                "the logout token is signed with a key the provider does not publish (kid)"
+                    .to_owned()
+            }
+            Refused::Invalid(reason) => reason.to_owned(),
+        })
+    }
+
+    /// Whether the provider promises RFC 9207's `iss` parameter, after waiting for discovery
+    /// if this process has not done it yet.
     pub(crate) async fn discovered_issuer(&self) -> Result<IssuerInfo, LoginError> {
         let snapshot = self.snapshot().await?;
         Ok(IssuerInfo {
-            issuer: snapshot.discovered.issuer.as_str().to_owned(),
-            kind: snapshot.discovered.issuer_kind,
             iss_parameter_supported: snapshot.discovered.iss_parameter_supported,
         })
     }
@@ -375,7 +430,7 @@ impl Provider {
     /// cannot be discovered right now.
     pub(crate) async fn end_session_url(
         &self,
-        id_token_hint: Option<&str>,
+        hints: EndSessionHints<'_>,
         post_logout_redirect_uri: &str,
         state: &str,
     ) -> Option<Url> {
@@ -384,8 +439,13 @@ impl Provider {
         {
             let mut query = url.query_pairs_mut();
             query.append_pair("client_id", self.config.client_id());
-            if let Some(hint) = id_token_hint {
+            if let Some(hint) = hints.id_token {
                 query.append_pair("id_token_hint", hint);
+            }
+            // Microsoft Entra ID: the `login_hint` optional claim, sent back as
+            // `logout_hint`, signs the right account out without an account picker.
+            if let Some(hint) = hints.logout {
+                query.append_pair("logout_hint", hint);
             }
             query
                 .append_pair("post_logout_redirect_uri", post_logout_redirect_uri)

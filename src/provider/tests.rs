@@ -755,7 +755,7 @@ async fn provider_down_at_start_recovers_by_itself() {
         other => panic!("expected ProviderUnavailable, got {other:?}"),
     }
     assert!(provider
-        .end_session_url(None, REDIRECT_URI, "s")
+        .end_session_url(EndSessionHints::default(), REDIRECT_URI, "s")
         .await
         .is_none());
 
@@ -1200,19 +1200,26 @@ async fn end_session_url_keeps_the_endpoint_query() {
     );
     let provider = provider_for(&dev);
     let url = provider
-        .end_session_url(Some("the.id.token"), "http://app.test/", "st")
+        .end_session_url(
+            EndSessionHints {
+                id_token: Some("the.id.token"),
+                logout: Some("O.CiQ1"),
+            },
+            "http://app.test/",
+            "st",
+        )
         .await
         .unwrap();
     assert_eq!(
         url.as_str(),
         format!(
             "{}/logout?tenant=t1&client_id=test-client&id_token_hint=the.id.token\
-             &post_logout_redirect_uri=http%3A%2F%2Fapp.test%2F&state=st",
+             &logout_hint=O.CiQ1&post_logout_redirect_uri=http%3A%2F%2Fapp.test%2F&state=st",
             dev.issuer()
         )
     );
     let url = provider
-        .end_session_url(None, "http://app.test/", "st")
+        .end_session_url(EndSessionHints::default(), "http://app.test/", "st")
         .await
         .unwrap();
     assert!(!url.query_pairs().any(|(k, _)| k == "id_token_hint"));
@@ -1228,7 +1235,7 @@ async fn no_end_session_url_without_endpoint() {
     );
     let provider = provider_for(&dev);
     assert!(provider
-        .end_session_url(None, "http://app.test/", "st")
+        .end_session_url(EndSessionHints::default(), "http://app.test/", "st")
         .await
         .is_none());
     assert!(!provider.advertises_iss_parameter());
@@ -1261,7 +1268,7 @@ fn futures_are_send() {
     assert_send(&provider.ready());
     assert_send(&provider.authorization_request("s"));
     assert_send(&provider.exchange_code("c", "v", "n"));
-    assert_send(&provider.end_session_url(None, "u", "s"));
+    assert_send(&provider.end_session_url(EndSessionHints::default(), "u", "s"));
     fn assert_sync<T: Send + Sync>() {}
     assert_sync::<Provider>();
 }

@@ -16,7 +16,7 @@ use crate::error::LoginError;
 use crate::hook::{AfterLogin, LoginInfo};
 use crate::pages;
 use crate::pending::PendingLogin;
-use crate::provider::{tenant_issuer, IssuerKind, Provider, TokenSet};
+use crate::provider::{Provider, TokenSet};
 use crate::session::SessionCookie;
 use crate::state::AuthState;
 use crate::user::StoredUser;
@@ -259,16 +259,8 @@ fn not_admitted(
 /// replica that has not talked to the provider yet.
 async fn check_issuer(provider: &Provider, iss: Option<&str>) -> Result<(), LoginError> {
     let expected = provider.discovered_issuer().await?;
-    let matches = |iss: &str| match expected.kind {
-        IssuerKind::Exact => iss == expected.issuer,
-        // Any tenant of the template; the ID token's `iss` must then match its own `tid`.
-        IssuerKind::TenantTemplate => iss
-            .split('/')
-            .find(|segment| tenant_issuer(&expected.issuer, segment).as_deref() == Some(iss))
-            .is_some(),
-    };
     match iss {
-        Some(iss) if !matches(iss) => Err(LoginError::IssuerMismatch),
+        Some(iss) if !provider.is_issuer(iss, None).await => Err(LoginError::IssuerMismatch),
         None if expected.iss_parameter_supported => Err(LoginError::IssuerMismatch),
         _ => Ok(()),
     }

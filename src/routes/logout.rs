@@ -12,6 +12,7 @@ use tower_service::Service;
 
 use crate::pages;
 use crate::pending::PENDING_TTL;
+use crate::provider::EndSessionHints;
 use crate::session::SessionCookie;
 use crate::state::AuthState;
 use crate::util::random_token;
@@ -100,12 +101,21 @@ async fn perform(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
     let mut location = None;
     let mut logout_state = None;
     if let Some(user) = &ended {
+        let login_hint = user
+            .claims()
+            .get("login_hint")
+            .and_then(|h| h.as_str())
+            .map(str::to_owned);
         let user = user.stored();
         if let Some(provider) = state.providers.get(&*user.provider) {
             let s = random_token();
             let id_token = user.id_token();
+            let hints = EndSessionHints {
+                id_token: Some(&id_token),
+                logout: login_hint.as_deref(),
+            };
             location = provider
-                .end_session_url(Some(&id_token), state.post_logout_redirect_uri.as_str(), &s)
+                .end_session_url(hints, state.post_logout_redirect_uri.as_str(), &s)
                 .await;
             logout_state = Some(s);
         }

@@ -325,23 +325,38 @@ impl Sessions {
     /// Records that the login of `state` reached its callback, for `ttl` (its lifetime):
     /// `true` the first time, `false` when it was recorded before (a replayed callback, on
     /// this replica or any other that shares the store).
-    ///
-    /// The store's `create` never overwrites a record: given an id that exists, it picks
-    /// another one, which is how a second use shows (and that stray record is removed).
     pub(crate) async fn mark_state_used(
         &self,
         state: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
+        self.first_use(used_state_id(state), ttl).await
+    }
+
+    /// Records that the logout token `jti` of `issuer` was accepted, for `ttl`: `true` the
+    /// first time, `false` for a replayed token.
+    pub(crate) async fn mark_logout_token_used(
+        &self,
+        issuer: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.first_use(derived_id("logout token", &[issuer, jti]), ttl)
+            .await
+    }
+
+    /// Records `id` as used for `ttl`: `true` the first time. The store's `create` never
+    /// overwrites a record: given an id that exists, it picks another one, which is how a
+    /// second use shows (and that stray record is removed).
+    async fn first_use(&self, id: Id, ttl: Duration) -> Result<bool, StoreError> {
         let mut record = new_record(USED_STATE_KEY, &true, ttl)?;
-        let id = used_state_id(state);
         record.id = id;
         self.store().create(&mut record).await?;
         if record.id == id {
             return Ok(true);
         }
         if let Err(e) = self.store().delete(&record.id).await {
-            tracing::debug!(error = %e, "could not remove the record of a replayed state");
+            tracing::debug!(error = %e, "could not remove the record of a second use");
         }
         Ok(false)
     }
