@@ -62,6 +62,12 @@ pub enum LoginError {
     /// The ID token failed a check (signature, issuer, audience, expiry, nonce, at_hash…).
     #[error("the identity token from the login provider failed verification: {0}")]
     IdTokenRejected(String),
+    /// `fetch_userinfo`: the userinfo response is about another user or failed a check.
+    #[error("the login provider's userinfo response was refused: {0}")]
+    UserInfoRejected(String),
+    /// `fetch_userinfo`: the userinfo endpoint could not be reached or refused the call.
+    #[error("the login provider's userinfo endpoint failed: {0}")]
+    UserInfoFailed(String),
     /// The user logged in, but this app does not admit them: an `allowed_*` rule of the
     /// configuration or the after-login hook refused them. No session is made.
     #[error(
@@ -110,8 +116,11 @@ impl LoginError {
             | LoginError::Expired
             | LoginError::IssuerMismatch
             | LoginError::TokenRejected(_)
-            | LoginError::IdTokenRejected(_) => StatusCode::BAD_REQUEST,
-            LoginError::TokenRequestFailed(_) => StatusCode::BAD_GATEWAY,
+            | LoginError::IdTokenRejected(_)
+            | LoginError::UserInfoRejected(_) => StatusCode::BAD_REQUEST,
+            LoginError::TokenRequestFailed(_) | LoginError::UserInfoFailed(_) => {
+                StatusCode::BAD_GATEWAY
+            }
             LoginError::Session { .. } | LoginError::AfterLoginFailed => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

@@ -197,6 +197,12 @@ impl IntoResponse for AccessDenied {
     }
 }
 
+impl IntoResponse for crate::TokenError {
+    fn into_response(self) -> Response {
+        self.into_http_response().map(axum_core::body::Body::new)
+    }
+}
+
 impl IntoResponse for LoginRequired {
     fn into_response(self) -> Response {
         self.into_http_response().map(axum_core::body::Body::new)

@@ -24,6 +24,8 @@ pub(crate) struct Keys {
     pub(crate) pending_cookie: Key,
     /// Signs the logout cookie (the state sent to the provider's end-session endpoint).
     pub(crate) logout_cookie: Key,
+    /// Encrypts a session's provider tokens in the session store (AES-256-GCM).
+    pub(crate) session_tokens: [u8; 32],
 }
 
 impl Keys {
@@ -38,10 +40,16 @@ impl Keys {
                 Err(_) => Key::generate(),
             }
         };
+        let mut session_tokens = [0u8; 32];
+        // 32 bytes: as above, expand cannot fail; were it to, a random key opens nothing.
+        if hk.expand(b"session tokens", &mut session_tokens).is_err() {
+            session_tokens = rand::random();
+        }
         Keys {
             session_cookie: key(b"session cookie"),
             pending_cookie: key(b"pending login cookie"),
             logout_cookie: key(b"logout cookie"),
+            session_tokens,
         }
     }
 }

@@ -23,7 +23,9 @@ mod paths;
 mod pending;
 mod provider;
 mod redirect;
+mod refresh;
 mod routes;
+mod seal;
 pub mod session;
 mod state;
 #[cfg(feature = "testing")]
@@ -40,4 +42,4 @@ pub use extract::{CurrentUser, MissingAuthLayer};
 pub use guard::{AccessDenied, LoginRequired, RequireLogin, RequireLoginLayer, UserRule};
 pub use hook::{AfterLogin, AfterLoginHook, BoxError, LoginInfo};
 pub use layer::{AuthBody, AuthLayer, AuthLayerBuilder, AuthService, Routes};
-pub use user::{Tokens, User};
+pub use user::{AccessToken, TokenError, Tokens, User};

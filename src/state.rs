@@ -14,11 +14,12 @@ use url::Url;
 use crate::access;
 use crate::config::ExposeTokens;
 use crate::hook::AfterLoginHook;
+use crate::keys::KeyRing;
 use crate::pages;
 use crate::paths::Routes;
 use crate::provider::Provider;
-use crate::session::{Admission, CookieJar, Id, Lookup, SessionCookie, Sessions};
-use crate::user::LoggedIn;
+use crate::session::{Admission, CookieJar, Id, Lookup, RefreshLocks, SessionCookie, Sessions};
+use crate::user::{LoggedIn, ProviderTokens, StoredUser};
 
 /// The answer to a cross-site logout `POST`.
 pub(crate) type CsrfRejection = fn(ProtectionError) -> Response<Full<Bytes>>;
@@ -82,6 +83,12 @@ pub(crate) struct AuthState {
     pub(crate) login_lifetime: Duration,
     /// The app's after-login hook, if it has one.
     pub(crate) after_login: Option<Arc<dyn AfterLoginHook>>,
+    /// `cookie_secret`'s keys, for the provider tokens sealed in sessions.
+    pub(crate) keys: KeyRing,
+    /// `session_follows_provider`: a session ends when the provider's does.
+    pub(crate) follows_provider: bool,
+    /// One refresh at a time per session in this process.
+    pub(crate) refresh_locks: RefreshLocks,
 }
 
 /// Who sent a request, as far as the layer can tell.
@@ -97,6 +104,19 @@ pub(crate) enum Visitor {
     /// A validly signed session id that only an external store can answer for: see
     /// [`AuthState::ask_store`].
     Ask(Id),
+    /// A live session with something to do before the request goes on: its idle timeout
+    /// to slide, or its tokens to refresh because it follows the provider's session.
+    Upkeep(Arc<LoggedIn>, Upkeep),
+}
+
+/// What a live session needs before its request goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Upkeep {
+    /// Move the expiry forward (`session_idle_timeout`).
+    Slide,
+    /// The ID token expired and the session follows the provider's: refresh, and end the
+    /// session if the provider refuses.
+    Refresh,
 }
 
 /// What an external store said about a session id.
@@ -108,6 +128,8 @@ pub(crate) enum StoreAnswer {
     Gone,
     /// The store cannot be reached; the cookie stays, for when the store is back.
     Unreachable,
+    /// A live session with something to do first (see [`Visitor::Upkeep`]).
+    Upkeep(Arc<LoggedIn>, Upkeep),
 }
 
 impl AuthState {
@@ -122,16 +144,51 @@ impl AuthState {
             SessionCookie::Invalid => return Visitor::StaleCookie,
         };
         match self.sessions.load_user_now(&id) {
-            Lookup::Found(user) => Visitor::LoggedIn(user),
+            Lookup::Found(user) => match self.upkeep_due(&user) {
+                None => Visitor::LoggedIn(user),
+                Some(upkeep) => Visitor::Upkeep(user, upkeep),
+            },
             Lookup::Gone => Visitor::StaleCookie,
             Lookup::AskStore => Visitor::Ask(id),
         }
     }
 
+    /// What `user`'s session needs on a request now, if anything. Costs a clock read when
+    /// an idle timeout or `session_follows_provider` is set, nothing otherwise.
+    pub(crate) fn upkeep_due(&self, user: &LoggedIn) -> Option<Upkeep> {
+        if !self.follows_provider && !self.sessions.slides() {
+            return None;
+        }
+        let now = crate::pending::now_unix();
+        if self.follows_provider
+            && user.id_token_expires_at().is_some_and(|exp| exp <= now)
+            && user.may_retry_refresh(now)
+            && self
+                .tokens(user)
+                .is_some_and(|t| t.refresh_token.is_some() && !t.fresh_for(Duration::ZERO))
+        {
+            return Some(Upkeep::Refresh);
+        }
+        self.sessions.slide_due(user, now).then_some(Upkeep::Slide)
+    }
+
+    /// `user`'s provider tokens, opened once per session.
+    pub(crate) fn tokens<'u>(&self, user: &'u LoggedIn) -> Option<&'u ProviderTokens> {
+        user.provider_tokens(|stored| self.open_tokens(stored))
+    }
+
+    /// The provider tokens sealed in `stored`.
+    pub(crate) fn open_tokens(&self, stored: &StoredUser) -> Option<ProviderTokens> {
+        crate::seal::open_tokens(&self.keys, stored)
+    }
+
     /// Asks the store about session `id`.
     pub(crate) async fn ask_store(&self, id: Id) -> StoreAnswer {
         match self.sessions.load_user(&id).await {
-            Ok(Some(user)) => StoreAnswer::LoggedIn(user),
+            Ok(Some(user)) => match self.upkeep_due(&user) {
+                None => StoreAnswer::LoggedIn(user),
+                Some(upkeep) => StoreAnswer::Upkeep(user, upkeep),
+            },
             Ok(None) => StoreAnswer::Gone,
             Err(e) => {
                 tracing::warn!(error = %e, "the session store cannot be reached; answering 503");

@@ -97,6 +97,23 @@ fn apply_shared(draft: &mut AuthDraft, name: &str, field: Field<'_>) {
                 draft.settings.previous_cookie_secrets = secrets;
             }
         }
+        "session_max_age" => {
+            let value = field.duration().and_then(|d| session_lifetime(at, d));
+            if let Some(value) = issues.settle(at.key, value, notes) {
+                draft.settings.session_lifetime = value;
+            }
+        }
+        "session_idle_timeout" => {
+            let value = field.duration().and_then(|d| session_idle_timeout(at, d));
+            if let Some(value) = issues.settle(at.key, value, notes) {
+                draft.settings.session_idle_timeout = Some(value);
+            }
+        }
+        "session_follows_provider" => {
+            if let Some(value) = issues.settle(at.key, field.boolean(), notes) {
+                draft.settings.session_follows_provider = value;
+            }
+        }
         "session_store" => {
             let value = field.str().and_then(|v| session_store(at, v));
             if let Some(value) = issues.settle(at.key, value, notes) {
@@ -320,6 +337,19 @@ fn session_lifetime_days(field: Field<'_>) -> Result<Duration, ConfigError> {
         )));
     }
     Ok(Duration::from_secs(days.unsigned_abs() * SECS_PER_DAY))
+}
+
+/// `session_idle_timeout`: more than zero, at most the longest session (400 days).
+pub(crate) fn session_idle_timeout(at: At<'_>, timeout: Duration) -> Result<Duration, ConfigError> {
+    let max = Duration::from_secs(MAX_SESSION_DAYS.unsigned_abs() * SECS_PER_DAY);
+    if timeout.is_zero() || timeout > max {
+        return Err(at.invalid(format!(
+            "{} seconds is out of range; the idle timeout must be more than 0 and at most \
+             {MAX_SESSION_DAYS} days",
+            timeout.as_secs()
+        )));
+    }
+    Ok(timeout)
 }
 
 /// A session lifetime set in code may be shorter than a day, but not zero or above 400 days

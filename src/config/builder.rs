@@ -31,6 +31,8 @@ pub struct AuthConfigBuilder {
     session_lifetime: Option<Duration>,
     previous_cookie_secrets: Vec<Secret>,
     session_store: Option<SessionStoreConfig>,
+    session_idle_timeout: Option<Duration>,
+    session_follows_provider: bool,
     providers: Vec<ProviderConfig>,
 }
 
@@ -82,6 +84,19 @@ impl AuthConfigBuilder {
         secrets: impl IntoIterator<Item = S>,
     ) -> Self {
         self.previous_cookie_secrets = secrets.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// `session_idle_timeout`: a session ends after so long without a request. Default:
+    /// none (only the maximum age ends it).
+    pub fn session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.session_idle_timeout = Some(timeout);
+        self
+    }
+
+    /// `session_follows_provider`: a session ends when the provider's does. Default `false`.
+    pub fn session_follows_provider(mut self, follows: bool) -> Self {
+        self.session_follows_provider = follows;
         self
     }
 
@@ -139,6 +154,19 @@ impl AuthConfigBuilder {
                 draft.cookie_secret = Some(secrets.remove(0));
                 draft.settings.previous_cookie_secrets = secrets;
             }
+        }
+        if let Some(timeout) = self.session_idle_timeout {
+            let at = at("auth.session_idle_timeout");
+            draft.replace("session_idle_timeout", at);
+            let checked = auth::session_idle_timeout(at, timeout);
+            draft.settings.session_idle_timeout = draft.issues.settle(at.key, checked, Vec::new());
+        }
+        if self.session_follows_provider {
+            draft.replace(
+                "session_follows_provider",
+                at("auth.session_follows_provider"),
+            );
+            draft.settings.session_follows_provider = true;
         }
         if let Some(store) = self.session_store {
             let at = at("auth.session_store");
@@ -290,6 +318,13 @@ impl ProviderConfig {
         tenants: impl IntoIterator<Item = S>,
     ) -> Self {
         self.settings.rules.tenants = Some(tenants.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// `fetch_userinfo`: merge the userinfo response into the claims at login and refresh.
+    #[must_use]
+    pub fn fetch_userinfo(mut self, fetch: bool) -> Self {
+        self.settings.fetch_userinfo = Some(fetch);
         self
     }
 

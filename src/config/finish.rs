@@ -45,6 +45,22 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
         provider_gap = !gap.is_empty();
         missing.extend(gap);
     }
+    let both = ["session_max_age", "session_lifetime_days"]
+        .iter()
+        .all(|k| given.iter().any(|g| g == k));
+    if missing.is_empty() && both {
+        let key = "auth.session_max_age";
+        return Err(ConfigError::InvalidValue {
+            key: key.to_owned(),
+            reason: "`session_lifetime_days` sets the same thing; keep only `session_max_age` \
+                     (e.g. \"30d\")"
+                .to_owned(),
+            origin: provenance
+                .get(key)
+                .cloned()
+                .unwrap_or_else(|| origin.clone()),
+        });
+    }
     if !missing.is_empty() {
         return Err(ConfigError::MissingKeys {
             section: "[auth]".into(),

@@ -138,6 +138,8 @@ impl Default for ClientKwargs {
 pub(super) struct ProviderSettings {
     /// Who may log in (`allowed_*`, `allow_any_tenant`).
     pub(super) rules: AccessRules,
+    /// `fetch_userinfo`: merge the userinfo response into the claims.
+    pub(super) fetch_userinfo: Option<bool>,
 }
 
 impl ProviderSettings {
@@ -145,9 +147,14 @@ impl ProviderSettings {
     /// provider.
     pub(super) fn over(self, defaults: &ProviderSettings) -> ProviderSettings {
         // Destructured so that a new field cannot be left out: `x: self.x.or(x.clone())`.
-        let ProviderSettings { rules } = defaults;
+        // `fetch_userinfo` is a provider's own key: `[auth]` gives no default for it.
+        let ProviderSettings {
+            rules,
+            fetch_userinfo: _,
+        } = defaults;
         ProviderSettings {
             rules: self.rules.over(rules),
+            fetch_userinfo: self.fetch_userinfo,
         }
     }
 }
@@ -198,6 +205,12 @@ impl ProviderConfig {
     /// one in `[auth]`.
     pub fn access_rules(&self) -> &AccessRules {
         &self.settings.rules
+    }
+
+    /// `fetch_userinfo`: whether the userinfo response is merged into the claims at login
+    /// and at refresh (one more request to the provider each time). Default `false`.
+    pub fn fetches_userinfo(&self) -> bool {
+        self.settings.fetch_userinfo.unwrap_or(false)
     }
 }
 
@@ -307,6 +320,10 @@ pub(super) struct AuthSettings {
     pub(super) previous_cookie_secrets: Vec<Secret>,
     /// `None`: not set (the in-memory store, with a warning for a real deployment).
     pub(super) session_store: Option<SessionStoreConfig>,
+    /// `session_idle_timeout`: a session ends after so long without a request.
+    pub(super) session_idle_timeout: Option<Duration>,
+    /// `session_follows_provider`: a session ends when the provider's does.
+    pub(super) session_follows_provider: bool,
 }
 
 impl Default for AuthSettings {
@@ -317,6 +334,8 @@ impl Default for AuthSettings {
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             previous_cookie_secrets: Vec::new(),
             session_store: None,
+            session_idle_timeout: None,
+            session_follows_provider: false,
         }
     }
 }
@@ -394,10 +413,27 @@ impl AuthConfig {
         self.providers.keys().map(String::as_str)
     }
 
-    /// How long a login lasts (crate extension key `session_lifetime_days`, 1 to 400 days);
-    /// default 30 days, the lifetime of Streamlit's auth cookie.
+    /// How long a login lasts at most, whatever happens (`session_max_age`, or the older
+    /// `session_lifetime_days`); default 30 days, the lifetime of Streamlit's auth cookie.
     pub fn session_lifetime(&self) -> Duration {
         self.settings.session_lifetime
+    }
+
+    /// `session_max_age`: the same as [`AuthConfig::session_lifetime`].
+    pub fn session_max_age(&self) -> Duration {
+        self.settings.session_lifetime
+    }
+
+    /// `session_idle_timeout`: a session ends after so long without a request; `None` (the
+    /// default): only the maximum age ends it.
+    pub fn session_idle_timeout(&self) -> Option<Duration> {
+        self.settings.session_idle_timeout
+    }
+
+    /// `session_follows_provider`: whether a session ends when the provider's does (the
+    /// refresh token refused, or, without one, the ID token expired). Default `false`.
+    pub fn session_follows_provider(&self) -> bool {
+        self.settings.session_follows_provider
     }
 
     /// Where this configuration came from, for error messages.

@@ -73,6 +73,11 @@ pub(crate) fn apply_entry(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
                 p.server_metadata_url = Some(value);
             }
         }
+        "fetch_userinfo" => {
+            if let Some(value) = p.issues.settle(&key, field.boolean(), notes) {
+                p.settings.fetch_userinfo = Some(value);
+            }
+        }
         k if PROVIDER_DEFAULT_KEYS.contains(&k) => {
             let section = p.place.section.clone();
             apply_default_key(&mut p.settings, &mut p.issues, &section, field);
@@ -139,8 +144,15 @@ pub(crate) fn apply_config(p: &mut ProviderDraft, config: ProviderConfig) {
         settings,
     } = config;
     // A setting made in code goes through its rule like the rest.
-    let ProviderSettings { rules } = settings;
+    let ProviderSettings {
+        rules,
+        fetch_userinfo,
+    } = settings;
     apply_rules_from_code(p, rules, &origin);
+    if let Some(fetch) = fetch_userinfo {
+        begin(p, "fetch_userinfo", &origin);
+        p.settings.fetch_userinfo = Some(fetch);
+    }
 
     let key = begin(p, "client_id", &origin);
     let value = client_id(

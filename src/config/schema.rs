@@ -14,13 +14,16 @@ pub(crate) const ENV_PREFIX: &str = "OIDC_AUTH__";
 
 /// Keys only read from `[auth]` itself and shared by all providers, in the order
 /// documented.
-pub(crate) const SHARED_KEYS: [&str; 6] = [
+pub(crate) const SHARED_KEYS: [&str; 9] = [
     "redirect_uri",
     "cookie_secret",
     "expose_tokens",
     "post_logout_redirect_uri",
     "session_lifetime_days",
     "session_store",
+    "session_max_age",
+    "session_idle_timeout",
+    "session_follows_provider",
 ];
 
 /// The shared keys every configuration needs (Streamlit's first check), in schema order.
@@ -30,10 +33,9 @@ pub(crate) const REQUIRED_SHARED_KEYS: [&str; 2] = ["redirect_uri", "cookie_secr
 pub(crate) const REQUIRED_PROVIDER_KEYS: [&str; 3] =
     ["client_id", "client_secret", "server_metadata_url"];
 
-/// Optional keys of a provider table only (neither shared nor inherited from `[auth]`). None
-/// yet (`fetch_userinfo`, `client_private_key_file`… are planned). Written directly in
-/// `[auth]`, such a key belongs to the default provider defined there.
-pub(crate) const OPTIONAL_PROVIDER_KEYS: [&str; 0] = [];
+/// Optional keys of a provider table only (neither shared nor inherited from `[auth]`).
+/// Written directly in `[auth]`, such a key belongs to the default provider defined there.
+pub(crate) const OPTIONAL_PROVIDER_KEYS: [&str; 1] = ["fetch_userinfo"];
 
 /// Keys valid in a provider table and, directly in `[auth]`, as the default for every
 /// provider (a provider's own value wins): who may log in. Listing a key here routes it to

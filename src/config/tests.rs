@@ -1163,6 +1163,41 @@ fn error_invalid_values() {
             "whole number",
         ),
         (
+            with_google("").replace("[auth]\n", "[auth]\nsession_max_age = \"30\"\n"),
+            "auth.session_max_age",
+            "units s, m, h, d",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_max_age = 30\n"),
+            "auth.session_max_age",
+            "an integer",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_max_age = \"401d\"\n"),
+            "auth.session_max_age",
+            "400",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_idle_timeout = \"0s\"\n"),
+            "auth.session_idle_timeout",
+            "more than 0",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_idle_timeout = \"5 weeks\"\n"),
+            "auth.session_idle_timeout",
+            "units s, m, h, d",
+        ),
+        (
+            with_google("").replace("[auth]\n", "[auth]\nsession_follows_provider = \"yes\"\n"),
+            "auth.session_follows_provider",
+            "a string",
+        ),
+        (
+            with_google("fetch_userinfo = 1\n"),
+            "auth.google.fetch_userinfo",
+            "an integer",
+        ),
+        (
             with_google("")
                 .replace("[auth]\n", "[auth]\nredirect_uri = 1979-05-27\n")
                 .replacen(
@@ -1577,17 +1612,133 @@ fn every_reserved_parameter_is_refused_wherever_it_is_written() {
 }
 
 #[test]
+fn session_lifetimes_read_as_durations() {
+    let c = ok(&with_google("").replace(
+        "[auth]\n",
+        "[auth]\nsession_max_age = \"8h\"\nsession_idle_timeout = \"4s\"\n\
+         session_follows_provider = true\n",
+    ));
+    assert_eq!(c.session_max_age(), Duration::from_secs(8 * 3600));
+    assert_eq!(c.session_lifetime(), c.session_max_age());
+    assert_eq!(c.session_idle_timeout(), Some(Duration::from_secs(4)));
+    assert!(c.session_follows_provider());
+    // Defaults: 30 days, no idle timeout, not following the provider.
+    let d = ok(&with_google(""));
+    assert_eq!(d.session_max_age(), Duration::from_secs(30 * 86_400));
+    assert_eq!(d.session_idle_timeout(), None);
+    assert!(!d.session_follows_provider());
+    for (text, secs) in [
+        ("90s", 90),
+        ("30m", 1800),
+        ("2h", 7200),
+        ("30d", 2_592_000),
+        (" 7d ", 604_800),
+    ] {
+        assert_eq!(
+            values::parse_duration(text),
+            Some(Duration::from_secs(secs)),
+            "{text}"
+        );
+    }
+    for text in [
+        "",
+        "d",
+        "5",
+        "5w",
+        "-5s",
+        "1.5h",
+        "5 s s",
+        "99999999999999999999d",
+    ] {
+        assert_eq!(values::parse_duration(text), None, "{text}");
+    }
+}
+
+#[test]
+fn session_max_age_and_session_lifetime_days_conflict() {
+    let e = err(&with_google("").replace(
+        "[auth]\n",
+        "[auth]\nsession_max_age = \"8h\"\nsession_lifetime_days = 2\n",
+    ));
+    assert!(
+        matches!(e, ConfigError::InvalidValue { ref key, .. } if key == "auth.session_max_age"),
+        "{e:?}"
+    );
+    assert_mentions(&e, &["session_lifetime_days", "session_max_age"]);
+}
+
+#[test]
+fn session_keys_come_from_variables_and_code_too() {
+    let d = dirs();
+    write_secrets(&d.cwd, &with_google(""));
+    let load = |vars: &[(&str, &str)]| AuthConfig::load_from(Some(&d.home), &d.cwd, env(vars));
+    let c = load(&[
+        ("OIDC_AUTH__SESSION_MAX_AGE", "12h"),
+        ("OIDC_AUTH__SESSION_IDLE_TIMEOUT", "15m"),
+        ("OIDC_AUTH__SESSION_FOLLOWS_PROVIDER", "true"),
+        ("OIDC_AUTH__GOOGLE__FETCH_USERINFO", "true"),
+    ])
+    .expect("config");
+    assert_eq!(c.session_max_age(), Duration::from_secs(12 * 3600));
+    assert_eq!(c.session_idle_timeout(), Some(Duration::from_secs(900)));
+    assert!(c.session_follows_provider());
+    assert!(c.provider("google").expect("google").fetches_userinfo());
+    let e = load(&[("OIDC_AUTH__SESSION_IDLE_TIMEOUT", "soon")]).unwrap_err();
+    assert_mentions(
+        &e,
+        &[
+            "auth.session_idle_timeout",
+            "OIDC_AUTH__SESSION_IDLE_TIMEOUT",
+        ],
+    );
+
+    let built = AuthConfig::builder()
+        .redirect_uri("http://localhost:8501/oauth2callback")
+        .cookie_secret(COOKIE_SECRET)
+        .session_idle_timeout(Duration::from_secs(60))
+        .session_follows_provider(true)
+        .provider(
+            ProviderConfig::new("google", "google-client", CLIENT_SECRET, GOOGLE_URL)
+                .fetch_userinfo(true),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(built.session_idle_timeout(), Some(Duration::from_secs(60)));
+    assert!(built.session_follows_provider());
+    let e = AuthConfig::builder()
+        .redirect_uri("http://localhost:8501/oauth2callback")
+        .cookie_secret(COOKIE_SECRET)
+        .session_idle_timeout(Duration::ZERO)
+        .provider(ProviderConfig::new(
+            "google",
+            "google-client",
+            CLIENT_SECRET,
+            GOOGLE_URL,
+        ))
+        .build()
+        .unwrap_err();
+    assert_mentions(&e, &["auth.session_idle_timeout", "more than 0"]);
+}
+
+#[test]
 fn every_schema_key_has_a_rule() {
     let shared = "[auth]\nredirect_uri = \"http://localhost:8501/oauth2callback\"\n\
                   cookie_secret = \"0123456789abcdef0123456789abcdef\"\nexpose_tokens = \"id\"\n\
                   post_logout_redirect_uri = \"http://localhost:8501/\"\n\
-                  session_lifetime_days = 2\nsession_store = \"memory\"\n";
+                  session_max_age = \"2d\"\nsession_store = \"memory\"\n\
+                  session_idle_timeout = \"30m\"\nsession_follows_provider = true\n";
+    // `session_lifetime_days` says what `session_max_age` says: never both in one file.
+    let older = "session_lifetime_days = 2\n";
+    let o = ok(&format!("{shared}{}", google_table()).replace("session_max_age = \"2d\"\n", older));
+    assert_eq!(o.session_max_age(), Duration::from_secs(2 * 86_400));
+    assert!(o.warnings().is_empty(), "{:?}", o.warnings());
     let kwargs = "[auth.google.client_kwargs]\nscope = \"openid\"\nprompt = \"login\"\n\
                   token_endpoint_auth_method = \"client_secret_post\"\n\
                   code_challenge_method = \"S256\"\ntimeout = 3\n";
     let c = ok(&format!("{shared}{}{kwargs}", google_table()));
     let written: Vec<&str> = shared
         .lines()
+        .chain(older.lines())
         .chain(kwargs.lines())
         .filter_map(|l| l.split(" = ").next())
         .filter(|k| !k.starts_with('['))

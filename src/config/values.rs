@@ -134,6 +134,17 @@ impl<'a> Field<'a> {
         }
     }
 
+    /// A duration written as a number and a unit: `"4s"`, `"30m"`, `"8h"`, `"30d"` (in a
+    /// file and in a variable alike).
+    pub(crate) fn duration(&self) -> Result<std::time::Duration, ConfigError> {
+        let example = "a duration such as \"30m\", \"8h\" or \"30d\" (units s, m, h, d)";
+        let RawValue::Str(text) = self.value else {
+            return Err(self.invalid(format!("must be {example}, not {}", self.value.type_name())));
+        };
+        parse_duration(text)
+            .ok_or_else(|| self.invalid(format!("\"{}\" is not {example}", text.escape_debug())))
+    }
+
     /// A boolean: a TOML boolean, or a variable's `true`/`false` (any case).
     pub(crate) fn boolean(&self) -> Result<bool, ConfigError> {
         match self.value {
@@ -169,4 +180,19 @@ impl<'a> Field<'a> {
             other => Err(NotAList::Value(other.type_name())),
         }
     }
+}
+
+/// `"30m"` and the like: a whole number and one unit of s, m, h or d.
+pub(crate) fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let unit = text.chars().last()?;
+    let number: u64 = text[..text.len() - unit.len_utf8()].trim().parse().ok()?;
+    let seconds = match unit {
+        's' => number,
+        'm' => number.checked_mul(60)?,
+        'h' => number.checked_mul(60 * 60)?,
+        'd' => number.checked_mul(24 * 60 * 60)?,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(seconds))
 }

@@ -15,7 +15,7 @@ use crate::paths::Routes;
 use crate::pending::PENDING_TTL;
 use crate::provider::Provider;
 use crate::session::{
-    CookieJar, MemoryStore, SessionStore, Sessions, CACHE_TTL, DEFAULT_MAX_PER_USER,
+    CookieJar, MemoryStore, RefreshLocks, SessionStore, Sessions, CACHE_TTL, DEFAULT_MAX_PER_USER,
 };
 use crate::state::{logout_csrf_check, AuthState, ProviderRules};
 
@@ -224,7 +224,7 @@ impl AuthLayerBuilder {
             &routes.cookie_path,
             &routes.callback,
             secure,
-            keys,
+            keys.clone(),
         );
         let lifetime = self.lifetime.unwrap_or(config.session_lifetime());
         let sessions = match self.store {
@@ -233,6 +233,7 @@ impl AuthLayerBuilder {
             StoreChoice::Other(store) => Sessions::external(store, lifetime, CACHE_TTL),
         }
         .with_max_per_user(self.max_sessions_per_user)
+        .with_idle_timeout(config.session_idle_timeout())
         .with_admission(Arc::new(ProviderRules(providers.clone())));
         let csrf = logout_csrf_check(&redirect_uri);
         Ok(AuthLayer {
@@ -247,6 +248,9 @@ impl AuthLayerBuilder {
                 csrf,
                 login_lifetime: self.login_timeout,
                 after_login: self.after_login,
+                keys,
+                follows_provider: config.session_follows_provider(),
+                refresh_locks: RefreshLocks::default(),
             }),
         })
     }

@@ -10,26 +10,83 @@ use tower_service::Service;
 
 use super::future::{AuthBody, AuthFuture, Loaded};
 use crate::pages;
-use crate::state::{AuthState, StoreAnswer, Visitor};
-use crate::user::User;
+use crate::refresh::AfterUpkeep;
+use crate::session::Id;
+use crate::state::{AuthState, StoreAnswer, Upkeep, Visitor};
+use crate::user::{LoggedIn, User, UserContext};
 
 /// The [`Service`] made by [`AuthLayer`](super::AuthLayer).
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
     state: Arc<AuthState>,
-    /// The login route, shared by every request's [`User`] (for extractors and guards).
-    login_path: Arc<str>,
+    /// What every request's [`User`] shares: the login route, the tokens handlers may
+    /// see, and where fresh ones come from.
+    context: Arc<UserContext>,
 }
 
 impl<S> AuthService<S> {
     pub(super) fn new(inner: S, state: Arc<AuthState>) -> Self {
-        let login_path = Arc::from(state.routes.login.as_str());
+        let context = Arc::new(UserContext {
+            expose: state.expose,
+            login_path: Arc::from(state.routes.login.as_str()),
+            source: state.clone(),
+        });
         AuthService {
             inner,
             state,
-            login_path,
+            context,
         }
+    }
+}
+
+/// What a request waits for before the wrapped service sees it.
+enum Wait {
+    /// The external store's answer about a session id.
+    Store(Id),
+    /// A live session's upkeep.
+    Upkeep(Arc<LoggedIn>, Upkeep),
+}
+
+impl<S> AuthService<S> {
+    /// Calls the wrapped service once `wait` is over. Only an external store or a session's
+    /// upkeep gets here, so the wrapped service's clone goes into the future (the one polled
+    /// ready is the one called).
+    fn after<B, ResBody>(&mut self, wait: Wait, mut req: Request<B>) -> AuthFuture<S::Future>
+    where
+        S: Service<Request<B>, Response = Response<ResBody>> + Clone + Send + 'static,
+        S::Future: Send + 'static,
+        B: Send + 'static,
+    {
+        let state = self.state.clone();
+        let context = self.context.clone();
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        AuthFuture::loading(Box::pin(async move {
+            let answer = match wait {
+                Wait::Store(id) => state.ask_store(id).await,
+                Wait::Upkeep(user, upkeep) => StoreAnswer::Upkeep(user, upkeep),
+            };
+            let (user, stale) = match answer {
+                StoreAnswer::LoggedIn(user) => (Some(user), false),
+                StoreAnswer::Gone => (None, true),
+                StoreAnswer::Upkeep(user, upkeep) => {
+                    match crate::refresh::upkeep(&state, user, upkeep).await {
+                        AfterUpkeep::LoggedIn(user) => (Some(user), false),
+                        AfterUpkeep::Ended => (None, true),
+                    }
+                }
+                StoreAnswer::Unreachable => {
+                    return Loaded::Page(pages::sessions_unavailable(req.headers()))
+                }
+            };
+            req.extensions_mut().insert(User::new(user, context));
+            let stale = stale.then(|| state.cookies.remove_session());
+            Loaded::Inner {
+                output: inner.call(req).await,
+                stale,
+            }
+        }))
     }
 }
 
@@ -65,39 +122,15 @@ where
                 crate::routes::handle(&state, route, parts, body).await
             }));
         }
-        let expose = self.state.expose;
         let (user, stale) = match self.state.visitor_now(req.headers()) {
             Visitor::Anonymous => (None, false),
             Visitor::LoggedIn(user) => (Some(user), false),
             Visitor::StaleCookie => (None, true),
-            Visitor::Ask(id) => {
-                // Only an external store gets here: the store is awaited before the wrapped
-                // service is called, so that service's clone goes into the future (the one
-                // polled ready is the one called).
-                let state = self.state.clone();
-                let login_path = self.login_path.clone();
-                let clone = self.inner.clone();
-                let mut inner = std::mem::replace(&mut self.inner, clone);
-                return AuthFuture::loading(Box::pin(async move {
-                    let (user, stale) = match state.ask_store(id).await {
-                        StoreAnswer::LoggedIn(user) => (Some(user), false),
-                        StoreAnswer::Gone => (None, true),
-                        StoreAnswer::Unreachable => {
-                            return Loaded::Page(pages::sessions_unavailable(req.headers()))
-                        }
-                    };
-                    req.extensions_mut()
-                        .insert(User::new(user, expose, login_path));
-                    let stale = stale.then(|| state.cookies.remove_session());
-                    Loaded::Inner {
-                        output: inner.call(req).await,
-                        stale,
-                    }
-                }));
-            }
+            Visitor::Ask(id) => return self.after(Wait::Store(id), req),
+            Visitor::Upkeep(user, upkeep) => return self.after(Wait::Upkeep(user, upkeep), req),
         };
         req.extensions_mut()
-            .insert(User::new(user, expose, self.login_path.clone()));
+            .insert(User::new(user, self.context.clone()));
         let removal = stale.then(|| self.state.cookies.remove_session());
         AuthFuture::inner(self.inner.call(req), removal)
     }

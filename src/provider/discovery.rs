@@ -103,6 +103,8 @@ pub(crate) struct Discovered {
     pub(crate) token_endpoint: TokenUrl,
     pub(crate) jwks_uri: JsonWebKeySetUrl,
     pub(crate) end_session_endpoint: Option<Url>,
+    /// For `fetch_userinfo`.
+    pub(crate) userinfo_endpoint: Option<openidconnect::UserInfoUrl>,
     pub(crate) iss_parameter_supported: bool,
     /// [`ASYMMETRIC_ALGS`] intersected with `id_token_signing_alg_values_supported`.
     pub(crate) signing_algs: Vec<CoreJwsSigningAlgorithm>,
@@ -416,6 +418,7 @@ impl Cache {
             token_endpoint,
             jwks_uri: metadata.jwks_uri().clone(),
             end_session_endpoint: extra.end_session_endpoint.as_ref().map(|u| u.url().clone()),
+            userinfo_endpoint: metadata.userinfo_endpoint().cloned(),
             iss_parameter_supported: extra
                 .additional_metadata
                 .authorization_response_iss_parameter_supported,

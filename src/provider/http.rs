@@ -202,6 +202,25 @@ impl HttpClient {
         TokenEndpoint(self)
     }
 
+    /// This client as openidconnect's `AsyncHttpClient` for the userinfo endpoint.
+    pub(crate) fn userinfo_endpoint(&self) -> UserInfoEndpoint<'_> {
+        UserInfoEndpoint(self)
+    }
+
+    /// A userinfo call: every status goes back to openidconnect (it reports a refusal), but
+    /// a redirect is never followed, nor taken as an answer.
+    async fn userinfo_call(&self, request: HttpRequest) -> Result<HttpResponse, HttpError> {
+        let url = display_uri(request.uri());
+        let response = self.execute(request).await?;
+        if response.status().is_redirection() {
+            return Err(HttpError::Redirect {
+                url,
+                status: response.status().as_u16(),
+            });
+        }
+        Ok(response)
+    }
+
     fn classify(&self, error: reqwest::Error, url: &str) -> HttpError {
         let error = error.without_url();
         if error.is_timeout() {
@@ -234,6 +253,18 @@ impl<'c> AsyncHttpClient<'c> for TokenEndpoint<'_> {
 
     fn call(&'c self, request: HttpRequest) -> Self::Future {
         Box::pin(self.0.token_call(request))
+    }
+}
+
+/// [`HttpClient::userinfo_call`] as an `AsyncHttpClient` (boxed for the reason above).
+pub(crate) struct UserInfoEndpoint<'a>(&'a HttpClient);
+
+impl<'c> AsyncHttpClient<'c> for UserInfoEndpoint<'_> {
+    type Error = HttpError;
+    type Future = Pin<Box<dyn Future<Output = Result<HttpResponse, HttpError>> + Send + 'c>>;
+
+    fn call(&'c self, request: HttpRequest) -> Self::Future {
+        Box::pin(self.0.userinfo_call(request))
     }
 }
 

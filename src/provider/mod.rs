@@ -8,6 +8,8 @@ mod claims;
 mod discovery;
 mod http;
 mod logout_token;
+mod refresh;
+mod userinfo;
 mod verify;
 
 #[cfg(all(test, feature = "testing"))]
@@ -35,7 +37,9 @@ use self::discovery::{Cache, Discovered, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
 use self::logout_token::Refused;
 pub(crate) use self::logout_token::{peek_issuer, LogoutTarget};
-use self::verify::{Expected, Rejection};
+pub(crate) use self::refresh::{RefreshError, Refreshed};
+pub(crate) use self::userinfo::UserInfoFailure;
+use self::verify::{Expected, NonceRule, Rejection};
 
 /// One configured OpenID provider: its configuration, its HTTP client and its cached discovery
 /// document and key set.
@@ -83,6 +87,10 @@ pub(crate) struct TokenSet {
     pub id_token: String,
     /// The access token.
     pub access_token: String,
+    /// How long the access token lives, when the provider said (`expires_in`).
+    pub expires_in: Option<std::time::Duration>,
+    /// The refresh token, when the provider gave one.
+    pub refresh_token: Option<String>,
 }
 
 impl Provider {
@@ -212,6 +220,11 @@ impl Provider {
             .is_some_and(|s| s.discovered.iss_parameter_supported)
     }
 
+    /// `fetch_userinfo`: whether the userinfo response joins the claims.
+    pub(crate) fn fetches_userinfo(&self) -> bool {
+        self.config.fetches_userinfo()
+    }
+
     /// Whether this provider issued a token naming `iss` (with `tid`, for a multi-tenant
     /// provider), after waiting for discovery if needed.
     pub(crate) async fn is_issuer(&self, iss: &str, tid: Option<&str>) -> bool {
@@ -286,18 +299,7 @@ impl Provider {
             ));
         }
         let snapshot = self.snapshot().await?;
-        let discovered = &snapshot.discovered;
-        let client = TokenClient::new(
-            ClientId::new(self.config.client_id().to_owned()),
-            discovered.issuer.clone(),
-            JsonWebKeySet::default(),
-        )
-        .set_client_secret(ClientSecret::new(
-            self.config.client_secret().expose().to_owned(),
-        ))
-        .set_token_uri(discovered.token_endpoint.clone())
-        .set_redirect_uri(self.redirect_uri.clone())
-        .set_auth_type(self.auth_type(discovered.post_only));
+        let client = self.token_client(&snapshot.discovered);
 
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
@@ -313,7 +315,7 @@ impl Provider {
         })?;
         let access_token = response.access_token();
         let nonce = Nonce::new(nonce.to_owned());
-        self.verify(id_token, access_token, &nonce, &snapshot)
+        self.verify(id_token, access_token, NonceRule::Equals(&nonce), &snapshot)
             .await
             .map_err(|reason| {
                 tracing::warn!(provider = %self.config.name(), reason = %reason, "ID token rejected");
@@ -336,7 +338,24 @@ impl Provider {
             claims,
             id_token,
             access_token: access_token.secret().clone(),
+            expires_in: response.expires_in(),
+            refresh_token: response.refresh_token().map(|t| t.secret().clone()),
         })
+    }
+
+    /// The client for the token endpoint, authenticated as configured.
+    fn token_client(&self, discovered: &Discovered) -> TokenClient<openidconnect::EndpointSet> {
+        TokenClient::new(
+            ClientId::new(self.config.client_id().to_owned()),
+            discovered.issuer.clone(),
+            JsonWebKeySet::default(),
+        )
+        .set_client_secret(ClientSecret::new(
+            self.config.client_secret().expose().to_owned(),
+        ))
+        .set_token_uri(discovered.token_endpoint.clone())
+        .set_redirect_uri(self.redirect_uri.clone())
+        .set_auth_type(self.auth_type(discovered.post_only))
     }
 
     /// Verifies with the cached keys; when the token names a key we do not have, fetches the
@@ -345,7 +364,7 @@ impl Provider {
         &self,
         id_token: &IdToken,
         access_token: &AccessToken,
-        nonce: &Nonce,
+        nonce: NonceRule<'_>,
         snapshot: &Snapshot,
     ) -> Result<claims::IdTokenClaims, String> {
         let discovered = &snapshot.discovered;
@@ -389,19 +408,7 @@ impl Provider {
         error: RequestTokenError<HttpError, TokenErrorResponse>,
         secrets: &[&str],
     ) -> LoginError {
-        let scrub = |text: &str| {
-            let mut text = text.to_owned();
-            for secret in secrets
-                .iter()
-                .copied()
-                .chain([self.config.client_secret().expose()])
-            {
-                if !secret.is_empty() {
-                    text = text.replace(secret, "[redacted]");
-                }
-            }
-            bounded(&text, MAX_SHOWN)
-        };
+        let scrub = |text: &str| self.scrub(text, secrets);
         let failure = match error {
             RequestTokenError::ServerResponse(response) => {
                 let code = scrub(response.error().as_ref());
@@ -422,6 +429,22 @@ impl Provider {
         };
         tracing::warn!(provider = %self.config.name(), reason = %failure, "token request failed");
         LoginError::TokenRequestFailed(failure)
+    }
+
+    /// `text` (which the provider wrote) bounded, with `secrets` and the client secret
+    /// replaced, in case the provider echoes them.
+    fn scrub(&self, text: &str, secrets: &[&str]) -> String {
+        let mut text = text.to_owned();
+        for secret in secrets
+            .iter()
+            .copied()
+            .chain([self.config.client_secret().expose()])
+        {
+            if !secret.is_empty() {
+                text = text.replace(secret, "[redacted]");
+            }
+        }
+        bounded(&text, MAX_SHOWN)
     }
 
     /// The RP-initiated logout URL, if discovery has an `end_session_endpoint`: adds

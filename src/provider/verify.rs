@@ -56,8 +56,32 @@ pub(crate) struct Expected<'a> {
     pub(crate) client_id: &'a str,
     pub(crate) issuer: &'a IssuerUrl,
     pub(crate) signing_algs: &'a [CoreJwsSigningAlgorithm],
-    pub(crate) nonce: &'a Nonce,
+    pub(crate) nonce: NonceRule<'a>,
     pub(crate) access_token: &'a AccessToken,
+}
+
+/// What the token's `nonce` must be.
+#[derive(Clone, Copy)]
+pub(crate) enum NonceRule<'a> {
+    /// A login's token: exactly the nonce this login sent.
+    Equals(&'a Nonce),
+    /// A refreshed token (OpenID Connect Core 1.0 section 12.2): no nonce, or the one of
+    /// the login's token.
+    AbsentOr(Option<&'a str>),
+}
+
+impl NonceRule<'_> {
+    fn check(self, nonce: Option<&Nonce>) -> Result<(), String> {
+        let same = |a: &str, b: &str| bool::from(a.as_bytes().ct_eq(b.as_bytes()));
+        match (self, nonce) {
+            (NonceRule::Equals(want), Some(got)) if same(want.secret(), got.secret()) => Ok(()),
+            (NonceRule::Equals(_), Some(_)) => Err("nonce mismatch".to_owned()),
+            (NonceRule::Equals(_), None) => Err("missing nonce claim".to_owned()),
+            (NonceRule::AbsentOr(_), None) => Ok(()),
+            (NonceRule::AbsentOr(Some(want)), Some(got)) if same(want, got.secret()) => Ok(()),
+            (NonceRule::AbsentOr(_), Some(_)) => Err("nonce mismatch".to_owned()),
+        }
+    }
 }
 
 /// Why verification failed.
@@ -125,8 +149,9 @@ pub(crate) fn verify(
         }
     });
 
+    let nonce = expected.nonce;
     let claims = id_token
-        .claims(&verifier, expected.nonce)
+        .claims(&verifier, |got: Option<&Nonce>| nonce.check(got))
         .map_err(rejection)?;
 
     // RFC 7519 4.1.5: a token must not be accepted before its `nbf`; openidconnect does not

@@ -2,6 +2,7 @@
 //! the provider's logout.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -15,11 +16,11 @@ use crate::access;
 use crate::error::LoginError;
 use crate::hook::{AfterLogin, LoginInfo};
 use crate::pages;
-use crate::pending::PendingLogin;
-use crate::provider::{Provider, TokenSet};
-use crate::session::SessionCookie;
+use crate::pending::{now_unix, PendingLogin};
+use crate::provider::{Provider, TokenSet, UserInfoFailure};
+use crate::session::{Id, SessionCookie};
 use crate::state::AuthState;
-use crate::user::StoredUser;
+use crate::user::{LoggedIn, ProviderTokens, StoredUser};
 use crate::util::bounded;
 
 /// The most of the provider's `error` and `error_description` shown or logged.
@@ -140,15 +141,11 @@ async fn finish(
         .await
         .map_err(fail)?;
 
-    let access_token = state.expose.access.then_some(tokens.access_token.as_str());
-    let Some(stored) = StoredUser::new(&name, &tokens.id_token, access_token) else {
-        return Err(fail(LoginError::IdTokenRejected(
-            "the token's claims could not be stored".to_owned(),
-        )));
-    };
+    let stored = session_user(state, provider, &tokens).await.map_err(fail)?;
     let stored = admit(state, provider, stored, &tokens)
         .await
         .map_err(fail)?;
+    let ends_at = stored.ends_at;
     // A fresh id for every login, whatever id the browser brought: a session id planted
     // before login is never the one that becomes logged in (session fixation).
     let id = state.sessions.create_user(stored).await.map_err(|e| {
@@ -168,11 +165,63 @@ async fn finish(
     tracing::info!(provider = %name, sub = tokens.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""), "login succeeded");
 
     let mut response = pages::redirect(&pending.return_to, &state.routes.home);
-    response.headers_mut().append(
-        SET_COOKIE,
-        state.cookies.set_session(&id, state.sessions.lifetime()),
-    );
+    // The cookie lives as long as the session can: the server-side record decides sooner.
+    let max_age = Duration::from_secs(ends_at.saturating_sub(now_unix()).max(0) as u64);
+    response
+        .headers_mut()
+        .append(SET_COOKIE, state.cookies.set_session(&id, max_age));
     Ok(response)
+}
+
+/// What the session keeps of a verified login: the ID token, the userinfo claims
+/// (`fetch_userinfo`), the provider's tokens sealed (when handlers may read the access
+/// token, or a refresh token lets the session follow the provider's), and when it ends.
+async fn session_user(
+    state: &AuthState,
+    provider: &Provider,
+    tokens: &TokenSet,
+) -> Result<StoredUser, LoginError> {
+    let unreadable =
+        || LoginError::IdTokenRejected("the token's claims could not be stored".to_owned());
+    let mut stored = StoredUser::new(provider.name(), &tokens.id_token).ok_or_else(unreadable)?;
+    if provider.fetches_userinfo() {
+        let sub = tokens
+            .claims
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .unwrap_or_default();
+        let fields = provider
+            .userinfo(&tokens.access_token, sub)
+            .await
+            .map_err(|failure| match failure {
+                UserInfoFailure::Rejected(reason) => LoginError::UserInfoRejected(reason),
+                UserInfoFailure::Failed(reason) => LoginError::UserInfoFailed(reason),
+            })?;
+        stored = stored.with_extra_claims(fields).ok_or_else(unreadable)?;
+    }
+    let now = now_unix();
+    let mut ends_at = now.saturating_add(state.sessions.lifetime().as_secs() as i64);
+    let refreshable = tokens.refresh_token.is_some();
+    if state.follows_provider && !refreshable {
+        // Nothing can tell whether the provider's session goes on past the ID token.
+        if let Some(exp) = tokens.claims.get("exp").and_then(|e| e.as_i64()) {
+            ends_at = ends_at.min(exp);
+        }
+    }
+    stored = stored.ending_at(ends_at);
+    if state.expose.access || (state.follows_provider && refreshable) {
+        let kept = ProviderTokens {
+            access_token: tokens.access_token.clone(),
+            access_expires_at: tokens
+                .expires_in
+                .map(|d| now.saturating_add(d.as_secs() as i64)),
+            refresh_token: tokens.refresh_token.clone(),
+        };
+        let sealed =
+            crate::seal::seal_tokens(&state.keys, &stored, &kept).ok_or_else(unreadable)?;
+        stored.sealed_tokens = Some(sealed.into());
+    }
+    Ok(stored)
 }
 
 /// The app's say about a verified user: the after-login hook first (its claims count for the
@@ -194,9 +243,13 @@ async fn admit(
     }
     let mut stored = stored;
     if let Some(hook) = &state.after_login {
+        // The claims as the session will hold them (userinfo's included).
+        let claims = LoggedIn::decode(Arc::new(stored.clone()), Id::default(), 0)
+            .map(|user| user.claims().clone())
+            .unwrap_or_else(|| tokens.claims.clone());
         let login = LoginInfo {
             provider: name.to_owned(),
-            claims: tokens.claims.clone(),
+            claims,
             access_token: tokens.access_token.clone(),
         };
         match hook.after_login(login).await {
@@ -220,7 +273,7 @@ async fn admit(
             }
         }
     }
-    let user = Arc::new(stored.clone()).decode().ok_or_else(|| {
+    let user = LoggedIn::decode(Arc::new(stored.clone()), Id::default(), 0).ok_or_else(|| {
         LoginError::IdTokenRejected("the token's claims could not be read".to_owned())
     })?;
     if let Err(refusal) = access::check(provider.access_rules(), user.claims()) {

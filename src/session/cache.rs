@@ -50,7 +50,8 @@ impl LocalCache {
     pub(crate) fn get(&self, id: &Id) -> Option<Arc<LoggedIn>> {
         let mut shard = self.shard(id);
         let (user, read_at) = shard.get(id)?;
-        if read_at.elapsed() < self.ttl {
+        // An idle timeout may end a session before the copy's time is up.
+        if read_at.elapsed() < self.ttl && user.expires_at() > crate::pending::now_unix() {
             return Some(user.clone());
         }
         shard.remove(id);

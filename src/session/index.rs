@@ -51,11 +51,47 @@ struct SidIndex {
     sub: String,
 }
 
+/// What a record found by a hash of its subject is for; part of the hash, so records of
+/// different purposes never share an id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A user's sessions.
+    UserIndex,
+    /// A provider session's user.
+    SidIndex,
+    /// Sessions of a provider session ended (back- or front-channel logout by `sid`).
+    EndedSid,
+    /// Sessions of a user from before a time ended (back-channel logout by `sub`).
+    EndedSub,
+    /// A logout token's `jti`, accepted once.
+    LogoutToken,
+    /// A refresh under way (one per refresh token, across replicas).
+    RefreshTurn,
+    /// A login state that reached the callback.
+    UsedState,
+}
+
+impl Purpose {
+    /// The label hashed in (fixed: changing one would orphan the records of a running
+    /// deployment).
+    fn label(self) -> &'static str {
+        match self {
+            Purpose::UserIndex => "user index",
+            Purpose::SidIndex => "sid index",
+            Purpose::EndedSid => "ended sid",
+            Purpose::EndedSub => "ended sub",
+            Purpose::LogoutToken => "logout token",
+            Purpose::RefreshTurn => "refresh",
+            Purpose::UsedState => "used state",
+        }
+    }
+}
+
 /// A record id derived from what it indexes, never containing it.
-pub(crate) fn derived_id(purpose: &str, parts: &[&str]) -> Id {
+pub(crate) fn derived_id(purpose: Purpose, parts: &[&str]) -> Id {
     let mut hash = Sha256::new()
         .chain_update(b"tower-oidc-login ")
-        .chain_update(purpose);
+        .chain_update(purpose.label());
     for part in parts {
         hash.update([0u8]);
         hash.update(part.as_bytes());
@@ -67,11 +103,11 @@ pub(crate) fn derived_id(purpose: &str, parts: &[&str]) -> Id {
 }
 
 fn user_id(user: UserKey<'_>) -> Id {
-    derived_id("user index", &[user.provider, user.sub])
+    derived_id(Purpose::UserIndex, &[user.provider, user.sub])
 }
 
 fn sid_id(provider: &str, sid: &str) -> Id {
-    derived_id("sid index", &[provider, sid])
+    derived_id(Purpose::SidIndex, &[provider, sid])
 }
 
 /// Records session `id` (login time `at`) for `user`, and `sid` if any. Returns the ids of

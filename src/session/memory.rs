@@ -258,24 +258,66 @@ impl MemoryStore {
     /// stays among the recently used.
     pub(crate) fn load_user(&self, id: &Id) -> Option<Arc<LoggedIn>> {
         let now = OffsetDateTime::now_utc();
-        let user = {
+        let (user, expiry) = {
             let inner = self.lock();
             let entry = inner.entries.get(id).filter(|e| e.expiry > now)?;
-            match &entry.data {
+            let expiry = entry.expiry;
+            let user = match &entry.data {
                 Data::User {
                     parsed: Some(parsed),
                     ..
                 } => return Some(parsed.clone()),
                 Data::User { user, .. } => user.clone(),
                 Data::Pending(_) | Data::Other(_) => return None,
-            }
+            };
+            (user, expiry)
         };
-        let parsed = user.clone().decode()?;
+        let parsed = LoggedIn::decode(user.clone(), *id, expiry.unix_timestamp())?;
         if self.parsed_capacity > 0 {
             self.lock()
                 .keep_parsed(id, &user, &parsed, self.parsed_capacity);
         }
         Some(parsed)
+    }
+}
+
+impl MemoryStore {
+    /// Puts `user` in place of session `id`'s user (a refresh), keeping its expiry. `false`
+    /// when the session is gone.
+    pub(crate) fn replace_user(&self, id: &Id, user: Arc<StoredUser>) -> bool {
+        let mut inner = self.lock();
+        let Some(entry) = inner.entries.get_mut(id) else {
+            return false;
+        };
+        let Data::User { parsed, .. } = &entry.data else {
+            return false;
+        };
+        let was_parsed = parsed.is_some();
+        entry.data = Data::User { user, parsed: None };
+        if was_parsed {
+            inner.parsed_live = inner.parsed_live.saturating_sub(1);
+        }
+        true
+    }
+
+    /// Moves session `id`'s expiry to `expiry` (an idle timeout sliding). `false` when the
+    /// session is gone.
+    pub(crate) fn set_expiry(&self, id: &Id, expiry: OffsetDateTime) -> bool {
+        let mut inner = self.lock();
+        let Some(entry) = inner.entries.get_mut(id) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut entry.expiry, expiry);
+        if let Data::User {
+            parsed: Some(parsed),
+            ..
+        } = &entry.data
+        {
+            parsed.set_expires_at(expiry.unix_timestamp());
+        }
+        inner.expiries.remove(&(old, id.0));
+        inner.expiries.insert((expiry, id.0));
+        true
     }
 }
 
@@ -507,7 +549,7 @@ mod tests {
             b64(&format!(r#"{{"sub":"user-{n}","name":"N"}}"#)),
             b64("signature")
         );
-        Arc::new(StoredUser::new("p", &token, None).unwrap())
+        Arc::new(StoredUser::new("p", &token).unwrap())
     }
 
     fn in_a_minute() -> OffsetDateTime {
@@ -570,6 +612,37 @@ mod tests {
             Data::User { .. }
         ));
         assert!(*store.load_user(&record.id).unwrap().stored() == user);
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_user_replaces_the_old_one_and_an_idle_session_slides() {
+        let store = MemoryStore::default();
+        let id = store.create_user(user_entry(1), in_a_minute()).unwrap();
+        let before = store.load_user(&id).unwrap();
+        assert!(store.replace_user(&id, user_entry(2)));
+        let after = store.load_user(&id).unwrap();
+        assert_eq!(after.claims()["sub"], "user-2");
+        assert_eq!(after.expires_at(), before.expires_at(), "the expiry stays");
+        assert_eq!(store.lock().parsed_live, 1);
+
+        let later = in_a_minute() + time::Duration::minutes(5);
+        assert!(store.set_expiry(&id, later));
+        assert_eq!(
+            after.expires_at(),
+            later.unix_timestamp(),
+            "the parsed user follows"
+        );
+        let inner = store.lock();
+        assert_eq!(inner.entries[&id].expiry, later);
+        assert_eq!(inner.expiries.len(), inner.entries.len());
+        drop(inner);
+        assert!(store.set_expiry(&id, OffsetDateTime::now_utc() - time::Duration::seconds(1)));
+        assert!(
+            store.load_user(&id).is_none(),
+            "past its expiry the session is gone"
+        );
+        assert!(!store.set_expiry(&Id::default(), later));
+        assert!(!store.replace_user(&Id::default(), user_entry(3)));
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@
 
 mod cache;
 mod cookie;
+mod flight;
 mod index;
 mod memo;
 mod memory;
@@ -17,6 +18,7 @@ mod stores;
 
 pub(crate) use self::cache::DEFAULT_TTL as CACHE_TTL;
 pub(crate) use self::cookie::{CookieJar, SessionCookie};
+pub(crate) use self::flight::RefreshLocks;
 pub use self::memory::MemoryStore;
 pub(crate) use self::sessions::{Admission, Lookup, Sessions, DEFAULT_MAX_PER_USER};
 pub(crate) use self::stores::{open_redis, open_sqlite};

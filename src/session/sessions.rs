@@ -7,7 +7,7 @@ use tower_sessions_core::session::Id;
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use super::cache::LocalCache;
-use super::index::{self, derived_id, UserKey};
+use super::index::{self, derived_id, Purpose, UserKey};
 use super::memory::MemoryStore;
 use super::record::{expiry_after, new_record, read, ENDED_KEY, USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
@@ -56,6 +56,16 @@ pub(crate) struct Sessions {
     index_lock: tokio::sync::Mutex<()>,
     /// The rules a session read from an external store must still pass.
     admission: Option<Arc<dyn Admission>>,
+    /// `session_idle_timeout`: a session's expiry slides to this after each request.
+    idle: Option<Duration>,
+}
+
+/// How often at most an idle timeout's expiry is written: every five minutes, or every
+/// quarter of a shorter timeout (a request then keeps a session that has at least three
+/// quarters of its idle timeout left).
+fn slide_step(idle: Duration) -> i64 {
+    const MOST: i64 = 5 * 60;
+    (idle.as_secs() as i64 / 4).clamp(1, MOST)
 }
 
 impl Sessions {
@@ -71,6 +81,131 @@ impl Sessions {
             max_per_user: DEFAULT_MAX_PER_USER,
             index_lock: tokio::sync::Mutex::new(()),
             admission: None,
+            idle: None,
+        }
+    }
+
+    /// Sessions end after `idle` without a request (`session_idle_timeout`).
+    pub(crate) fn with_idle_timeout(mut self, idle: Option<Duration>) -> Self {
+        self.idle = idle;
+        self
+    }
+
+    /// When `user`'s session ends whatever happens (Unix seconds).
+    fn ends_at(&self, user: &StoredUser) -> i64 {
+        match user.ends_at {
+            0 => user.login_at.saturating_add(self.lifetime.as_secs() as i64),
+            at => at,
+        }
+    }
+
+    /// The record expiry of `user` after a request at `now`: the idle timeout from now,
+    /// never past the session's end.
+    fn expiry_at(&self, user: &StoredUser, now: i64) -> i64 {
+        let end = self.ends_at(user);
+        match self.idle {
+            Some(idle) => end.min(now.saturating_add(idle.as_secs() as i64)),
+            None => end,
+        }
+    }
+
+    /// Whether sessions have an idle timeout to slide.
+    pub(crate) fn slides(&self) -> bool {
+        self.idle.is_some()
+    }
+
+    /// Whether a request of `user` now should move the expiry forward (idle timeout).
+    /// Cheap: no lock, no store.
+    pub(crate) fn slide_due(&self, user: &LoggedIn, now: i64) -> bool {
+        let Some(idle) = self.idle else {
+            return false;
+        };
+        let current = user.expires_at();
+        let next = self.expiry_at(user.stored(), now);
+        next > current && next - current >= slide_step(idle)
+    }
+
+    /// Moves `user`'s session expiry forward after a request (idle timeout). With an
+    /// external store the record is read again first, so a refresh made by another replica
+    /// meanwhile is kept.
+    pub(crate) async fn slide(&self, user: &LoggedIn) -> Result<(), StoreError> {
+        let now = crate::pending::now_unix();
+        let expiry = self.expiry_at(user.stored(), now);
+        let at = unix_to_date(expiry);
+        match &self.backend {
+            Backend::Memory(memory) => {
+                memory.set_expiry(&user.id(), at);
+            }
+            Backend::External { store, .. } => {
+                let id = user.id();
+                if let Some(mut record) = store.load(&id).await? {
+                    record.expiry_date = at;
+                    store.save(&record).await?;
+                    user.set_expires_at(expiry);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Session `id`'s user as the store holds it now: never this replica's local copy
+    /// (what a refresh reads after waiting its turn).
+    pub(crate) async fn current_user(&self, id: &Id) -> Result<Option<Arc<LoggedIn>>, StoreError> {
+        if let Backend::External { cache, .. } = &self.backend {
+            cache.remove(id);
+        }
+        self.load_user(id).await
+    }
+
+    /// Puts `user` in the place of session `old`'s (a refresh), keeping the expiry, and
+    /// returns it as requests read it. `None` when the session ended meanwhile.
+    pub(crate) async fn replace_user(
+        &self,
+        old: &LoggedIn,
+        user: StoredUser,
+    ) -> Result<Option<Arc<LoggedIn>>, StoreError> {
+        let id = old.id();
+        let user = Arc::new(user);
+        match &self.backend {
+            Backend::Memory(memory) => {
+                if !memory.replace_user(&id, user.clone()) {
+                    return Ok(None);
+                }
+                Ok(memory.load_user(&id))
+            }
+            Backend::External { store, cache } => {
+                let Some(record) = store.load(&id).await? else {
+                    return Ok(None);
+                };
+                let mut next = new_record(USER_KEY, &*user, Duration::ZERO)?;
+                next.id = id;
+                next.expiry_date = record.expiry_date;
+                store.save(&next).await?;
+                let Some(parsed) = LoggedIn::decode(user, id, record.expiry_date.unix_timestamp())
+                else {
+                    return Ok(None);
+                };
+                cache.insert(id, parsed.clone());
+                Ok(Some(parsed))
+            }
+        }
+    }
+
+    /// Takes the store-wide turn to refresh session `id` with the refresh token whose hash
+    /// is `token`, for `ttl`: `false` when another replica (or request) holds it.
+    pub(crate) async fn take_refresh_turn(
+        &self,
+        id: &Id,
+        token: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.first_use(refresh_turn_id(id, token), ttl).await
+    }
+
+    /// Gives the turn back, so a refresh with the same (unrotated) token can happen again.
+    pub(crate) async fn end_refresh_turn(&self, id: &Id, token: &str) {
+        if let Err(e) = self.store().delete(&refresh_turn_id(id, token)).await {
+            tracing::debug!(error = %e, "could not remove a refresh turn; it expires on its own");
         }
     }
 
@@ -142,6 +277,7 @@ impl Sessions {
         let Some(record) = store.load(id).await? else {
             return Ok(None);
         };
+        let record_expiry = record.expiry_date.unix_timestamp();
         let Some(stored) = read::<StoredUser>(record, USER_KEY) else {
             return Ok(None);
         };
@@ -149,7 +285,7 @@ impl Sessions {
             let _ = store.delete(id).await;
             return Ok(None);
         }
-        let Some(user) = Arc::new(stored).decode() else {
+        let Some(user) = LoggedIn::decode(Arc::new(stored), *id, record_expiry) else {
             return Ok(None);
         };
         if self.admission.as_ref().is_some_and(|a| !a.admits(&user)) {
@@ -166,12 +302,12 @@ impl Sessions {
     pub(crate) async fn create_user(&self, user: StoredUser) -> Result<Id, StoreError> {
         let ids = user.subject_and_session();
         let provider = user.provider.clone();
+        let expiry = unix_to_date(self.expiry_at(&user, crate::pending::now_unix()));
         let id = match &self.backend {
-            Backend::Memory(memory) => {
-                memory.create_user(Arc::new(user), expiry_after(self.lifetime))?
-            }
+            Backend::Memory(memory) => memory.create_user(Arc::new(user), expiry)?,
             Backend::External { store, .. } => {
                 let mut record = new_record(USER_KEY, &user, self.lifetime)?;
+                record.expiry_date = expiry;
                 store.create(&mut record).await?;
                 record.id
             }
@@ -264,11 +400,11 @@ impl Sessions {
             let now = crate::pending::now_unix();
             match (sid, &sub) {
                 (Some(sid), _) => {
-                    let marker = derived_id("ended sid", &[provider, sid]);
+                    let marker = derived_id(Purpose::EndedSid, &[provider, sid]);
                     self.put_marker(marker, now).await?;
                 }
                 (None, Some(sub)) => {
-                    let marker = derived_id("ended sub", &[provider, sub]);
+                    let marker = derived_id(Purpose::EndedSub, &[provider, sub]);
                     self.put_marker(marker, now).await?;
                 }
                 (None, None) => {}
@@ -311,14 +447,14 @@ impl Sessions {
             )
         };
         if let Some(sid) = &sid {
-            if marker(derived_id("ended sid", &[&user.provider, sid]))
+            if marker(derived_id(Purpose::EndedSid, &[&user.provider, sid]))
                 .await?
                 .is_some()
             {
                 return Ok(true);
             }
         }
-        let ended_before = marker(derived_id("ended sub", &[&user.provider, &sub])).await?;
+        let ended_before = marker(derived_id(Purpose::EndedSub, &[&user.provider, &sub])).await?;
         Ok(ended_before.is_some_and(|at| at >= user.login_at))
     }
 
@@ -341,7 +477,7 @@ impl Sessions {
         jti: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError> {
-        self.first_use(derived_id("logout token", &[issuer, jti]), ttl)
+        self.first_use(derived_id(Purpose::LogoutToken, &[issuer, jti]), ttl)
             .await
     }
 
@@ -362,8 +498,20 @@ impl Sessions {
     }
 }
 
+/// The record that says a refresh of session `id` with refresh token `token` is under way.
+fn refresh_turn_id(id: &Id, token: &str) -> Id {
+    derived_id(Purpose::RefreshTurn, &[&id.to_string(), token])
+}
+
+/// Unix seconds as a record expiry (now plus 30 days for a value out of range, which a
+/// validated lifetime never gives).
+fn unix_to_date(at: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .unwrap_or_else(|_| expiry_after(Duration::from_secs(30 * 24 * 3600)))
+}
+
 /// A used state is recorded under a hash of it, so that the store (and whoever can read
 /// it) never holds a state value.
 fn used_state_id(state: &str) -> Id {
-    derived_id("used state", &[state])
+    derived_id(Purpose::UsedState, &[state])
 }
