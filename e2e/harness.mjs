@@ -149,11 +149,17 @@ export const randomText = (bytes = 16) => randomBytes(bytes).toString('hex');
 /**
  * One oidc-provider (`google` or `microsoft`): `port` 0 picks a free one. Resolves once it
  * printed READY, with `{ proc, issuer, port, kid, name, clientId, clientSecret, restart() }`.
+ * `extraArgs` are more provider.mjs options (`--access-token-ttl 2`, `--client-jwks @FILE`…);
+ * `clientSecret` may be left out with `--client-jwks`.
  */
-export async function startProvider({ name, port = 0, host = '127.0.0.1', clientId, clientSecret, redirectUris }) {
+export async function startProvider({
+  name, port = 0, host = '127.0.0.1', clientId, clientSecret, redirectUris, extraArgs = [],
+}) {
   const args = [join(E2E_DIR, 'provider.mjs'), '--name', name, '--port', String(port),
-    '--host', host, '--client-id', clientId, '--client-secret', clientSecret];
+    '--host', host, '--client-id', clientId];
+  if (clientSecret !== undefined) args.push('--client-secret', clientSecret);
   for (const uri of redirectUris) args.push('--redirect-uri', uri);
+  args.push(...extraArgs);
   const proc = new Proc(`${name}-provider`, process.execPath, args, { cwd: E2E_DIR, env: process.env });
   const ready = JSON.parse((await proc.waitForLine(/^READY /)).slice('READY '.length));
   const provider = {
@@ -170,7 +176,9 @@ export async function startProvider({ name, port = 0, host = '127.0.0.1', client
     /** Stops this process and starts a new one on the same port: a new signing key. */
     async restart() {
       await proc.stop();
-      return startProvider({ name, port: ready.port, host, clientId, clientSecret, redirectUris });
+      return startProvider({
+        name, port: ready.port, host, clientId, clientSecret, redirectUris, extraArgs,
+      });
     },
     stop: () => proc.stop(),
   };

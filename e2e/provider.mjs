@@ -6,10 +6,41 @@
 //        --redirect-uri http://127.0.0.1:8501/oauth2callback [--redirect-uri ...]
 //
 // Every option can also come from the environment: PROVIDER_NAME, PROVIDER_PORT,
-// CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS (space separated).
+// CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS (space separated), and for the options below
+// ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL, CLOCK_TOLERANCE, ROTATE_REFRESH_TOKENS (1),
+// BACKCHANNEL_LOGOUT_URI, CLIENT_JWKS.
 //
 // --name google     one client with token_endpoint_auth_method client_secret_basic
 // --name microsoft  one client with token_endpoint_auth_method client_secret_post
+//
+// Options for session-lifetime and secret-less tests (all off by default, so the defaults
+// below hold unless a test asks):
+// --access-token-ttl S      access tokens live S seconds (default 600); --id-token-ttl S
+//                           and --refresh-token-ttl S likewise (600 and 3600)
+// --clock-tolerance S       how long past `exp` oidc-provider still accepts its own tokens
+//                           (its default: 15); 0 makes an expired access token fail at
+//                           userinfo at once
+// --rotate-refresh-tokens   every refresh answers a new refresh token and retires the old
+//                           one; reusing a retired one revokes the grant (oidc-provider's
+//                           rotateRefreshToken = true). Refresh tokens are issued when the
+//                           scope has offline_access (which oidc-provider grants only with
+//                           prompt=consent).
+// --backchannel-logout-uri URI
+//                           registers the client's backchannel_logout_uri (with
+//                           backchannel_logout_session_required, so ID tokens carry sid) and
+//                           enables back-channel logout; loopback URIs only
+// --client-jwks JSON|@FILE  the client authenticates with private_key_jwt against this public
+//                           JWK Set (inline JSON, or @path to a file) instead of a secret
+//
+// Test-only admin endpoints, answered only to loopback callers, each printing an EVENT:
+//   POST /__test/revoke?sub=SUB            ends every grant of SUB (its access and refresh
+//                                          tokens): `EVENT test.revoke {"sub","grants"}`
+//   POST /__test/backchannel?sub=SUB[&sid=SID]
+//                                          sends the client a logout token for SUB (and
+//                                          SID): `EVENT test.backchannel {"sub","sid","ok",
+//                                          "status"}`; answers JSON {ok, status, error}
+// Each authorization code issued prints `EVENT authorization_code.saved {"client_id","sub",
+// "sid","grant_id"}` so a test knows the session id of a login.
 //
 // The issuer is exactly http://HOST:PORT (--host, default 127.0.0.1; any 127.x.y.z). Signing key: a fresh RSA key (RS256) with a
 // fresh kid at every start, so restarting the process on the same port is a key rotation.
@@ -17,13 +48,18 @@
 // login id and any password sign in; the account's claims are
 //   sub = <login>, name = "Ada Lovelace <login>", email = <login>@example.com.
 // RP-initiated logout is on (its page asks for confirmation).
+// Outgoing requests (back-channel logout) go to loopback addresses only: this test provider
+// replaces oidc-provider's fetch (whose SSRF guard refuses loopback) with one that refuses
+// everything else.
 //
 // On stdout: one `READY {json}` line once listening ({name, issuer, port, kid}), then one
 // line per request (`REQ METHOD /path`) and per interesting event (`EVENT name {json}`), so
 // the tests can see what the relying party did. SIGTERM/SIGINT stop it.
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 
 import Provider from 'oidc-provider';
@@ -36,6 +72,13 @@ const { values: args } = parseArgs({
     'client-id': { type: 'string' },
     'client-secret': { type: 'string' },
     'redirect-uri': { type: 'string', multiple: true },
+    'access-token-ttl': { type: 'string' },
+    'id-token-ttl': { type: 'string' },
+    'refresh-token-ttl': { type: 'string' },
+    'clock-tolerance': { type: 'string' },
+    'rotate-refresh-tokens': { type: 'boolean' },
+    'backchannel-logout-uri': { type: 'string' },
+    'client-jwks': { type: 'string' },
   },
 });
 
@@ -50,12 +93,70 @@ const clientSecret = args['client-secret'] ?? process.env.CLIENT_SECRET;
 const redirectUris = args['redirect-uri']
   ?? (process.env.REDIRECT_URIS ?? '').split(/\s+/).filter(Boolean);
 
+const seconds = (option, env, fallback, min = 1) => {
+  const text = args[option] ?? process.env[env];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) fail(`--${option} must be a whole number of seconds >= ${min}, not ${JSON.stringify(text)}`);
+  return value;
+};
+const accessTokenTtl = seconds('access-token-ttl', 'ACCESS_TOKEN_TTL', 600);
+const idTokenTtl = seconds('id-token-ttl', 'ID_TOKEN_TTL', 600);
+const refreshTokenTtl = seconds('refresh-token-ttl', 'REFRESH_TOKEN_TTL', 3600);
+const clockTolerance = seconds('clock-tolerance', 'CLOCK_TOLERANCE', 15, 0);
+const rotateRefreshTokens = args['rotate-refresh-tokens'] ?? process.env.ROTATE_REFRESH_TOKENS === '1';
+const backchannelLogoutUri = args['backchannel-logout-uri'] ?? process.env.BACKCHANNEL_LOGOUT_URI;
+const clientJwksText = args['client-jwks'] ?? process.env.CLIENT_JWKS;
+
 const AUTH_METHODS = { google: 'client_secret_basic', microsoft: 'client_secret_post' };
-const authMethod = AUTH_METHODS[name];
-if (!authMethod) fail(`unknown provider name ${JSON.stringify(name)}: use google or microsoft`);
-if (!clientSecret) fail('a client secret is required (--client-secret or CLIENT_SECRET)');
+if (!AUTH_METHODS[name]) fail(`unknown provider name ${JSON.stringify(name)}: use google or microsoft`);
+const clientJwks = clientJwksText === undefined ? undefined : readJwks(clientJwksText);
+const authMethod = clientJwks ? 'private_key_jwt' : AUTH_METHODS[name];
+if (!clientSecret && !clientJwks) fail('a client secret is required (--client-secret or CLIENT_SECRET), or --client-jwks');
 if (redirectUris.length === 0) fail('at least one --redirect-uri (or REDIRECT_URIS) is required');
 if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`bad port ${port}`);
+if (backchannelLogoutUri !== undefined && !isLoopbackUrl(backchannelLogoutUri)) {
+  fail(`--backchannel-logout-uri ${backchannelLogoutUri} is not an http(s) URL on a loopback address`);
+}
+
+/** A public JWK Set from inline JSON or `@path`. */
+function readJwks(text) {
+  let json = text;
+  if (text.startsWith('@')) {
+    try {
+      json = readFileSync(text.slice(1), 'utf8');
+    } catch (err) {
+      fail(`cannot read --client-jwks file ${text.slice(1)}: ${err.message}`);
+    }
+  }
+  let jwks;
+  try {
+    jwks = JSON.parse(json);
+  } catch (err) {
+    fail(`--client-jwks is not JSON: ${err.message}`);
+  }
+  if (!Array.isArray(jwks?.keys) || jwks.keys.length === 0) fail('--client-jwks must be a JWK Set: {"keys": [...]}');
+  if (jwks.keys.some((k) => k.d !== undefined)) fail('--client-jwks must hold public keys only');
+  return jwks;
+}
+
+/** 127.0.0.0/8, [::1] or localhost. */
+function isLoopbackHost(hostname) {
+  const host = hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost') return true;
+  if (host.startsWith('::ffff:')) return isLoopbackHost(host.slice(7));
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+function isLoopbackUrl(text) {
+  try {
+    const url = new URL(text);
+    return ['http:', 'https:'].includes(url.protocol) && isLoopbackHost(url.hostname);
+  } catch {
+    return false;
+  }
+}
 
 function fail(message) {
   console.error(`provider.mjs: ${message}`);
@@ -96,20 +197,38 @@ await new Promise((resolve, reject) => {
 const actualPort = server.address().port;
 const issuer = `http://${host}:${actualPort}`;
 
+const client = {
+  client_id: clientId,
+  client_name: `tower-oidc-login e2e (${name})`,
+  redirect_uris: redirectUris,
+  post_logout_redirect_uris: redirectUris,
+  response_types: ['code'],
+  grant_types: ['authorization_code', 'refresh_token'],
+  token_endpoint_auth_method: authMethod,
+  id_token_signed_response_alg: 'RS256',
+};
+if (clientJwks) client.jwks = clientJwks;
+else client.client_secret = clientSecret;
+if (backchannelLogoutUri) {
+  client.backchannel_logout_uri = backchannelLogoutUri;
+  client.backchannel_logout_session_required = true;
+}
+
+// oidc-provider's own fetch refuses special-use addresses (loopback included) through an
+// undici dispatcher it passes in `options.dispatcher`. Everything here is on loopback, so
+// this test provider drops that dispatcher and refuses every other address instead.
+async function loopbackFetch(url, options) {
+  const target = new URL(url);
+  if (!isLoopbackHost(target.hostname)) {
+    throw new Error(`this test provider only calls loopback addresses, not ${target.hostname}`);
+  }
+  const { dispatcher: _ssrfGuard, ...rest } = options;
+  return globalThis.fetch(target, rest);
+}
+
 const provider = new Provider(issuer, {
-  clients: [
-    {
-      client_id: clientId,
-      client_secret: clientSecret,
-      client_name: `tower-oidc-login e2e (${name})`,
-      redirect_uris: redirectUris,
-      post_logout_redirect_uris: redirectUris,
-      response_types: ['code'],
-      grant_types: ['authorization_code', 'refresh_token'],
-      token_endpoint_auth_method: authMethod,
-      id_token_signed_response_alg: 'RS256',
-    },
-  ],
+  clients: [client],
+  fetch: loopbackFetch,
   jwks: { keys: [signingKey] },
   findAccount: async (_ctx, sub) => account(sub),
   claims: {
@@ -121,14 +240,19 @@ const provider = new Provider(issuer, {
   // the ID token even though an access token for userinfo is issued too.
   conformIdTokenClaims: false,
   pkce: { required: () => true },
+  clockTolerance,
   // Refresh tokens for offline_access (oidc-provider's default rule, spelled out).
-  issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
+  issueRefreshToken: async (_ctx, forClient, code) => forClient.grantTypeAllowed('refresh_token')
     && code.scopes.has('offline_access'),
+  // With --rotate-refresh-tokens every refresh rotates; otherwise oidc-provider's default
+  // (rotate late in a confidential client's token lifetime).
+  ...(rotateRefreshTokens ? { rotateRefreshToken: true } : {}),
   features: {
     devInteractions: { enabled: true },
     userinfo: { enabled: true },
     rpInitiatedLogout: { enabled: true },
     claimsParameter: { enabled: true },
+    backchannelLogout: { enabled: Boolean(backchannelLogoutUri) },
   },
   // Both providers share the host 127.0.0.1 with the app (cookies ignore ports): give this
   // one cookie names of its own, as a provider on its own host would effectively have.
@@ -141,13 +265,13 @@ const provider = new Provider(issuer, {
     },
   },
   ttl: {
-    AccessToken: 600,
+    AccessToken: accessTokenTtl,
     AuthorizationCode: 60,
-    IdToken: 600,
+    IdToken: idTokenTtl,
     Interaction: 600,
     Session: 3600,
-    Grant: 3600,
-    RefreshToken: 3600,
+    Grant: Math.max(3600, refreshTokenTtl),
+    RefreshToken: refreshTokenTtl,
   },
   renderError: async (ctx, out, _error) => {
     ctx.type = 'html';
@@ -186,7 +310,99 @@ for (const event of ['authorization.error', 'grant.error', 'end_session.error', 
   })}`));
 }
 
-server.on('request', provider.callback());
+// The grants of each account, for /__test/revoke.
+const grantsOf = new Map();
+provider.on('grant.saved', (grant) => {
+  if (!grantsOf.has(grant.accountId)) grantsOf.set(grant.accountId, new Set());
+  grantsOf.get(grant.accountId).add(grant.jti);
+});
+provider.on('authorization_code.saved', (code) => log(`EVENT authorization_code.saved ${JSON.stringify({
+  client_id: code.clientId, sub: code.accountId, sid: code.sid, grant_id: code.grantId,
+})}`));
+provider.on('backchannel.success', (_ctx, forClient, sub, sid) => log(
+  `EVENT backchannel.success ${JSON.stringify({ client_id: forClient.clientId, sub, sid })}`,
+));
+provider.on('backchannel.error', (_ctx, err, forClient, sub, sid) => log(
+  `EVENT backchannel.error ${JSON.stringify({ client_id: forClient.clientId, sub, sid, error: err?.message })}`,
+));
+
+/** Ends every grant of `sub`: its access tokens, refresh tokens and codes. */
+async function revokeGrants(sub) {
+  const grants = [...(grantsOf.get(sub) ?? [])];
+  grantsOf.delete(sub);
+  await Promise.all(grants.map((grantId) => Promise.all([
+    provider.AccessToken.revokeByGrantId(grantId),
+    provider.RefreshToken.revokeByGrantId(grantId),
+    provider.AuthorizationCode.revokeByGrantId(grantId),
+    provider.Grant.adapter.destroy(grantId),
+  ])));
+  return grants.length;
+}
+
+/** Sends the client a logout token for `sub` (and `sid`); the RP's status when it refused. */
+async function backchannelLogout(sub, sid) {
+  const found = await provider.Client.find(clientId);
+  if (!found?.backchannelLogoutUri) return { ok: false, status: null, error: 'no backchannel_logout_uri is registered (--backchannel-logout-uri)' };
+  try {
+    await found.backchannelLogout(sub, sid);
+    return { ok: true, status: 200, error: null };
+  } catch (err) {
+    return { ok: false, status: err.response?.status ?? null, error: err.message };
+  }
+}
+
+/** `/__test/…`: test-only admin endpoints for loopback callers. */
+async function admin(req, res) {
+  const answer = (status, body) => {
+    res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end(JSON.stringify(body));
+  };
+  if (!isLoopbackHost(req.socket.remoteAddress ?? '')) {
+    answer(403, { error: 'test endpoints answer loopback callers only' });
+    return;
+  }
+  const url = new URL(req.url, issuer);
+  if (req.method !== 'POST') {
+    answer(405, { error: 'use POST' });
+    return;
+  }
+  const sub = url.searchParams.get('sub');
+  const sid = url.searchParams.get('sid') ?? undefined;
+  if (!sub) {
+    answer(400, { error: 'sub is required' });
+    return;
+  }
+  switch (url.pathname) {
+    case '/__test/revoke': {
+      const grants = await revokeGrants(sub);
+      log(`EVENT test.revoke ${JSON.stringify({ sub, grants })}`);
+      answer(200, { sub, grants });
+      return;
+    }
+    case '/__test/backchannel': {
+      const result = await backchannelLogout(sub, sid);
+      log(`EVENT test.backchannel ${JSON.stringify({ sub, sid: sid ?? null, ...result })}`);
+      answer(result.ok ? 200 : 502, result);
+      return;
+    }
+    default:
+      answer(404, { error: 'unknown test endpoint' });
+  }
+}
+
+const callback = provider.callback();
+server.on('request', (req, res) => {
+  if (req.url.startsWith('/__test/')) {
+    log(`REQ ${req.method} ${req.url.split('?')[0]}`);
+    admin(req, res).catch((err) => {
+      log(`EVENT test.error ${JSON.stringify({ error: err.message })}`);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: 'test endpoint failed' }));
+    });
+    return;
+  }
+  callback(req, res);
+});
 
 log(`READY ${JSON.stringify({ name, issuer, port: actualPort, kid })}`);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end tests: the quickstart and hyper examples against a real, OpenID Certified
 # provider (oidc-provider, in e2e/) with plain HTTP and in headless Chromium (playwright-core
-# driving Debian's /usr/bin/chromium). Everything listens on and talks to 127.0.0.1 only.
+# driving Debian's /usr/bin/chromium), after a check of the test provider's own options
+# (provider.test.mjs). Everything listens on and talks to 127.0.0.1 only.
 #
 #   bash scripts/e2e.sh          # installs what it needs, builds the examples, runs e2e/*.test.mjs
 #
@@ -93,7 +94,7 @@ set +e
     exec setsid timeout --kill-after=10 600 node --test --test-concurrency=1 --test-timeout=120000 \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$scratch/results.tap" \
-        http.test.mjs browser.test.mjs
+        provider.test.mjs http.test.mjs browser.test.mjs
 ) &
 test_pgid=$!
 wait "$test_pgid"

@@ -206,12 +206,16 @@ pub enum Misbehaviour {
     Redirect(Endpoint),
 
     // ---------------------------------------------------------------------------------
-    // Token endpoint
+    // Token endpoint (code redemption and refresh alike)
     /// The token endpoint waits this long before answering (normally). Refuse when it is
     /// longer than the client's timeout.
     SlowTokenEndpoint(Duration),
     /// The token endpoint answers `500 Internal Server Error` with an HTML page. Refuse.
     TokenEndpointError,
+    /// The token endpoint answers `503 Service Unavailable` (with `Retry-After: 1` and an
+    /// OAuth `temporarily_unavailable` error), as a provider that is down for a moment does.
+    /// Refuse the login; a client refreshing a token keeps the session and answers 503.
+    TokenEndpointUnavailable,
     /// The token endpoint answers `200 OK` with an HTML page. Refuse.
     TokenResponseHtml,
     /// The token endpoint answers `200 OK`, `application/json`, with truncated JSON. Refuse.
@@ -231,6 +235,73 @@ pub enum Misbehaviour {
     /// `rp-userinfo-bad-sub-claim`: a client that calls userinfo refuses its answer
     /// (OpenID Connect Core 1.0 section 5.3.2).
     UserinfoWrongSubject,
+
+    // ---------------------------------------------------------------------------------
+    // Refresh (`grant_type=refresh_token`)
+    //
+    // Every ID-token misbehaviour above applies to refreshed ID tokens too, so switched on
+    // after the login it breaks the refreshed token only: `WrongIssuer` changes its `iss`,
+    // `WrongAudience` its `aud`, `AlgNone` leaves it unsigned, `BadSignature` corrupts it,
+    // `Expired` makes it stale (refuse each: OpenID Connect Core 1.0 section 12.2).
+    // `TokenResponseWithoutIdToken` makes a refresh answer without an ID token, which is
+    // valid (accept, keeping the claims). The token endpoint's failures
+    // (`TokenEndpointUnavailable`, `TokenEndpointError`, `SlowTokenEndpoint`, `Redirect`)
+    // hit refresh requests as well.
+    /// Refreshed ID tokens carry another `sub` (the user's with `-other` appended).
+    /// Refuse: a refreshed ID token keeps the original `sub` (OpenID Connect Core 1.0
+    /// section 12.2).
+    RefreshedIdTokenOtherSubject,
+    /// Refreshed ID tokens carry a `nonce` the client never sent. Refuse: if a refreshed ID
+    /// token has a nonce at all, it is the original one (OpenID Connect Core 1.0 section
+    /// 12.2, errata set 2).
+    RefreshedIdTokenOtherNonce,
+    /// Refreshed ID tokens carry the original login's `nonce` again. Accept: a refreshed ID
+    /// token should not have one, but when it has, it must be the original (OpenID Connect
+    /// Core 1.0 section 12.2, errata set 2).
+    RefreshedIdTokenOriginalNonce,
+
+    // ---------------------------------------------------------------------------------
+    // Microsoft Entra multi-tenant
+    /// On a provider built with
+    /// [`entra_multi_tenant`](super::DevProviderBuilder::entra_multi_tenant), ID tokens name
+    /// the issuer of another tenant than their `tid` (`<tid>-other`). Refuse: the templated
+    /// issuer must be filled with the token's own `tid`.
+    TenantIssuerMismatch,
+
+    // ---------------------------------------------------------------------------------
+    // Logout tokens (OpenID Connect Back-Channel Logout 1.0), sent by
+    // `DevProvider::backchannel_logout`. Each reproduces a case of the OpenID Foundation's
+    // back-channel RP tests (`oidcc-client-test-rp-backchannel-rpinitlogout-*`); "refuse"
+    // means the RP answers 400 and ends no session.
+    /// The logout token is unsigned (`"alg": "none"`). `…-alg-none`: refuse.
+    LogoutTokenAlgNone,
+    /// The logout token carries a corrupted RS256 signature. Refuse.
+    LogoutTokenBadSignature,
+    /// The logout token is an HS256 token keyed with the client secret. `…-wrong-alg`:
+    /// refuse.
+    LogoutTokenWrongAlg,
+    /// `aud` is the client id with `1` appended. `…-wrong-aud`: refuse.
+    LogoutTokenWrongAudience,
+    /// `iss` is the issuer with `1` appended to its path. `…-wrong-iss`: refuse.
+    LogoutTokenWrongIssuer,
+    /// The logout token has no `events` claim. `…-no-event`: refuse.
+    LogoutTokenNoEvents,
+    /// `events` holds another event (`http://schemas.openid.net/event/other`) instead of
+    /// the back-channel logout one. `…-wrong-event`: refuse.
+    LogoutTokenWrongEvent,
+    /// The logout token carries a `nonce`. `…-with-nonce`: refuse (Back-Channel Logout 1.0
+    /// section 2.4 prohibits it, so a logout token cannot pass for an ID token).
+    LogoutTokenWithNonce,
+    /// The logout token has neither `sid` nor `sub`. Refuse (section 2.4: at least one).
+    LogoutTokenNoSidNoSub,
+    /// The logout token expired two minutes ago (`iat` = now − 4 min, `exp` = now − 2 min).
+    /// Refuse.
+    LogoutTokenExpired,
+    /// The logout token reuses the `jti` of the previous logout token this provider sent
+    /// (with its own target and a fresh `iat`). Refuse: a `jti` is accepted once (section
+    /// 2.6). To send a token byte for byte again, see
+    /// [`DevProvider::send_logout_token`](super::DevProvider::send_logout_token).
+    LogoutTokenRepeatedJti,
 }
 
 /// The endpoint a [`Misbehaviour::Redirect`] applies to.
@@ -245,13 +316,18 @@ pub enum Endpoint {
     Token,
 }
 
+/// The default lifetime of access tokens and ID tokens: an hour, as most providers.
+pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
 /// Response-shaping settings, read under a lock and cloned once per request.
 #[derive(Clone, Debug)]
 pub(crate) struct Behaviour {
     /// How long an authorization code can be redeemed.
     pub(crate) code_lifetime: Duration,
-    /// `expires_in` of access tokens and the lifetime (`exp - iat`) of ID tokens.
-    pub(crate) token_lifetime: Duration,
+    /// `expires_in` of access tokens, and how long userinfo accepts them.
+    pub(crate) access_token_lifetime: Duration,
+    /// The lifetime (`exp - iat`) of ID tokens.
+    pub(crate) id_token_lifetime: Duration,
     /// What is switched on, at most one of each variant (one redirect per endpoint).
     pub(crate) misbehaviours: Vec<Misbehaviour>,
     /// What this crate's own tests switched on.
@@ -263,7 +339,8 @@ impl Default for Behaviour {
     fn default() -> Behaviour {
         Behaviour {
             code_lifetime: Duration::from_secs(60),
-            token_lifetime: Duration::from_secs(3600),
+            access_token_lifetime: DEFAULT_TOKEN_LIFETIME,
+            id_token_lifetime: DEFAULT_TOKEN_LIFETIME,
             misbehaviours: Vec::new(),
             #[cfg(test)]
             hooks: TestHooks::default(),

@@ -1,13 +1,10 @@
-//! [`DevProvider`], the handle to a running development provider, and
-//! [`DevProviderBuilder`], which configures and starts one.
+//! [`DevProvider`], the handle to a running development provider (started by the
+//! [builder](super::DevProviderBuilder)).
 
 use std::fmt;
-use std::io;
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use url::Url;
@@ -15,14 +12,12 @@ use url::Url;
 #[cfg(test)]
 use serde_json::{Map, Value};
 
-use super::behaviour::{Behaviour, Misbehaviour};
+use super::behaviour::Misbehaviour;
 #[cfg(test)]
 use super::behaviour::{Canned, Endpoint};
-use super::keys::SigningKeys;
-use super::records::{EndSessionCall, RequestCounts, TokenCall};
-use super::server::{self, lock, AcceptedAuth, Shared, SharedConfig};
+use super::records::{DevSession, EndSessionCall, RequestCounts, TokenCall};
+use super::server::{self, lock, Shared, Tenancy};
 use super::user::DevUser;
-use crate::config::TokenEndpointAuth;
 
 /// A running development OpenID provider. It stops when dropped, or with
 /// [`DevProvider::shutdown`].
@@ -50,28 +45,78 @@ pub struct DevProvider {
 }
 
 impl DevProvider {
-    /// Starts a provider on a random loopback port with client `dev-client` / `dev-secret`,
-    /// accepting any loopback redirect URI and both `client_secret_basic` and
-    /// `client_secret_post`. Must be called inside a Tokio runtime.
-    pub async fn start() -> io::Result<DevProvider> {
-        DevProvider::builder().start().await
+    /// The handle to a provider the builder started.
+    pub(crate) fn from_parts(
+        shared: Arc<Shared>,
+        port: u16,
+        shutdown: oneshot::Sender<()>,
+        task: JoinHandle<()>,
+    ) -> DevProvider {
+        DevProvider {
+            shared,
+            port,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
     }
 
-    /// A builder for a provider with another client, port, issuer path or registered
-    /// redirect URIs.
-    pub fn builder() -> DevProviderBuilder {
-        DevProviderBuilder::default()
+    /// The state the handlers share, for the parts of the handle in other files.
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// The issuer: `http://127.0.0.1:PORT` plus the issuer path, without a trailing slash.
+    /// For an [Entra multi-tenant](super::DevProviderBuilder::entra_multi_tenant) provider,
+    /// the template `http://127.0.0.1:PORT/{tenantid}/v2.0`.
     pub fn issuer(&self) -> String {
         self.shared.issuer.clone()
     }
 
-    /// The discovery document's URL: the issuer plus `/.well-known/openid-configuration`.
-    /// This is `server_metadata_url` in `secrets.toml`.
+    /// The discovery document's URL: the issuer plus `/.well-known/openid-configuration`
+    /// (for a multi-tenant provider, `common`'s:
+    /// `http://127.0.0.1:PORT/common/v2.0/.well-known/openid-configuration`). This is
+    /// `server_metadata_url` in `secrets.toml`.
     pub fn server_metadata_url(&self) -> String {
         self.shared.endpoint(server::DISCOVERY_PATH)
+    }
+
+    /// On a multi-tenant provider, the issuer of tenant `tid`:
+    /// `http://127.0.0.1:PORT/<tid>/v2.0`. On a single-tenant provider, the issuer.
+    pub fn tenant_issuer(&self, tid: &str) -> String {
+        self.shared.tenant_issuer(tid)
+    }
+
+    /// On a multi-tenant provider, the discovery document of `tenant`: a tenant id, or
+    /// `common` or `organizations` (`http://127.0.0.1:PORT/<tenant>/v2.0/.well-known/openid-configuration`).
+    /// On a single-tenant provider, [`DevProvider::server_metadata_url`].
+    pub fn tenant_metadata_url(&self, tenant: &str) -> String {
+        match self.shared.tenancy {
+            Tenancy::Single => self.server_metadata_url(),
+            Tenancy::EntraMultiTenant => format!(
+                "{}/{tenant}/v2.0{}",
+                self.shared.origin,
+                server::DISCOVERY_PATH
+            ),
+        }
+    }
+
+    /// Whether `url` is the authorization endpoint of one of a multi-tenant provider's
+    /// tenants (`/<tenant>/v2.0/authorize` at this provider), whatever the query.
+    pub(crate) fn is_tenant_authorization_url(&self, url: &Url) -> bool {
+        if self.shared.tenancy != Tenancy::EntraMultiTenant
+            || url.origin().ascii_serialization() != self.shared.origin
+        {
+            return false;
+        }
+        let mut segments = url.path().trim_start_matches('/').split('/');
+        let tenant = segments.next().unwrap_or_default();
+        !tenant.is_empty()
+            && tenant
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+            && segments.next() == Some("v2.0")
+            && segments.next() == Some(server::AUTHORIZE_PATH.trim_start_matches('/'))
+            && segments.next().is_none()
     }
 
     /// The authorization endpoint (the sign-in form).
@@ -185,6 +230,33 @@ impl DevProvider {
     /// How many requests each endpoint has received so far.
     pub fn request_counts(&self) -> RequestCounts {
         self.shared.counters.snapshot()
+    }
+
+    /// Ends every refresh token (and access token) issued to the user `sub`, as an
+    /// administrator disabling an account or revoking its sessions does: the next refresh
+    /// with one of them is refused with `invalid_grant`. Returns how many refresh tokens
+    /// ended (rotated-out ones included).
+    ///
+    /// ```
+    /// use tower_oidc_login::testing::DevProvider;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// let provider = DevProvider::start().await?;
+    /// assert_eq!(provider.revoke_grants("nobody"), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn revoke_grants(&self, sub: &str) -> usize {
+        let ended = self.shared.revoke_grants(sub);
+        tracing::debug!(ended, "development provider: grants revoked");
+        ended
+    }
+
+    /// Every sign-in so far (each a provider-side session with its own `sid`), oldest
+    /// first.
+    pub fn sessions(&self) -> Vec<DevSession> {
+        lock(&self.shared.sessions).clone()
     }
 
     /// The ID token the token endpoint issued last, for a test that checks what the app
@@ -389,229 +461,6 @@ impl fmt::Debug for DevProvider {
             .field("client_id", &self.shared.client_id)
             .finish_non_exhaustive()
     }
-}
-
-/// Configures a [`DevProvider`] before starting it.
-///
-/// ```
-/// use tower_oidc_login::testing::{DevProvider, TokenEndpointAuth};
-///
-/// # #[tokio::main(flavor = "current_thread")]
-/// # async fn main() -> std::io::Result<()> {
-/// let provider = DevProvider::builder()
-///     .client_id("my-app")
-///     .client_secret("s3cr3t:with%odd+chars&é")
-///     .redirect_uri("http://localhost:8000/oauth2callback")
-///     .token_endpoint_auth(TokenEndpointAuth::ClientSecretPost)
-///     .issuer_path("/tenant/v2.0")
-///     .start()
-///     .await?;
-/// assert!(provider.issuer().ends_with("/tenant/v2.0"));
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Clone)]
-pub struct DevProviderBuilder {
-    client_id: String,
-    client_secret: String,
-    port: u16,
-    redirect_uris: Vec<String>,
-    post_logout_redirect_uris: Vec<String>,
-    accepted_auth: AcceptedAuth,
-    issuer_path: String,
-    default_user: DevUser,
-}
-
-impl Default for DevProviderBuilder {
-    fn default() -> DevProviderBuilder {
-        DevProviderBuilder {
-            client_id: "dev-client".to_owned(),
-            client_secret: "dev-secret".to_owned(),
-            port: 0,
-            redirect_uris: Vec::new(),
-            post_logout_redirect_uris: Vec::new(),
-            accepted_auth: AcceptedAuth::Both,
-            issuer_path: String::new(),
-            default_user: DevUser::default(),
-        }
-    }
-}
-
-impl fmt::Debug for DevProviderBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DevProviderBuilder")
-            .field("client_id", &self.client_id)
-            .field("port", &self.port)
-            .field("redirect_uris", &self.redirect_uris)
-            .field("post_logout_redirect_uris", &self.post_logout_redirect_uris)
-            .field("accepted_auth", &self.accepted_auth)
-            .field("issuer_path", &self.issuer_path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl DevProviderBuilder {
-    /// The client id (default `dev-client`).
-    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
-        self.client_id = client_id.into();
-        self
-    }
-
-    /// The client secret (default `dev-secret`).
-    pub fn client_secret(mut self, client_secret: impl Into<String>) -> Self {
-        self.client_secret = client_secret.into();
-        self
-    }
-
-    /// Listens on this port of 127.0.0.1 instead of a random one (0, the default). A fixed
-    /// port lets a test start the app while the provider is down and bring the provider up
-    /// later at the same address:
-    ///
-    /// ```
-    /// use tower_oidc_login::testing::DevProvider;
-    ///
-    /// # #[tokio::main(flavor = "current_thread")]
-    /// # async fn main() -> std::io::Result<()> {
-    /// // Reserve a free port, then release it.
-    /// let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    /// // … start the app with `server_metadata_url = http://127.0.0.1:{port}/.well-known/…` …
-    /// let provider = DevProvider::builder().port(port).start().await?;
-    /// assert_eq!(provider.issuer(), format!("http://127.0.0.1:{port}"));
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Registers a redirect URI; call it again to register several. Authorization requests
-    /// must then use one of them exactly. With none registered (the default), any `http` URL
-    /// on `127.0.0.1`, `localhost` or `[::1]` is accepted.
-    pub fn redirect_uri(mut self, redirect_uri: impl Into<String>) -> Self {
-        self.redirect_uris.push(redirect_uri.into());
-        self
-    }
-
-    /// Registers a `post_logout_redirect_uri`; call it again to register several. The
-    /// end-session endpoint redirects to a registered post-logout URI or a registered
-    /// redirect URI (Streamlit logs out back to its `redirect_uri`); with neither
-    /// registered, to any loopback `http` URL.
-    pub fn post_logout_redirect_uri(mut self, uri: impl Into<String>) -> Self {
-        self.post_logout_redirect_uris.push(uri.into());
-        self
-    }
-
-    /// Accepts only this client authentication at the token endpoint and advertises only it
-    /// in `token_endpoint_auth_methods_supported`. By default both `client_secret_basic`
-    /// and `client_secret_post` are accepted and advertised.
-    pub fn token_endpoint_auth(mut self, method: TokenEndpointAuth) -> Self {
-        self.accepted_auth = AcceptedAuth::Only(method);
-        self
-    }
-
-    /// Appends a path to the issuer, as multi-tenant providers do (`/tenant/v2.0` makes the
-    /// issuer `http://127.0.0.1:PORT/tenant/v2.0`); every endpoint moves under it. Letters,
-    /// digits and `-._~` in `/`-separated segments; a trailing `/` is dropped.
-    pub fn issuer_path(mut self, path: impl Into<String>) -> Self {
-        self.issuer_path = path.into();
-        self
-    }
-
-    /// The user the sign-in form suggests (default "Dev User", `dev@example.com`); see
-    /// [`DevProvider::set_default_user`].
-    pub fn default_user(mut self, user: DevUser) -> Self {
-        self.default_user = user;
-        self
-    }
-
-    /// Binds `127.0.0.1:PORT` and starts serving on the current Tokio runtime.
-    ///
-    /// Fails with [`io::ErrorKind::InvalidInput`] for an empty client id, an invalid issuer
-    /// path or a registered URI that is not an absolute URL without fragment, and with the
-    /// bind error if the port is taken.
-    pub async fn start(self) -> io::Result<DevProvider> {
-        let invalid = |message: String| io::Error::new(io::ErrorKind::InvalidInput, message);
-        if self.client_id.is_empty() {
-            return Err(invalid(
-                "the development provider's client_id is empty".into(),
-            ));
-        }
-        let issuer_path = normalize_issuer_path(&self.issuer_path).ok_or_else(|| {
-            invalid(format!(
-                "invalid issuer path {:?}: use /-separated segments of letters, digits and -._~",
-                self.issuer_path
-            ))
-        })?;
-        for uri in self
-            .redirect_uris
-            .iter()
-            .chain(&self.post_logout_redirect_uris)
-        {
-            match Url::parse(uri) {
-                Ok(url) if url.fragment().is_none() => {}
-                _ => {
-                    return Err(invalid(format!(
-                        "registered URI {uri:?} is not an absolute URL without a fragment"
-                    )))
-                }
-            }
-        }
-        let keys = SigningKeys::load()?;
-
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, self.port)).await?;
-        let port = listener.local_addr()?.port();
-        let shared = Arc::new(Shared::new(SharedConfig {
-            issuer: format!("http://127.0.0.1:{port}{issuer_path}"),
-            client_id: self.client_id,
-            client_secret: self.client_secret,
-            redirect_uris: self.redirect_uris,
-            post_logout_redirect_uris: self.post_logout_redirect_uris,
-            accepted_auth: self.accepted_auth,
-            keys,
-            default_user: self.default_user,
-        }));
-        server::discovery_document(&shared, &Behaviour::default()).map_err(invalid)?;
-
-        let app = server::router(Arc::clone(&shared), &issuer_path);
-        let (signal, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                // A dropped sender is a stop signal too.
-                let _ = stop.await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "development provider stopped with an error");
-            }
-        });
-        tracing::debug!(issuer = %shared.issuer, "development provider started");
-        Ok(DevProvider {
-            shared,
-            port,
-            shutdown: Some(signal),
-            task: Some(task),
-        })
-    }
-}
-
-/// `""`, or `/seg/seg` with unreserved characters only (so it is both a valid URL path and a
-/// literal axum route).
-fn normalize_issuer_path(path: &str) -> Option<String> {
-    let trimmed = path.trim_end_matches('/');
-    if trimmed.is_empty() {
-        return Some(String::new());
-    }
-    let rest = trimmed.strip_prefix('/').unwrap_or(trimmed);
-    let valid_segment = |s: &str| {
-        !s.is_empty()
-            && s != "."
-            && s != ".."
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
-    };
-    rest.split('/')
-        .all(valid_segment)
-        .then(|| format!("/{rest}"))
 }
 
 /// A TOML basic string, escaped.

@@ -164,7 +164,7 @@ impl DevProvider {
     ///    expecting a redirect to this provider's authorization endpoint, and keeping every
     ///    cookie the app sets (such as its browser-binding cookie);
     /// 2. `GET` that authorization URL, expecting the sign-in form;
-    /// 3. `POST` the form as `user` (name, email, extra claims), expecting a redirect to the
+    /// 3. `POST` the form as `user` (name, email, extra and userinfo-only claims), expecting a redirect to the
     ///    app's callback;
     /// 4. `GET` the callback with the app's cookies, expecting a redirect and a session cookie.
     ///
@@ -207,12 +207,16 @@ impl DevProvider {
         jar.store(response.headers());
         let authorize = expect_redirect(step, response, &login).await?;
         let endpoint = self.authorization_endpoint();
-        if !same_endpoint(&authorize, &endpoint) {
+        if !same_endpoint(&authorize, &endpoint) && !self.is_tenant_authorization_url(&authorize) {
             return Err(DevLoginError::NotThisProvider {
                 expected: endpoint,
                 location: authorize.into(),
             });
         }
+        // The form posts back to the endpoint the app chose (a tenant's, on a multi-tenant
+        // provider).
+        let mut endpoint_url = authorize.clone();
+        endpoint_url.set_query(None);
 
         // 2. The provider shows its sign-in form, or sends an error back to the app.
         let step = LoginStep::Authorize;
@@ -240,19 +244,20 @@ impl DevProvider {
             .filter(|(name, _)| !FORM_FIELDS.contains(&name.as_ref()))
             .map(|(name, value)| (name.into_owned(), value.into_owned()))
             .collect();
-        let claims = user.form_claims();
-        let claims = if claims.is_empty() {
-            String::new()
-        } else {
-            serde_json::to_string(&claims).unwrap_or_default()
+        let text = |claims: &serde_json::Map<String, serde_json::Value>| {
+            if claims.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string(claims).unwrap_or_default()
+            }
         };
         form.extend([
             ("name".to_owned(), user.name().to_owned()),
             ("email".to_owned(), user.email().to_owned()),
-            ("claims".to_owned(), claims),
+            ("claims".to_owned(), text(&user.form_claims())),
+            ("userinfo_claims".to_owned(), text(user.userinfo_claims())),
             ("action".to_owned(), "sign_in".to_owned()),
         ]);
-        let endpoint_url = parse_url(step, &endpoint)?;
         let response = send(step, client.post(endpoint_url.clone()).form(&form)).await?;
         let callback = expect_redirect(step, response, &endpoint_url).await?;
         if let Some(refused) = refusal(step, &callback) {

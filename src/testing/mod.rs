@@ -22,9 +22,12 @@
 //! | Discovery | `GET /.well-known/openid-configuration` |
 //! | Key set | `GET /jwks` |
 //! | Authorization (sign-in form) | `GET /authorize`, `POST /authorize` |
-//! | Token | `POST /token` |
+//! | Token (codes and refresh tokens) | `POST /token` |
 //! | Userinfo | `GET` or `POST /userinfo` |
 //! | End session (logout) | `GET` or `POST /logout` |
+//!
+//! An [Entra multi-tenant](DevProviderBuilder::entra_multi_tenant) provider serves the same
+//! endpoints under `/common/v2.0`, `/organizations/v2.0` and `/<tenant id>/v2.0`.
 //!
 //! Some [misbehaviours](Misbehaviour) use three more: `GET /jwks/<random>` (the key set at a
 //! randomised `jwks_uri`), and `GET /attacker/jwks` and `GET /attacker/cert.pem`, where
@@ -85,6 +88,34 @@
 //! ```
 
 //!
+//! # Sessions, refresh tokens and logout notifications
+//!
+//! Each sign-in is a provider-side session with its own `sid`, carried by every ID token of
+//! that login ([`DevProvider::sessions`]). A code exchange with `offline_access` in the scope
+//! also yields a refresh token ([`DevProviderBuilder::refresh_tokens`]); refreshing rotates it
+//! ([`DevProviderBuilder::refresh_token_rotation`]) and answers with a new access token and
+//! a new ID token with the same `iss`, `sub`, `aud` and `sid` and no `nonce`. Short
+//! [access-token](DevProviderBuilder::access_token_lifetime) and
+//! [ID-token](DevProviderBuilder::id_token_lifetime) lifetimes let a test wait for expiry;
+//! [`DevProvider::revoke_grants`] ends a user's refresh tokens;
+//! [`RequestCounts::refresh`] counts refreshes apart from code redemptions.
+//!
+//! With a [`backchannel_logout_uri`](DevProviderBuilder::backchannel_logout_uri) registered,
+//! [`DevProvider::backchannel_logout`] posts a signed logout token for a `sid` or `sub` (see
+//! [`LogoutTarget`]) and returns the app's answer; the `LogoutToken*` misbehaviours break it
+//! the ways the OpenID Foundation's RP tests do. [`DevProvider::frontchannel_logout_url`]
+//! gives the URL of a front-channel logout.
+//!
+//! # Client authentication without a secret
+//!
+//! Besides `client_secret_basic` and `client_secret_post`, the token endpoint accepts
+//! `private_key_jwt` assertions signed with [registered keys](DevProviderBuilder::client_jwks)
+//! and tokens of a [trusted federated issuer](FederatedCredential) (Entra's federated
+//! identity credentials), chosen with [`DevProviderBuilder::client_auth_methods`].
+//! [`DevClientKey`] holds embedded RS256 and ES256 key pairs (with a certificate for the
+//! `x5t#S256` thumbprint) to sign them with; [`TokenCall`] records each assertion's header
+//! and claims.
+//!
 //! # Misbehaving on purpose
 //!
 //! A provider can be broken or hostile: a token with a wrong `iss`, an unsigned token, a key
@@ -116,11 +147,16 @@
 //! ```
 
 mod behaviour;
+mod builder;
+mod client_key;
 mod dev_provider;
 mod fallback;
+mod jwt;
 mod keys;
 mod login_as;
+mod logout;
 mod records;
+mod registration;
 mod server;
 mod tokens;
 mod user;
@@ -130,10 +166,16 @@ mod tests;
 
 pub use crate::config::TokenEndpointAuth;
 pub use behaviour::{Endpoint, Misbehaviour};
-pub use dev_provider::{DevProvider, DevProviderBuilder};
+pub use builder::DevProviderBuilder;
+pub use client_key::{DevClientKey, DevKeyError};
+pub use dev_provider::DevProvider;
 pub use fallback::{config_or_dev_provider, FallbackError, DEV_PROVIDER_VAR};
 pub use login_as::{DevLogin, DevLoginError, LoginStep};
-pub use records::{EndSessionCall, RequestCounts, TokenCall};
+pub use logout::{BackchannelDelivery, BackchannelError, LogoutTarget};
+pub use records::{DevSession, EndSessionCall, RequestCounts, TokenCall};
+pub use registration::{
+    ClientAuthMethod, FederatedCredential, RefreshTokenIssue, RefreshTokenRotation,
+};
 pub use user::DevUser;
 
 #[cfg(test)]

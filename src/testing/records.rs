@@ -1,6 +1,10 @@
 //! What the development provider counts and records about the requests it receives, for a
 //! test to check what a client asked.
 
+use serde_json::{Map, Value};
+
+use super::registration::ClientAuthMethod;
+
 /// How many requests each endpoint has received (valid or not), from
 /// [`DevProvider::request_counts`].
 ///
@@ -30,8 +34,11 @@ pub struct RequestCounts {
     pub authorize: u64,
     /// `POST /authorize`: submissions of the sign-in form (sign in or cancel).
     pub sign_in: u64,
-    /// `POST /token`.
+    /// `POST /token` other than refreshes: code redemptions (and requests with another or no
+    /// `grant_type`).
     pub token: u64,
+    /// `POST /token` with `grant_type=refresh_token`: refresh requests, valid or not.
+    pub refresh: u64,
     /// `/userinfo`.
     pub userinfo: u64,
     /// `/logout` (the end-session endpoint).
@@ -104,9 +111,20 @@ pub struct TokenCall {
     /// The `Authorization` header, as sent (`Basic …` for `client_secret_basic`).
     pub authorization: Option<String>,
     /// The form body's parameters, decoded, in the order sent: `grant_type`, `code`,
-    /// `redirect_uri`, `code_verifier`, and `client_id` and `client_secret` for
-    /// `client_secret_post`.
+    /// `redirect_uri`, `code_verifier` (or `refresh_token`), and `client_id` and
+    /// `client_secret` for `client_secret_post`, or `client_assertion_type` and
+    /// `client_assertion`.
     pub params: Vec<(String, String)>,
+    /// The client authentication method the request used, recognised from its shape (an
+    /// `Authorization: Basic` header, a `client_secret`, or a `client_assertion` whose `iss`
+    /// is the client id for `private_key_jwt`, anything else for a federated credential),
+    /// whether or not the credentials were right; `None` when it used none or several.
+    pub client_auth: Option<ClientAuthMethod>,
+    /// The `client_assertion`'s JOSE header, decoded but not verified (so a test can check
+    /// its `alg`, `kid`, `x5t#S256`); `None` without a decodable assertion.
+    pub client_assertion_header: Option<Map<String, Value>>,
+    /// The `client_assertion`'s claims, decoded but not verified.
+    pub client_assertion_claims: Option<Map<String, Value>>,
 }
 
 impl TokenCall {
@@ -117,4 +135,18 @@ impl TokenCall {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+}
+
+/// A sign-in at the development provider: a provider-side session, from
+/// [`DevProvider::sessions`]. Its `sid` is in every ID token issued for it, refreshed ones
+/// included, and is what logout notifications name.
+///
+/// [`DevProvider::sessions`]: crate::testing::DevProvider::sessions
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DevSession {
+    /// The session id (`sid` claim).
+    pub sid: String,
+    /// The user's `sub`.
+    pub sub: String,
 }

@@ -26,6 +26,12 @@ use url::Url;
 use super::server::is_loopback_http;
 use super::*;
 
+// The development provider's later additions, each driven over HTTP like the rest.
+mod assertions;
+mod logout;
+mod refresh;
+mod tenants;
+
 const REDIRECT: &str = "http://localhost:8000/oauth2callback";
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
@@ -104,6 +110,12 @@ impl Flow {
 
     /// Submits the sign-in form and returns the code.
     async fn sign_in(&self, provider: &DevProvider, user: &DevUser) -> String {
+        self.sign_in_at(provider, &provider.authorization_endpoint(), user)
+            .await
+    }
+
+    /// Submits the sign-in form to `endpoint` (a tenant's, on a multi-tenant provider).
+    async fn sign_in_at(&self, provider: &DevProvider, endpoint: &str, user: &DevUser) -> String {
         let mut form = self.params.clone();
         form.push(("name".into(), user.name().into()));
         form.push(("email".into(), user.email().into()));
@@ -111,9 +123,13 @@ impl Flow {
             "claims".into(),
             serde_json::to_string(user.claims()).expect("claims"),
         ));
+        form.push((
+            "userinfo_claims".into(),
+            serde_json::to_string(user.userinfo_claims()).expect("claims"),
+        ));
         form.push(("action".into(), "sign_in".into()));
         let response = http()
-            .post(provider.authorization_endpoint())
+            .post(endpoint)
             .form(&form)
             .send()
             .await
@@ -125,7 +141,9 @@ impl Flow {
             query_param(&location, "state").as_deref(),
             Some(&*self.state)
         );
-        assert_eq!(query_param(&location, "iss"), Some(provider.issuer()));
+        // A multi-tenant provider's issuer is a template: like Entra it sends no `iss`.
+        let expected_iss = (!provider.issuer().contains("{tenantid}")).then(|| provider.issuer());
+        assert_eq!(query_param(&location, "iss"), expected_iss);
         query_param(&location, "code").expect("code")
     }
 
@@ -200,7 +218,21 @@ async fn discovery_document_describes_the_provider() -> TestResult {
         json!(["RS256"])
     );
     assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
-    assert_eq!(doc["grant_types_supported"], json!(["authorization_code"]));
+    assert_eq!(
+        doc["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    for logout in [
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+    ] {
+        assert_eq!(doc[logout], true, "{logout}");
+    }
+    assert!(doc
+        .get("token_endpoint_auth_signing_alg_values_supported")
+        .is_none());
     assert_eq!(
         doc["token_endpoint_auth_methods_supported"],
         json!(["client_secret_basic", "client_secret_post"])

@@ -1,20 +1,17 @@
-//! ID tokens: header and claims written as JSON, then signed with openidconnect's JOSE keys.
-//!
-//! Writing the JSON directly (rather than through openidconnect's typed claims) is what lets
-//! a [`Misbehaviour`] remove a required claim, change a claim's shape or the header, or sign
-//! with the wrong algorithm or key.
+//! ID tokens: header and claims written as JSON (see [`super::jwt`]), bent by the ID-token
+//! misbehaviours, then signed.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use openidconnect::core::{CoreHmacKey, CoreJwsSigningAlgorithm};
-use openidconnect::PrivateSigningKey;
+use openidconnect::core::CoreJwsSigningAlgorithm;
 use rand::RngCore as _;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::behaviour::{Behaviour, Misbehaviour};
+use super::jwt::{self, Signer};
 use super::keys::SigningKeys;
 
 /// The `kid` of the key the `ForeignKeyIn*` misbehaviours sign with.
@@ -26,27 +23,23 @@ pub(crate) const ATTACKER_CERT_PATH: &str = "/attacker/cert.pem";
 
 /// Everything an ID token says.
 pub(crate) struct IdTokenInput<'a> {
-    /// The issuer the provider calls itself (see [`Misbehaviour::AnnounceIssuer`]).
-    pub(crate) issuer: &'a str,
+    /// The issuer the token names (see [`Misbehaviour::AnnounceIssuer`]; for an Entra
+    /// multi-tenant provider, the user's tenant's issuer).
+    pub(crate) issuer: String,
     /// Where the provider is really served (issuer path included), for `jku` and `x5u`.
     pub(crate) served_at: &'a str,
     pub(crate) client_id: &'a str,
     pub(crate) client_secret: &'a str,
+    /// The nonce to carry, if any (a refreshed ID token normally has none).
     pub(crate) nonce: Option<&'a str>,
+    /// The provider-side session (OpenID Connect Back-Channel Logout 1.0 section 2.1).
+    pub(crate) sid: Option<&'a str>,
     pub(crate) auth_time: SystemTime,
     pub(crate) lifetime: Duration,
     /// The user's claims, `sub` included.
     pub(crate) claims: Map<String, Value>,
     /// Bound to the ID token through `at_hash`.
     pub(crate) access_token: &'a str,
-}
-
-/// How the token is signed.
-enum Signer {
-    Rs256Current,
-    Rs256Other,
-    Hs256(Vec<u8>),
-    Unsigned,
 }
 
 /// Signs an ID token, RS256 unless a misbehaviour says otherwise; the error says why
@@ -86,21 +79,10 @@ pub(crate) fn sign_id_token(
         Signer::Rs256Current
     };
     let mut header = header;
-    let alg = match signer {
-        Signer::Unsigned => "none",
-        Signer::Hs256(_) => "HS256",
-        Signer::Rs256Current | Signer::Rs256Other => "RS256",
-    };
-    header.insert("alg".to_owned(), Value::String(alg.to_owned()));
+    header.insert("alg".to_owned(), Value::String(signer.alg().to_owned()));
     #[cfg(test)]
     let (header, payload) = behaviour.hooks.edit_id_token(header, payload);
 
-    let encode = |value: &Map<String, Value>| {
-        serde_json::to_vec(value)
-            .map(|json| URL_SAFE_NO_PAD.encode(json))
-            .map_err(|e| e.to_string())
-    };
-    let signing_input = format!("{}.{}", encode(&header)?, encode(&payload)?);
     let rsa_alg = CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256;
     // A test's edited header may name another RSA algorithm; the RSA signers then use it.
     #[cfg(test)]
@@ -109,32 +91,14 @@ pub(crate) fn sign_id_token(
         Some("RS512") => CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha512,
         _ => rsa_alg,
     };
-    let mut signature = match signer {
-        Signer::Unsigned => Vec::new(),
-        Signer::Hs256(key) => CoreHmacKey::new(key)
-            .sign(
-                &CoreJwsSigningAlgorithm::HmacSha256,
-                signing_input.as_bytes(),
-            )
-            .map_err(|e| e.to_string())?,
-        Signer::Rs256Current => keys
-            .signing_key()
-            .sign(&rsa_alg, signing_input.as_bytes())
-            .map_err(|e| e.to_string())?,
-        Signer::Rs256Other => keys
-            .other_key()
-            .sign(&rsa_alg, signing_input.as_bytes())
-            .map_err(|e| e.to_string())?,
-    };
-    if on(Misbehaviour::BadSignature) {
-        if let Some(last) = signature.last_mut() {
-            *last ^= 0x01;
-        }
-    }
-    Ok(format!(
-        "{signing_input}.{}",
-        URL_SAFE_NO_PAD.encode(signature)
-    ))
+    jwt::sign(
+        &header,
+        &payload,
+        &signer,
+        &rsa_alg,
+        keys,
+        on(Misbehaviour::BadSignature),
+    )
 }
 
 /// The JOSE header, without `alg`.
@@ -183,7 +147,7 @@ fn header(
 /// The claims.
 fn payload(input: IdTokenInput<'_>, behaviour: &Behaviour) -> Result<Map<String, Value>, String> {
     let on = |m: Misbehaviour| behaviour.has(&m);
-    let now = unix(SystemTime::now());
+    let now = jwt::now();
     let lifetime = i64::try_from(input.lifetime.as_secs()).unwrap_or(i64::MAX);
     let (iat, exp) = if on(Misbehaviour::Expired) {
         (now - 7 * 60, now - 6 * 60)
@@ -214,9 +178,9 @@ fn payload(input: IdTokenInput<'_>, behaviour: &Behaviour) -> Result<Map<String,
         claims.insert(name.to_owned(), value);
     };
     let issuer = if on(Misbehaviour::WrongIssuer) {
-        altered_issuer(input.issuer)
+        altered_issuer(&input.issuer)
     } else {
-        input.issuer.to_owned()
+        input.issuer
     };
     set("iss", Value::String(issuer));
     let client_id = || Value::String(input.client_id.to_owned());
@@ -238,9 +202,12 @@ fn payload(input: IdTokenInput<'_>, behaviour: &Behaviour) -> Result<Map<String,
         set("iat", Value::from(iat));
     }
     if on(Misbehaviour::NotYetValid) {
-        set("nbf", Value::from(unix(SystemTime::now()) + 600));
+        set("nbf", Value::from(now + 600));
     }
-    set("auth_time", Value::from(unix(input.auth_time)));
+    set("auth_time", Value::from(jwt::unix(input.auth_time)));
+    if let Some(sid) = input.sid {
+        set("sid", Value::String(sid.to_owned()));
+    }
     if let Some(nonce) = input.nonce.filter(|_| !on(Misbehaviour::NoNonce)) {
         let nonce = if on(Misbehaviour::WrongNonce) {
             format!("{nonce}1")
@@ -284,10 +251,4 @@ pub(crate) fn altered_issuer(issuer: &str) -> String {
 fn access_token_hash(access_token: &str) -> String {
     let digest = Sha256::digest(access_token.as_bytes());
     URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2])
-}
-
-fn unix(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 /// Claims the provider sets itself; a user cannot supply them because they describe the
 /// token and the login, not the person.
-const PROTOCOL_CLAIMS: [&str; 10] = [
+const PROTOCOL_CLAIMS: [&str; 11] = [
     "iss",
     "aud",
     "exp",
@@ -16,6 +16,7 @@ const PROTOCOL_CLAIMS: [&str; 10] = [
     "at_hash",
     "c_hash",
     "azp",
+    "sid",
 ];
 
 /// A user who signs in at the [`DevProvider`](super::DevProvider).
@@ -28,6 +29,11 @@ const PROTOCOL_CLAIMS: [&str; 10] = [
 ///
 /// `sub` defaults to a stable value derived from the email (case-insensitive): the same email
 /// always gets the same `sub`, across runs and machines.
+///
+/// Claims added with [`DevUser::userinfo_claim`] are in the userinfo response only, not in the
+/// ID token. The Microsoft Entra shapes have helpers: [`DevUser::with_tenant`] (`tid`),
+/// [`DevUser::with_login_hint`] (the `login_hint` optional claim) and
+/// [`DevUser::groups_overage`] (more than 200 groups).
 ///
 /// ```
 /// use tower_oidc_login::testing::DevUser;
@@ -47,6 +53,7 @@ pub struct DevUser {
     email: String,
     sub: Option<String>,
     claims: Map<String, Value>,
+    userinfo_claims: Map<String, Value>,
 }
 
 impl DevUser {
@@ -57,6 +64,7 @@ impl DevUser {
             email: email.into(),
             sub: None,
             claims: Map::new(),
+            userinfo_claims: Map::new(),
         }
     }
 
@@ -87,6 +95,82 @@ impl DevUser {
         self
     }
 
+    /// Adds (or replaces) a claim in the userinfo response only: the ID token does not carry
+    /// it, so only a client that calls userinfo sees it. Protocol claims and `sub` are
+    /// ignored here (userinfo's `sub` is the ID token's).
+    ///
+    /// ```
+    /// use tower_oidc_login::testing::DevUser;
+    ///
+    /// let user = DevUser::new("Ada", "ada@example.com").userinfo_claim("department", "R&D");
+    /// assert_eq!(user.userinfo_claims()["department"], "R&D");
+    /// assert!(user.claims().get("department").is_none());
+    /// ```
+    pub fn userinfo_claim(mut self, name: impl Into<String>, value: impl Into<Value>) -> DevUser {
+        let name = name.into();
+        if name == "sub" || PROTOCOL_CLAIMS.contains(&name.as_str()) {
+            tracing::debug!(claim = %name, "development provider: ignoring a protocol claim for userinfo");
+        } else {
+            self.userinfo_claims.insert(name, value.into());
+        }
+        self
+    }
+
+    /// Puts the user in this Microsoft Entra tenant: the `tid` claim. On a provider built
+    /// with [`entra_multi_tenant`](super::DevProviderBuilder::entra_multi_tenant), the ID
+    /// token's `iss` names this tenant; a user without one belongs to the tenant they signed
+    /// in through, or to [`DevUser::DEFAULT_TENANT`] when that was `common` or
+    /// `organizations`.
+    ///
+    /// ```
+    /// use tower_oidc_login::testing::DevUser;
+    ///
+    /// let user = DevUser::new("Ada", "ada@contoso.example")
+    ///     .with_tenant("72f988bf-0000-4000-8000-000000000001");
+    /// assert_eq!(user.tenant(), Some("72f988bf-0000-4000-8000-000000000001"));
+    /// ```
+    pub fn with_tenant(self, tid: impl Into<String>) -> DevUser {
+        self.claim("tid", tid.into())
+    }
+
+    /// The tenant set with [`DevUser::with_tenant`] (a string `tid` claim), if any.
+    pub fn tenant(&self) -> Option<&str> {
+        self.claims.get("tid").and_then(Value::as_str)
+    }
+
+    /// Microsoft Entra's `login_hint` optional claim: an opaque value the app sends back as
+    /// `logout_hint` on RP-initiated logout so that Entra signs out this account without
+    /// asking which one. Entra's value is opaque (base64 text); any string works here.
+    pub fn with_login_hint(self, hint: impl Into<String>) -> DevUser {
+        self.claim("login_hint", hint.into())
+    }
+
+    /// Microsoft Entra's groups overage: when a user is in more than 200 groups (more than
+    /// 150 for SAML), the token carries no `groups` claim but points at where to fetch them:
+    /// `"_claim_names": {"groups": "src1"}` and `"_claim_sources": {"src1": {"endpoint":
+    /// endpoint}}` (OpenID Connect Core 1.0 section 5.6.2 distributed claims; Entra's
+    /// endpoint is a Microsoft Graph URL such as
+    /// `https://graph.microsoft.com/v1.0/users/{oid}/getMemberObjects`). Any `groups` claim
+    /// the user had is removed.
+    ///
+    /// ```
+    /// use tower_oidc_login::testing::DevUser;
+    ///
+    /// let user = DevUser::new("Ada", "ada@example.com")
+    ///     .claim("groups", serde_json::json!(["g1"]))
+    ///     .groups_overage("http://127.0.0.1:9000/users/ada/getMemberObjects");
+    /// assert!(user.claims().get("groups").is_none());
+    /// assert_eq!(user.claims()["_claim_names"]["groups"], "src1");
+    /// ```
+    pub fn groups_overage(mut self, endpoint: impl Into<String>) -> DevUser {
+        self.claims.remove("groups");
+        self.claim("_claim_names", serde_json::json!({ "groups": "src1" }))
+            .claim(
+                "_claim_sources",
+                serde_json::json!({ "src1": { "endpoint": endpoint.into() } }),
+            )
+    }
+
     /// The display name.
     pub fn name(&self) -> &str {
         &self.name
@@ -113,9 +197,14 @@ impl DevUser {
         }
     }
 
-    /// The claims added with [`DevUser::claim`].
+    /// The claims added with [`DevUser::claim`] (and the Entra helpers).
     pub fn claims(&self) -> &Map<String, Value> {
         &self.claims
+    }
+
+    /// The claims added with [`DevUser::userinfo_claim`].
+    pub fn userinfo_claims(&self) -> &Map<String, Value> {
+        &self.userinfo_claims
     }
 
     /// What the sign-in form's "Extra claims" box holds for this user: the extra claims, plus
@@ -146,6 +235,12 @@ impl DevUser {
         }
         claims
     }
+}
+
+impl DevUser {
+    /// The tenant (`tid`) of a user without one who signs in through `common` or
+    /// `organizations` at an Entra multi-tenant development provider.
+    pub const DEFAULT_TENANT: &'static str = "00000000-0000-4000-8000-000000000001";
 }
 
 impl Default for DevUser {

@@ -11,15 +11,17 @@ use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::pages::{self, FORM_FIELDS};
 use super::params::Params;
+use super::realm::{Realm, Tenancy};
 use super::respond::{error_page, html, redirect, with_query};
-use super::state::{bump, is_pkce_value, lock, CodeGrant, Shared, AUTHORIZE_PATH};
+use super::state::{bump, is_pkce_value, lock, CodeGrant, Login, Shared, AUTHORIZE_PATH};
 use crate::testing::behaviour::{Behaviour, Misbehaviour};
+use crate::testing::records::DevSession;
 use crate::testing::tokens::altered_issuer;
 use crate::testing::user::DevUser;
 use crate::util::random_token;
@@ -171,7 +173,8 @@ fn validate_authorize(shared: &Shared, params: &Params) -> Result<AuthorizeReque
 }
 
 /// An authorization response, error or success, with `iss` (RFC 9207) unless a misbehaviour
-/// drops or alters it.
+/// drops or alters it, or the provider is multi-tenant (Entra sends no `iss`: its issuer is a
+/// template).
 fn authorization_response(
     shared: &Shared,
     behaviour: &Behaviour,
@@ -186,7 +189,9 @@ fn authorization_response(
     }
     let issuer = shared.issuer_for(behaviour);
     let wrong_issuer = altered_issuer(issuer);
-    if behaviour.has(&Misbehaviour::WrongAuthorizationResponseIss) {
+    if shared.tenancy == Tenancy::EntraMultiTenant {
+        // No `iss` at all, as Entra's multi-tenant endpoints.
+    } else if behaviour.has(&Misbehaviour::WrongAuthorizationResponseIss) {
         all.push(("iss", &wrong_issuer));
     } else if !behaviour.any(&[
         Misbehaviour::NoAuthorizationResponseIss,
@@ -233,9 +238,11 @@ fn reject(
 /// `GET /authorize`: the sign-in form for a valid authorization request.
 pub(crate) async fn authorize_page(
     State(shared): State<Arc<Shared>>,
+    uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
     bump(&shared.counters.authorize);
+    let realm = Realm::of(shared.tenancy, uri.path());
     let behaviour = shared.behaviour();
     let params = Params::parse(query.unwrap_or_default().as_bytes());
     let request = match validate_authorize(&shared, &params) {
@@ -266,33 +273,45 @@ pub(crate) async fn authorize_page(
         .login_hint
         .clone()
         .unwrap_or_else(|| user.email().to_owned());
-    let claims = user.form_claims();
-    let claims_text = if claims.is_empty() {
-        String::new()
-    } else {
-        serde_json::to_string_pretty(&claims).unwrap_or_default()
+    let text = |claims: &Map<String, Value>| {
+        if claims.is_empty() {
+            String::new()
+        } else {
+            serde_json::to_string_pretty(claims).unwrap_or_default()
+        }
     };
     sign_in_form(
         &shared,
+        &realm,
         &request,
         StatusCode::OK,
-        user.name(),
-        &email,
-        &claims_text,
+        &FormValues {
+            name: user.name(),
+            email: &email,
+            claims: &text(&user.form_claims()),
+            userinfo_claims: &text(user.userinfo_claims()),
+        },
         None,
     )
 }
 
+/// What the sign-in form's fields hold.
+struct FormValues<'a> {
+    name: &'a str,
+    email: &'a str,
+    claims: &'a str,
+    userinfo_claims: &'a str,
+}
+
 fn sign_in_form(
     shared: &Shared,
+    realm: &Realm,
     request: &AuthorizeRequest,
     status: StatusCode,
-    name: &str,
-    email: &str,
-    claims: &str,
+    values: &FormValues<'_>,
     problem: Option<&str>,
 ) -> Response {
-    let action = shared.endpoint(AUTHORIZE_PATH);
+    let action = shared.endpoint_in(realm, AUTHORIZE_PATH);
     html(
         status,
         pages::sign_in(&pages::SignIn {
@@ -300,17 +319,23 @@ fn sign_in_form(
             client_id: &request.client_id,
             redirect_uri: &request.redirect_uri,
             hidden: &request.hidden,
-            name,
-            email,
-            claims,
+            name: values.name,
+            email: values.email,
+            claims: values.claims,
+            userinfo_claims: values.userinfo_claims,
             problem,
         }),
     )
 }
 
 /// `POST /authorize`: the sign-in form's submission.
-pub(crate) async fn authorize_submit(State(shared): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(crate) async fn authorize_submit(
+    State(shared): State<Arc<Shared>>,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
     bump(&shared.counters.sign_in);
+    let realm = Realm::of(shared.tenancy, uri.path());
     let behaviour = shared.behaviour();
     let params = Params::parse(&body);
     let request = match validate_authorize(&shared, &params) {
@@ -318,7 +343,12 @@ pub(crate) async fn authorize_submit(State(shared): State<Arc<Shared>>, body: By
         Err(rejection) => return reject(&shared, &behaviour, rejection, StatusCode::SEE_OTHER),
     };
     let field = |name: &str| params.first(name).unwrap_or_default().trim().to_owned();
-    let (name, email, claims_text) = (field("name"), field("email"), field("claims"));
+    let (name, email, claims_text, userinfo_text) = (
+        field("name"),
+        field("email"),
+        field("claims"),
+        field("userinfo_claims"),
+    );
     match params.first("action").unwrap_or("sign_in") {
         "sign_in" => {}
         "cancel" => {
@@ -347,11 +377,15 @@ pub(crate) async fn authorize_submit(State(shared): State<Arc<Shared>>, body: By
         tracing::debug!(reason = %problem, "development provider: sign-in form refused");
         sign_in_form(
             &shared,
+            &realm,
             &request,
             StatusCode::BAD_REQUEST,
-            &name,
-            &email,
-            &claims_text,
+            &FormValues {
+                name: &name,
+                email: &email,
+                claims: &claims_text,
+                userinfo_claims: &userinfo_text,
+            },
             Some(problem),
         )
     };
@@ -359,22 +393,47 @@ pub(crate) async fn authorize_submit(State(shared): State<Arc<Shared>>, body: By
         return form_problem("Enter an email address.");
     }
     let mut user = DevUser::new(name.clone(), email.clone());
-    if !claims_text.is_empty() {
-        match serde_json::from_str::<Value>(&claims_text) {
+    for (label, text, userinfo_only) in [
+        ("Extra claims", &claims_text, false),
+        ("Userinfo-only claims", &userinfo_text, true),
+    ] {
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(extra)) => {
                 for (claim, value) in extra {
-                    user = user.claim(claim, value);
+                    user = if userinfo_only {
+                        user.userinfo_claim(claim, value)
+                    } else {
+                        user.claim(claim, value)
+                    };
                 }
             }
             Ok(_) => {
-                return form_problem(
-                    "Extra claims must be a JSON object, like {\"groups\": [\"admin\"]}.",
-                )
+                return form_problem(&format!(
+                    "{label} must be a JSON object, like {{\"groups\": [\"admin\"]}}."
+                ))
             }
-            Err(e) => return form_problem(&format!("Extra claims are not valid JSON: {e}.")),
+            Err(e) => return form_problem(&format!("{label} are not valid JSON: {e}.")),
         }
     }
+    let mut claims = user.profile_claims();
+    if let (Tenancy::EntraMultiTenant, None) = (shared.tenancy, user.tenant()) {
+        // Entra puts the user in the tenant they signed in through; `common` and
+        // `organizations` do not name one.
+        let tid = match &realm {
+            Realm::Tenant(tid) => tid.as_str(),
+            Realm::Single | Realm::Template(_) => DevUser::DEFAULT_TENANT,
+        };
+        claims.insert("tid".to_owned(), Value::String(tid.to_owned()));
+    }
 
+    let sid = random_token();
+    lock(&shared.sessions).push(DevSession {
+        sid: sid.clone(),
+        sub: user.subject(),
+    });
     let code = random_token();
     let now = Instant::now();
     {
@@ -383,13 +442,17 @@ pub(crate) async fn authorize_submit(State(shared): State<Arc<Shared>>, body: By
         codes.insert(
             code.clone(),
             CodeGrant {
-                client_id: request.client_id.clone(),
+                login: Login {
+                    client_id: request.client_id.clone(),
+                    scope: request.scope.clone(),
+                    nonce: request.nonce.clone(),
+                    claims,
+                    userinfo_claims: user.userinfo_claims().clone(),
+                    auth_time: SystemTime::now(),
+                    sid,
+                },
                 redirect_uri: request.redirect_uri.clone(),
-                nonce: request.nonce.clone(),
                 code_challenge: request.code_challenge.clone(),
-                scope: request.scope.clone(),
-                claims: user.profile_claims(),
-                auth_time: SystemTime::now(),
                 expires: now + behaviour.code_lifetime,
                 used: false,
                 issued_token: None,

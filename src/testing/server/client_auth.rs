@@ -1,23 +1,55 @@
 //! Client authentication at the token endpoint: `client_secret_basic` (RFC 6749 section
-//! 2.3.1, id and secret form-encoded before Base64) or `client_secret_post`, never both, and
-//! only the methods the provider accepts.
+//! 2.3.1, id and secret form-encoded before Base64), `client_secret_post`, or a client
+//! assertion (see [`super::client_assertion`]); exactly one per request, and only the methods
+//! the provider accepts.
 
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use subtle::ConstantTimeEq as _;
 
+use super::client_assertion::{assertion_kind, verify_assertion, TokenRequestTarget};
 use super::params::Params;
 use super::respond::TokenError;
 use super::state::Shared;
-use crate::config::TokenEndpointAuth;
+use crate::testing::jwt;
+use crate::testing::registration::ClientAuthMethod;
 
-/// Checks the client's credentials in the `Authorization` header or the form body.
+/// The method a request uses, from its shape alone (for the record of what a client sent):
+/// `None` when it carries no credentials or several kinds.
+pub(crate) fn recognised_method(
+    shared: &Shared,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Option<ClientAuthMethod> {
+    let mut found = Vec::new();
+    if headers.contains_key(header::AUTHORIZATION) {
+        found.push(ClientAuthMethod::ClientSecretBasic);
+    }
+    if params.first("client_secret").is_some() {
+        found.push(ClientAuthMethod::ClientSecretPost);
+    }
+    if let Some(assertion) = params.first("client_assertion") {
+        found.push(
+            jwt::decode(assertion)
+                .map(|decoded| assertion_kind(shared, &decoded.claims))
+                .unwrap_or(ClientAuthMethod::PrivateKeyJwt),
+        );
+    }
+    match found.as_slice() {
+        [only] => Some(*only),
+        _ => None,
+    }
+}
+
+/// Checks the client's credentials in the `Authorization` header or the form body; the
+/// method it authenticated with.
 pub(crate) fn authenticate_client(
     shared: &Shared,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<(), TokenError> {
+    target: &TokenRequestTarget,
+) -> Result<ClientAuthMethod, TokenError> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => Some(
@@ -26,56 +58,56 @@ pub(crate) fn authenticate_client(
             })?,
         ),
     };
-    let body_id = params
-        .get("client_id")
-        .map_err(|e| TokenError::bad_request("invalid_request", e))?;
-    let body_secret = params
-        .get("client_secret")
-        .map_err(|e| TokenError::bad_request("invalid_request", e))?;
+    let single = |name: &str| {
+        params
+            .get(name)
+            .map_err(|e| TokenError::bad_request("invalid_request", e))
+    };
+    let body_id = single("client_id")?;
+    let body_secret = single("client_secret")?;
+    let assertion =
+        single("client_assertion")?.is_some() || single("client_assertion_type")?.is_some();
 
-    let (method, id, secret) = match (basic, body_secret) {
-        (Some(_), Some(_)) => {
+    let (method, id, secret) = match (basic, body_secret, assertion) {
+        (Some(_), Some(_), _) | (Some(_), _, true) | (_, Some(_), true) => {
             return Err(TokenError::bad_request(
                 "invalid_request",
-                "use one client authentication method, not both Basic and client_secret",
+                "use one client authentication method, not several (Basic, client_secret, client_assertion)",
             ))
         }
-        (Some((id, secret)), None) => {
+        (None, None, true) => return verify_assertion(shared, params, target),
+        (Some((id, secret)), None, false) => {
             if body_id.is_some_and(|body_id| body_id != id) {
                 return Err(TokenError::invalid_client(
                     "client_id in the body differs from the one in the Authorization header",
                     true,
                 ));
             }
-            (TokenEndpointAuth::ClientSecretBasic, id, secret)
+            (ClientAuthMethod::ClientSecretBasic, id, secret)
         }
-        (None, Some(secret)) => {
+        (None, Some(secret), false) => {
             let id = body_id.ok_or_else(|| {
                 TokenError::invalid_client("client_secret without client_id", false)
             })?;
             (
-                TokenEndpointAuth::ClientSecretPost,
+                ClientAuthMethod::ClientSecretPost,
                 id.to_owned(),
                 secret.to_owned(),
             )
         }
-        (None, None) => {
+        (None, None, false) => {
             return Err(TokenError::invalid_client(
                 "client authentication is required",
                 shared
                     .accepted_auth
-                    .accepts(TokenEndpointAuth::ClientSecretBasic),
+                    .accepts(ClientAuthMethod::ClientSecretBasic),
             ))
         }
     };
-    let basic_used = method == TokenEndpointAuth::ClientSecretBasic;
+    let basic_used = method == ClientAuthMethod::ClientSecretBasic;
     if !shared.accepted_auth.accepts(method) {
-        let name = match method {
-            TokenEndpointAuth::ClientSecretBasic => "client_secret_basic",
-            TokenEndpointAuth::ClientSecretPost => "client_secret_post",
-        };
         return Err(TokenError::invalid_client(
-            format!("{name} is not accepted by this provider"),
+            format!("{} is not accepted by this provider", method.as_str()),
             basic_used,
         ));
     }
@@ -87,7 +119,7 @@ pub(crate) fn authenticate_client(
             basic_used,
         ));
     }
-    Ok(())
+    Ok(method)
 }
 
 /// `Basic base64(urlencode(id) ":" urlencode(secret))`, decoded (RFC 6749 section 2.3.1).

@@ -18,6 +18,7 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::realm::{Realm, Tenancy};
 use super::respond::{json_response, misbehaving_redirect, plain};
 use super::state::{bump, Shared, AUTHORIZE_PATH, END_SESSION_PATH, TOKEN_PATH, USERINFO_PATH};
 use crate::testing::behaviour::{Behaviour, Endpoint, Misbehaviour};
@@ -28,6 +29,12 @@ struct ExtraMetadata {
     code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: every authorization response carries `iss`.
     authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect Back-Channel Logout 1.0 section 2.1.
+    backchannel_logout_supported: bool,
+    backchannel_logout_session_supported: bool,
+    /// OpenID Connect Front-Channel Logout 1.0 section 3.
+    frontchannel_logout_supported: bool,
+    frontchannel_logout_session_supported: bool,
 }
 
 impl AdditionalProviderMetadata for ExtraMetadata {}
@@ -47,7 +54,7 @@ type DevProviderMetadata = ProviderMetadata<
     CoreSubjectIdentifierType,
 >;
 
-const CLAIMS_SUPPORTED: [&str; 12] = [
+const CLAIMS_SUPPORTED: [&str; 13] = [
     "sub",
     "iss",
     "aud",
@@ -60,44 +67,65 @@ const CLAIMS_SUPPORTED: [&str; 12] = [
     "email",
     "email_verified",
     "preferred_username",
+    "sid",
 ];
 
-/// Also called at start-up, so an issuer that cannot be expressed fails `start()` rather
-/// than every discovery request.
-pub(crate) fn discovery_document(shared: &Shared, behaviour: &Behaviour) -> Result<Value, String> {
+/// The discovery document of `realm` (the provider's only one, or on a multi-tenant
+/// provider `common`, `organizations` or one tenant's). Also called at start-up, so an issuer
+/// that cannot be expressed fails `start()` rather than every discovery request.
+pub(crate) fn discovery_document(
+    shared: &Shared,
+    behaviour: &Behaviour,
+    realm: &Realm,
+) -> Result<Value, String> {
     let url_err = |e: url::ParseError| e.to_string();
+    let endpoint = |path: &str| shared.endpoint_in(realm, path);
+    let issuer = shared.issuer_of(realm);
     let metadata = DevProviderMetadata::new(
-        IssuerUrl::new(shared.issuer.clone()).map_err(url_err)?,
-        AuthUrl::new(shared.endpoint(AUTHORIZE_PATH)).map_err(url_err)?,
-        JsonWebKeySetUrl::new(shared.jwks_uri(behaviour)).map_err(url_err)?,
+        IssuerUrl::new(issuer.clone()).map_err(url_err)?,
+        AuthUrl::new(endpoint(AUTHORIZE_PATH)).map_err(url_err)?,
+        JsonWebKeySetUrl::new(shared.jwks_uri(behaviour, realm)).map_err(url_err)?,
         vec![ResponseTypes::new(vec![CoreResponseType::Code])],
         vec![CoreSubjectIdentifierType::Public],
         vec![CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256],
         LogoutProviderMetadata {
             end_session_endpoint: Some(
-                EndSessionUrl::new(shared.endpoint(END_SESSION_PATH)).map_err(url_err)?,
+                EndSessionUrl::new(endpoint(END_SESSION_PATH)).map_err(url_err)?,
             ),
             additional_metadata: ExtraMetadata {
                 code_challenge_methods_supported: vec!["S256".to_owned()],
                 authorization_response_iss_parameter_supported: true,
+                backchannel_logout_supported: true,
+                backchannel_logout_session_supported: true,
+                frontchannel_logout_supported: true,
+                frontchannel_logout_session_supported: true,
             },
         },
     )
-    .set_token_endpoint(Some(
-        TokenUrl::new(shared.endpoint(TOKEN_PATH)).map_err(url_err)?,
-    ))
+    .set_token_endpoint(Some(TokenUrl::new(endpoint(TOKEN_PATH)).map_err(url_err)?))
     .set_userinfo_endpoint(Some(
-        UserInfoUrl::new(shared.endpoint(USERINFO_PATH)).map_err(url_err)?,
+        UserInfoUrl::new(endpoint(USERINFO_PATH)).map_err(url_err)?,
     ))
     .set_scopes_supported(Some(
-        ["openid", "email", "profile"]
+        ["openid", "email", "profile", "offline_access"]
             .into_iter()
             .map(|s| Scope::new(s.to_owned()))
             .collect(),
     ))
     .set_response_modes_supported(Some(vec![CoreResponseMode::Query]))
-    .set_grant_types_supported(Some(vec![CoreGrantType::AuthorizationCode]))
+    .set_grant_types_supported(Some(vec![
+        CoreGrantType::AuthorizationCode,
+        CoreGrantType::RefreshToken,
+    ]))
     .set_token_endpoint_auth_methods_supported(Some(shared.accepted_auth.advertised()))
+    .set_token_endpoint_auth_signing_alg_values_supported(
+        shared.accepted_auth.any_assertion().then(|| {
+            vec![
+                CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            ]
+        }),
+    )
     .set_claims_supported(Some(
         CLAIMS_SUPPORTED
             .into_iter()
@@ -106,6 +134,12 @@ pub(crate) fn discovery_document(shared: &Shared, behaviour: &Behaviour) -> Resu
     ));
     let mut document = serde_json::to_value(&metadata).map_err(|e| e.to_string())?;
     if let Value::Object(fields) = &mut document {
+        // The templated issuer verbatim (a URL type would percent-encode its braces).
+        fields.insert("issuer".to_owned(), Value::String(issuer));
+        if shared.tenancy == Tenancy::EntraMultiTenant {
+            // Entra sends no `iss` in authorization responses and says so by not advertising it.
+            fields.remove("authorization_response_iss_parameter_supported");
+        }
         misbehave_in_discovery(fields, behaviour);
         #[cfg(test)]
         behaviour.hooks.edit_discovery(fields);
@@ -167,7 +201,8 @@ pub(crate) async fn discovery(
         return response;
     }
     tracing::debug!("development provider: discovery");
-    match discovery_document(&shared, &behaviour) {
+    let realm = Realm::of(shared.tenancy, uri.path());
+    match discovery_document(&shared, &behaviour, &realm) {
         Ok(document) => json_response(StatusCode::OK, &document),
         Err(e) => {
             tracing::error!(error = %e, "development provider: discovery document failed");

@@ -1,6 +1,7 @@
 //! The key set (`jwks_uri`): the public half of the key that signs ID tokens, and whatever the
 //! key-set misbehaviours add, remove or move.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -31,13 +32,15 @@ pub(crate) async fn jwks(
 /// `GET /jwks/<suffix>`: the key set under [`Misbehaviour::RandomJwksUri`].
 pub(crate) async fn jwks_suffixed(
     State(shared): State<Arc<Shared>>,
-    Path(suffix): Path<String>,
+    // All of the path's parameters: a multi-tenant provider's routes have `tenant` too.
+    Path(path): Path<HashMap<String, String>>,
     uri: Uri,
     RawQuery(query): RawQuery,
 ) -> Response {
     bump(&shared.counters.jwks);
     let behaviour = shared.behaviour();
-    if !behaviour.has(&Misbehaviour::RandomJwksUri) || suffix != shared.jwks_suffix {
+    let suffix = path.get("suffix").map(String::as_str);
+    if !behaviour.has(&Misbehaviour::RandomJwksUri) || suffix != Some(&shared.jwks_suffix) {
         return not_found().await;
     }
     key_set(&shared, &behaviour, &uri, query.as_deref())

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 /// Names of the sign-in form's own fields; never resubmitted as authorization parameters.
-pub(crate) const FORM_FIELDS: [&str; 4] = ["name", "email", "claims", "action"];
+pub(crate) const FORM_FIELDS: [&str; 5] = ["name", "email", "claims", "userinfo_claims", "action"];
 
 /// What the sign-in form shows and carries.
 pub(crate) struct SignIn<'a> {
@@ -18,6 +18,8 @@ pub(crate) struct SignIn<'a> {
     pub(crate) name: &'a str,
     pub(crate) email: &'a str,
     pub(crate) claims: &'a str,
+    /// Claims for the userinfo response only.
+    pub(crate) userinfo_claims: &'a str,
     /// Why the previous submission was refused, shown above the form.
     pub(crate) problem: Option<&'a str>,
 }
@@ -47,6 +49,8 @@ pub(crate) fn sign_in(page: &SignIn<'_>) -> String {
 <input id="email" name="email" type="email" autocomplete="email" required autofocus value="{email}">
 <label for="claims">Extra claims (JSON object, optional)</label>
 <textarea id="claims" name="claims" rows="4" spellcheck="false" placeholder='{{"groups": ["admin"]}}'>{claims}</textarea>
+<label for="userinfo_claims">Userinfo-only claims (JSON object, optional)</label>
+<textarea id="userinfo_claims" name="userinfo_claims" rows="2" spellcheck="false" placeholder='{{"department": "R&amp;D"}}'>{userinfo_claims}</textarea>
 <div class="buttons">
 <button type="submit" name="action" value="sign_in">Sign in</button>
 <button type="submit" name="action" value="cancel" class="secondary" formnovalidate>Cancel</button>
@@ -58,6 +62,7 @@ pub(crate) fn sign_in(page: &SignIn<'_>) -> String {
         name = escape(page.name),
         email = escape(page.email),
         claims = escape(page.claims),
+        userinfo_claims = escape(page.userinfo_claims),
         redirect_uri = escape(page.redirect_uri),
     );
     layout("Sign in", &body)

@@ -187,7 +187,7 @@ pub(crate) fn misbehaving_redirect(
     if redirect_target(shared, query) || !behaviour.redirects(endpoint) {
         return None;
     }
-    let mut target = Url::parse(&shared.issuer).ok()?;
+    let mut target = Url::parse(&shared.origin).ok()?;
     target.set_path(uri.path());
     target.set_query(Some("moved=1"));
     tracing::debug!(

@@ -1,29 +1,25 @@
-//! The token endpoint (`POST /token`): authenticates the client, redeems a code once (with
-//! its PKCE verifier and redirect URI), and answers with an access token and a signed ID
-//! token, unless a token-endpoint misbehaviour answers first.
+//! The token endpoint (`POST /token`): counts and records the request, lets a token-endpoint
+//! misbehaviour answer first, authenticates the client, then hands the grant to
+//! [`super::code`] (`authorization_code`) or [`super::refresh`] (`refresh_token`).
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
 use axum::http::header::{self, HeaderMap};
 use axum::http::{StatusCode, Uri};
 use axum::response::Response;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq as _;
 
-use super::client_auth::authenticate_client;
+use super::client_assertion::TokenRequestTarget;
+use super::client_auth::{authenticate_client, recognised_method};
 use super::params::Params;
-use super::respond::{json_response, misbehaving_redirect, no_store, set_header, TokenError};
-use super::state::{bump, is_pkce_value, lock, AccessGrant, Shared};
+use super::realm::Realm;
+use super::respond::{misbehaving_redirect, oauth_error, set_header, TokenError};
+use super::state::{bump, lock, Shared};
+use super::{code, refresh};
 use crate::testing::behaviour::{Behaviour, Endpoint, Misbehaviour};
+use crate::testing::jwt;
 use crate::testing::records::TokenCall;
-use crate::testing::tokens::{sign_id_token, IdTokenInput};
-use crate::util::random_token;
 
 /// `POST /token`.
 pub(crate) async fn token(
@@ -33,13 +29,14 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    bump(&shared.counters.token);
-    lock(&shared.token_calls).push(TokenCall {
-        authorization: headers
-            .get(header::AUTHORIZATION)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
-        params: Params::parse(&body).0,
+    let params = Params::parse(&body);
+    let refreshing = params.first("grant_type") == Some("refresh_token");
+    bump(if refreshing {
+        &shared.counters.refresh
+    } else {
+        &shared.counters.token
     });
+    record(&shared, &headers, &params);
     let behaviour = shared.behaviour();
     #[cfg(test)]
     if let Some(response) = super::respond::canned(&behaviour, Endpoint::Token) {
@@ -60,9 +57,58 @@ pub(crate) async fn token(
     if let Some(response) = broken_token_answer(&behaviour) {
         return response;
     }
-    match redeem(&shared, &behaviour, &headers, &body) {
+    let realm = Realm::of(shared.tenancy, uri.path());
+    let target = TokenRequestTarget {
+        token_url: format!("{}{}", shared.origin, uri.path()),
+        issuer: shared.issuer_of(&realm),
+    };
+    match grant(&shared, &behaviour, &headers, &params, &target) {
         Ok(response) => response,
         Err(e) => e.into_response(),
+    }
+}
+
+/// Records what the request carried, the client assertion decoded (not verified).
+fn record(shared: &Shared, headers: &HeaderMap, params: &Params) {
+    let assertion = params.first("client_assertion").and_then(jwt::decode);
+    let (assertion_header, assertion_claims) = match assertion {
+        Some(decoded) => (Some(decoded.header), Some(decoded.claims)),
+        None => (None, None),
+    };
+    lock(&shared.token_calls).push(TokenCall {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        params: params.0.clone(),
+        client_auth: recognised_method(shared, headers, params),
+        client_assertion_header: assertion_header,
+        client_assertion_claims: assertion_claims,
+    });
+}
+
+/// Authenticates the client and hands the grant to its handler.
+fn grant(
+    shared: &Shared,
+    behaviour: &Behaviour,
+    headers: &HeaderMap,
+    params: &Params,
+    target: &TokenRequestTarget,
+) -> Result<Response, TokenError> {
+    authenticate_client(shared, headers, params, target)?;
+    match params
+        .get("grant_type")
+        .map_err(|e| TokenError::bad_request("invalid_request", e))?
+    {
+        Some("authorization_code") => code::redeem(shared, behaviour, params),
+        Some("refresh_token") => refresh::refresh(shared, behaviour, params),
+        Some(other) => Err(TokenError::bad_request(
+            "unsupported_grant_type",
+            format!("grant_type \"{other}\" is not supported"),
+        )),
+        None => Err(TokenError::bad_request(
+            "invalid_request",
+            "grant_type is required",
+        )),
     }
 }
 
@@ -75,6 +121,16 @@ fn broken_token_answer(behaviour: &Behaviour) -> Option<Response> {
         set_header(&mut response, header::CONTENT_TYPE, content_type);
         response
     };
+    if behaviour.has(&Misbehaviour::TokenEndpointUnavailable) {
+        tracing::debug!("development provider: token endpoint misbehaving with 503");
+        let mut response = oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the provider is down for a moment",
+        );
+        set_header(&mut response, header::RETRY_AFTER, "1");
+        return Some(response);
+    }
     let response = if behaviour.has(&Misbehaviour::TokenEndpointError) {
         raw(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -111,162 +167,4 @@ fn huge_json_body() -> Body {
         .chain(std::iter::once(tail))
         .map(Ok::<_, std::io::Error>);
     Body::from_stream(futures_util::stream::iter(chunks))
-}
-
-/// Authenticates the client and redeems the code: the token response, or why there is none.
-fn redeem(
-    shared: &Shared,
-    behaviour: &Behaviour,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, TokenError> {
-    let params = Params::parse(body);
-    let single = |name: &str| {
-        params
-            .get(name)
-            .map_err(|e| TokenError::bad_request("invalid_request", e))
-    };
-    authenticate_client(shared, headers, &params)?;
-
-    match single("grant_type")? {
-        Some("authorization_code") => {}
-        Some(other) => {
-            return Err(TokenError::bad_request(
-                "unsupported_grant_type",
-                format!("grant_type \"{other}\" is not supported"),
-            ))
-        }
-        None => {
-            return Err(TokenError::bad_request(
-                "invalid_request",
-                "grant_type is required",
-            ))
-        }
-    }
-    let code = single("code")?
-        .ok_or_else(|| TokenError::bad_request("invalid_request", "code is required"))?;
-    let redirect_uri = single("redirect_uri")?;
-    let code_verifier = single("code_verifier")?;
-    let invalid_grant = |description: &str| TokenError::bad_request("invalid_grant", description);
-
-    let access_token = random_token();
-    let grant = {
-        let mut codes = lock(&shared.codes);
-        let Some(grant) = codes.get_mut(code) else {
-            return Err(invalid_grant("the code is unknown or expired"));
-        };
-        if grant.used {
-            if let Some(issued) = grant.issued_token.take() {
-                lock(&shared.access_tokens).remove(&issued);
-            }
-            return Err(invalid_grant(
-                "the code was already used; any token issued for it is revoked",
-            ));
-        }
-        grant.used = true;
-        if grant.expires <= Instant::now() {
-            return Err(invalid_grant("the code is unknown or expired"));
-        }
-        if grant.client_id != shared.client_id {
-            return Err(invalid_grant("the code was issued to another client"));
-        }
-        if redirect_uri != Some(grant.redirect_uri.as_str()) {
-            return Err(invalid_grant(
-                "redirect_uri does not match the authorization request",
-            ));
-        }
-        let verifier = code_verifier.ok_or_else(|| invalid_grant("code_verifier is required"))?;
-        if !is_pkce_value(verifier) {
-            return Err(invalid_grant(
-                "code_verifier must be 43 to 128 unreserved characters",
-            ));
-        }
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        if !bool::from(challenge.as_bytes().ct_eq(grant.code_challenge.as_bytes())) {
-            return Err(invalid_grant("code_verifier does not match code_challenge"));
-        }
-        grant.issued_token = Some(access_token.clone());
-        (
-            grant.nonce.clone(),
-            grant.scope.clone(),
-            grant.claims.clone(),
-            grant.auth_time,
-        )
-    };
-    let (nonce, scope, claims, auth_time) = grant;
-
-    let replayed = if behaviour.has(&Misbehaviour::ReplayIdToken) {
-        lock(&shared.last_id_token).clone()
-    } else {
-        None
-    };
-    let id_token = match replayed {
-        Some(earlier) => {
-            tracing::debug!("development provider: misbehaving with a replayed ID token");
-            Ok(earlier)
-        }
-        None => {
-            let mut keys = lock(&shared.keys);
-            if behaviour.has(&Misbehaviour::RotateKeyBeforeSigning) {
-                keys.rotate();
-            }
-            sign_id_token(
-                IdTokenInput {
-                    issuer: shared.issuer_for(behaviour),
-                    served_at: &shared.issuer,
-                    client_id: &shared.client_id,
-                    client_secret: &shared.client_secret,
-                    nonce: nonce.as_deref(),
-                    auth_time,
-                    lifetime: behaviour.token_lifetime,
-                    claims: claims.clone(),
-                    access_token: &access_token,
-                },
-                &keys,
-                behaviour,
-            )
-        }
-    };
-    let id_token = match id_token {
-        Ok(token) => token,
-        Err(e) => {
-            tracing::error!(error = %e, "development provider: signing the ID token failed");
-            return Err(TokenError {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                error: "server_error",
-                description: "signing the ID token failed".to_owned(),
-                basic_challenge: false,
-            });
-        }
-    };
-    {
-        let now = Instant::now();
-        let mut tokens = lock(&shared.access_tokens);
-        tokens.retain(|_, grant| grant.expires > now);
-        tokens.insert(
-            access_token.clone(),
-            AccessGrant {
-                claims,
-                expires: now + behaviour.token_lifetime,
-            },
-        );
-    }
-    *lock(&shared.last_id_token) = Some(id_token.clone());
-    tracing::debug!("development provider: code redeemed, tokens issued");
-    let mut answer = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": behaviour.token_lifetime.as_secs(),
-        "id_token": id_token,
-        "scope": scope,
-    });
-    if let Value::Object(fields) = &mut answer {
-        if behaviour.has(&Misbehaviour::TokenResponseWithoutIdToken) {
-            fields.remove("id_token");
-        }
-        if behaviour.has(&Misbehaviour::TokenResponseWithoutAccessToken) {
-            fields.remove("access_token");
-        }
-    }
-    Ok(no_store(json_response(StatusCode::OK, &answer)))
 }
