@@ -1,7 +1,8 @@
-// Shared pieces of the end-to-end tests: starting and stopping the processes (by PID),
-// free loopback ports, the .streamlit/secrets.toml of an app, and a small "browser" made of
-// fetch plus a cookie jar that follows redirects and submits HTML forms the way a browser
-// does (cookies by host, ignoring ports; Sec-Fetch-Site and Origin on every request).
+// Shared pieces of the end-to-end tests: starting, restarting and stopping the processes
+// (apps, providers, redis-server; by PID), free loopback ports, the .streamlit/secrets.toml
+// of an app, and a small "browser" made of fetch (or node:http) plus a cookie jar that
+// follows redirects and submits HTML forms the way a browser does (cookies by host,
+// ignoring ports; Sec-Fetch-Site and Origin on every request).
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
