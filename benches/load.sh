@@ -4,22 +4,36 @@
 # whole router in it instead (same binary, OURS_WRAP=outer).
 #
 #   bash benches/load.sh
+#   ROUNDS=1 DURATION=1 LOGINS=20 SESSIONS=1000 bash benches/load.sh    # a quick check of the script
 #
 # Builds benches/apps (its own cargo project and target dir, release profile), starts the
 # development OpenID provider and the three apps on 127.0.0.1, logs in once to each
 # (ours: DevProvider::login_as; axum-oidc: its login redirect → the provider's sign-in form
 # → its callback), then drives each app with wrk on the logged-in route (the session
 # cookie) and the anonymous route (no cookie), alternating apps in rounds so drift hits
-# all of them, and prints the throughput ratios. Then: memory per session in the
-# in-memory store (100,000 sessions) and login throughput with the CPU time each process
-# spent per login.
+# all of them, and prints the throughput ratios. Then the paired runs (each app of ours and
+# the bare app of the same tokio runtime loaded at the same moment on the same core, with
+# the same Cookie header) for every session store x runtime: the in-memory store, Redis
+# (a redis-server this script starts on 127.0.0.1 and stops by PID) and SQLite (a file in
+# the script's temporary directory), each in tokio's multi-thread runtime with one worker
+# and in its current-thread runtime, ending with a table store x runtime x route of the
+# median paired ratios. Then: memory per session in the in-memory store (100,000
+# sessions) and login throughput with the CPU time each process spent per login.
+#
+# The apps (one binary, benches/apps/src/bin/ours.rs): `bare` and `bare_ct` (no layer;
+# multi-thread and current-thread), `ours`/`ours_ct` (in-memory store), `ours_redis`/
+# `ours_redis_ct`, `ours_sqlite`/`ours_sqlite_ct`, `ours_outer`; plus `axum_oidc`. The
+# store is named in the app's configuration (`session_store`), as a user would.
 #
 # Knobs (environment): ROUNDS=3 DURATION=5 (s per wrk run) CONNECTIONS=16 LOGINS=400
 # LOGIN_CONCURRENCY=4 SESSIONS=100000 MAX_SECONDS=900 PAUSE=1 (s between wrk runs) (every process started here exits
-# by itself after that; the script also stops each one by PID when it ends).
+# by itself after that; the script also stops each one by PID when it ends);
+# STORES="memory redis sqlite" and RUNTIMES="multi_thread current_thread" (the paired
+# store x runtime matrix; fewer entries, a shorter run: ROUNDS x pairs x 2 routes x
+# DURATION). Redis needs redis-server (installed with apt-get when missing).
 #
 # CPU layout on a 2-core machine: the app under load gets core 0 and one tokio worker;
-# wrk, the provider (idle during wrk runs) and the login client share core 1.
+# wrk, the provider (idle during wrk runs), Redis and the login client share core 1.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -31,6 +45,14 @@ LOGIN_CONCURRENCY=${LOGIN_CONCURRENCY:-4}
 SESSIONS=${SESSIONS:-100000}
 MAX_SECONDS=${MAX_SECONDS:-900}
 PAUSE=${PAUSE:-1}
+STORES=${STORES:-memory redis sqlite}
+RUNTIMES=${RUNTIMES:-multi_thread current_thread}
+for store in $STORES; do
+    case $store in memory | redis | sqlite) ;; *) echo "STORES: unknown store $store (memory, redis, sqlite)" >&2; exit 2 ;; esac
+done
+for rt in $RUNTIMES; do
+    case $rt in multi_thread | current_thread) ;; *) echo "RUNTIMES: unknown runtime $rt (multi_thread, current_thread)" >&2; exit 2 ;; esac
+done
 
 BENCH_DIR=$(mktemp -d /tmp/oidc-bench.XXXXXX)
 export BENCH_DIR BENCH_MAX_SECONDS=$MAX_SECONDS
@@ -50,6 +72,10 @@ trap 'exit 130' INT TERM
 if ! command -v wrk >/dev/null; then
     echo "installing wrk"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+if [[ " $STORES " == *" redis "* ]] && ! command -v redis-server >/dev/null; then
+    echo "installing redis-server"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
 fi
 
 cargo build --release --manifest-path apps/Cargo.toml --target-dir apps/target --bins
@@ -78,34 +104,95 @@ wait_file() {
     exit 1
 }
 
-start provider "$LOAD_CPU" "$BIN/provider"
+# The store x runtime matrix of the paired runs: our app for each, and the bare app of
+# each runtime. `ours` (memory, multi-thread) and `bare` are also the apps of the
+# alternating runs.
+variant() { # STORE RUNTIME -> app name
+    local name=ours
+    [ "$1" != memory ] && name="${name}_$1"
+    [ "$2" = current_thread ] && name="${name}_ct"
+    echo "$name"
+}
+bare_of() { [ "$1" = current_thread ] && echo bare_ct || echo bare; }
+runtime_of() { [[ "$1" == *_ct ]] && echo current_thread || echo multi_thread; }
+MATRIX_APPS=()
+for store in $STORES; do
+    for rt in $RUNTIMES; do
+        app=$(variant "$store" "$rt")
+        [ "$app" = ours ] || MATRIX_APPS+=("$app")
+    done
+done
+OUR_APPS=(ours ours_outer "${MATRIX_APPS[@]}")
+BARE_APPS=(bare)
+[[ " $RUNTIMES " == *" current_thread "* ]] && BARE_APPS+=(bare_ct)
+
+free_port() { # a port nothing listens on at 127.0.0.1, a moment ago
+    local p
+    for _ in $(seq 1 100); do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    echo "no free port found" >&2
+    return 1
+}
+
+REDIS_URL=""
+if [[ " $STORES " == *" redis "* ]]; then
+    # On the load CPU with wrk and the provider, as a Redis on another machine would be off
+    # the app's CPU; no snapshots, no append-only file: nothing is written to disk.
+    REDIS_PORT=$(free_port)
+    mkdir -p "$BENCH_DIR/redis"
+    start redis "$LOAD_CPU" redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$BENCH_DIR/redis" \
+        --save "" --appendonly no --daemonize no --logfile ""
+    for _ in $(seq 1 100); do
+        grep -q "Ready to accept connections" "$BENCH_DIR/redis.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    grep -q "Ready to accept connections" "$BENCH_DIR/redis.log" || { cat "$BENCH_DIR/redis.log" >&2; exit 1; }
+    REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+fi
+store_of() { # APP -> its session_store
+    case $1 in
+        ours_redis*) echo "$REDIS_URL" ;;
+        ours_sqlite*) echo "sqlite://$BENCH_DIR/sessions-$1.db" ;;
+        *) echo memory ;;
+    esac
+}
+
+start provider "$LOAD_CPU" env BENCH_LOGIN="${OUR_APPS[*]} axum_oidc" "$BIN/provider"
 wait_file "$BENCH_DIR/issuer"
-# The bare app is the same binary without the layer (OURS_WRAP=none).
-start bare "$APP_CPU" env OURS_WRAP=none BENCH_APP_NAME=bare "$BIN/ours"
+# The bare apps are the same binary without the layer (OURS_WRAP=none).
+for app in "${BARE_APPS[@]}"; do
+    start "$app" "$APP_CPU" env OURS_WRAP=none BENCH_APP_NAME="$app" OURS_RUNTIME="$(runtime_of "$app")" "$BIN/ours"
+done
 start ours "$APP_CPU" "$BIN/ours"
 start ours_outer "$APP_CPU" env BENCH_APP_NAME=ours_outer OURS_WRAP=outer "$BIN/ours"
+for app in "${MATRIX_APPS[@]}"; do
+    start "$app" "$APP_CPU" env BENCH_APP_NAME="$app" OURS_RUNTIME="$(runtime_of "$app")" \
+        OURS_STORE="$(store_of "$app")" "$BIN/ours"
+done
 start axum_oidc "$APP_CPU" "$BIN/axum_oidc"
-for app in bare ours ours_outer axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
-for app in ours ours_outer axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
+for app in "${BARE_APPS[@]}" "${OUR_APPS[@]}" axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
+for app in "${OUR_APPS[@]}" axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
 
 port() { cat "$BENCH_DIR/$1.port"; }
 # CPU seconds (user + system) a process has used so far.
 cpu_s() { awk '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1/stat"; }
-OURS_COOKIE=$(cat "$BENCH_DIR/ours.cookie")
-OURS_OUTER_COOKIE=$(cat "$BENCH_DIR/ours_outer.cookie")
-AXUM_OIDC_COOKIE=$(cat "$BENCH_DIR/axum_oidc.cookie")
-# The bare app gets our cookie on its "logged-in" route: same request, nothing reads it.
+# The bare apps get our cookie on their "logged-in" route: same request, nothing reads it
+# (in the paired runs, the cookie of the app they are paired with).
 cookie_for() {
     case $1 in
-        axum_oidc) echo "$AXUM_OIDC_COOKIE" ;;
-        ours_outer) echo "$OURS_OUTER_COOKIE" ;;
-        *) echo "$OURS_COOKIE" ;;
+        bare*) cat "$BENCH_DIR/ours.cookie" ;;
+        *) cat "$BENCH_DIR/$1.cookie" ;;
     esac
 }
 
 # Each app answers what it should before anything is measured.
-for app in bare ours ours_outer axum_oidc; do
-    want=$([ "$app" = bare ] && echo "hello anonymous" || echo "hello Adele Vance")
+for app in "${BARE_APPS[@]}" "${OUR_APPS[@]}" axum_oidc; do
+    want=$([[ "$app" == bare* ]] && echo "hello anonymous" || echo "hello Adele Vance")
     got=$(curl -sf -H "Cookie: $(cookie_for "$app")" "http://127.0.0.1:$(port "$app")/")
     [ "$got" = "$want" ] || { echo "$app logged-in route answered '$got'" >&2; exit 1; }
     got=$(curl -sf "http://127.0.0.1:$(port "$app")/")
@@ -204,47 +291,74 @@ for rt in logged_in anonymous; do
     done
 done
 
-# Paired runs: bare and one of ours loaded at the same moment, both on the app CPU, so the
-# scheduler splits that core between them and whatever the host does hits both alike. With
-# the core saturated, each gets about half of it, and the ratio of their throughputs is the
-# inverse ratio of their costs per request.
-echo "# paired: bare and ours (or ours_outer) under load at the same time on cpu $APP_CPU, $ROUNDS rounds x ${DURATION}s" | tee -a "$RESULTS"
+# Paired runs: a bare app and one of ours (same tokio runtime) loaded at the same moment,
+# both on the app CPU, with the same Cookie header, so the scheduler splits that core
+# between them and whatever the host does hits both alike. With the core saturated, each
+# gets about half of it, and the ratio of their throughputs is the inverse ratio of their
+# costs per request.
+PAIRED_APPS=(ours ours_outer "${MATRIX_APPS[@]}")
+echo "# paired: a bare app and one of ours (same runtime, same Cookie header) under load at the same time on cpu $APP_CPU, $ROUNDS rounds x ${DURATION}s; apps: ${PAIRED_APPS[*]}" | tee -a "$RESULTS"
 PAIRED="$BENCH_DIR/paired.txt"
 : >"$PAIRED"
-wrk_to() { # FILE APP ROUTE: one wrk run against APP into FILE
+wrk_to() { # FILE APP ROUTE COOKIE: one wrk run against APP into FILE
     local cookie=()
-    [ "$3" = logged_in ] && cookie=(-H "Cookie: $(cookie_for "$2")")
+    [ "$3" = logged_in ] && cookie=(-H "Cookie: $4")
     taskset -c "$LOAD_CPU" wrk -t1 -c"$((CONNECTIONS / 2))" -d"${DURATION}s" "${cookie[@]}" \
         "http://127.0.0.1:$(port "$2")/" >"$1"
 }
 for round in $(seq 1 "$ROUNDS"); do
-    for app in ours ours_outer; do
+    for app in "${PAIRED_APPS[@]}"; do
+        bare=$(bare_of "$(runtime_of "$app")")
+        bare_pid_var="PID_$bare"
+        cookie=$(cookie_for "$app")
         for route in logged_in anonymous; do
             pid_var="PID_$app"
-            b0=$(cpu_s "$PID_bare"); a0=$(cpu_s "${!pid_var}")
-            wrk_to "$BENCH_DIR/paired-bare.txt" bare "$route" &
+            b0=$(cpu_s "${!bare_pid_var}"); a0=$(cpu_s "${!pid_var}")
+            wrk_to "$BENCH_DIR/paired-bare.txt" "$bare" "$route" "$cookie" &
             w1=$!
-            wrk_to "$BENCH_DIR/paired-app.txt" "$app" "$route" &
+            wrk_to "$BENCH_DIR/paired-app.txt" "$app" "$route" "$cookie" &
             w2=$!
             wait "$w1" "$w2"
-            b1=$(cpu_s "$PID_bare"); a1=$(cpu_s "${!pid_var}")
+            b1=$(cpu_s "${!bare_pid_var}"); a1=$(cpu_s "${!pid_var}")
+            for f in paired-bare paired-app; do
+                if grep -q "Non-2xx" "$BENCH_DIR/$f.txt"; then
+                    echo "paired $app $route: error responses under load:" >&2
+                    cat "$BENCH_DIR/$f.txt" >&2
+                    exit 1
+                fi
+            done
             rb=$(awk '/^Requests\/sec:/ {print $2}' "$BENCH_DIR/paired-bare.txt")
             ra=$(awk '/^Requests\/sec:/ {print $2}' "$BENCH_DIR/paired-app.txt")
             line=$(awk -v rb="$rb" -v ra="$ra" -v b0="$b0" -v b1="$b1" -v a0="$a0" -v a1="$a1" -v d="$DURATION" 'BEGIN {
                 printf "rps_bare=%.0f rps_app=%.0f ratio=%.4f core_busy=%.2f", rb, ra, ra / rb, (b1 - b0 + a1 - a0) / d }')
-            echo "paired round=$round app=$app route=$route $line" | tee -a "$RESULTS"
+            echo "paired round=$round app=$app bare=$bare route=$route $line" | tee -a "$RESULTS"
             echo "$round $app $route $(awk -v rb="$rb" -v ra="$ra" 'BEGIN { print ra / rb }')" >>"$PAIRED"
             sleep "$PAUSE"
         done
     done
 done
+# paired_median APP ROUTE: the median over rounds of APP's paired ratio, and the sorted list.
+paired_median() {
+    local ratios n
+    ratios=$(awk -v app="$1" -v rt="$2" '$2 == app && $3 == rt { print $4 }' "$PAIRED" | sort -g)
+    n=$(wc -l <<<"$ratios")
+    awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios"
+    [ "${3:-}" = list ] && printf ' (per round: %s)' "$(awk '{ printf "%.3f ", $1 }' <<<"$ratios")"
+    return 0
+}
 echo "# paired: median over rounds of app/bare throughput (= bare's cost / the app's)" | tee -a "$RESULTS"
 for route in logged_in anonymous; do
-    for app in ours ours_outer; do
-        ratios=$(awk -v app="$app" -v rt="$route" '$2 == app && $3 == rt { print $4 }' "$PAIRED" | sort -g)
-        n=$(wc -l <<<"$ratios")
-        median=$(awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios")
-        echo "  $route $app/bare paired_ratio_median=$median (per round: $(awk '{ printf "%.3f ", $1 }' <<<"$ratios"))" | tee -a "$RESULTS"
+    for app in "${PAIRED_APPS[@]}"; do
+        echo "  $route $app/$(bare_of "$(runtime_of "$app")") paired_ratio_median=$(paired_median "$app" "$route" list)" | tee -a "$RESULTS"
+    done
+done
+echo "# summary: paired ratio median (ours / bare of the same runtime), store x runtime x route (Router::layer)" | tee -a "$RESULTS"
+printf '  %-7s %-15s %-15s %9s %9s\n' store runtime app logged_in anonymous | tee -a "$RESULTS"
+for store in $STORES; do
+    for rt in $RUNTIMES; do
+        app=$(variant "$store" "$rt")
+        printf '  %-7s %-15s %-15s %9s %9s\n' "$store" "$rt" "$app" \
+            "$(paired_median "$app" logged_in)" "$(paired_median "$app" anonymous)" | tee -a "$RESULTS"
     done
 done
 

@@ -1,14 +1,17 @@
-// Shared pieces of the end-to-end tests: starting and stopping the processes (by PID),
-// free loopback ports, the .streamlit/secrets.toml of an app, and a small "browser" made of
-// fetch plus a cookie jar that follows redirects and submits HTML forms the way a browser
-// does (cookies by host, ignoring ports; Sec-Fetch-Site and Origin on every request).
+// Shared pieces of the end-to-end tests: starting, restarting and stopping the processes
+// (apps, providers, redis-server; by PID), free loopback ports, the .streamlit/secrets.toml
+// of an app, and a small "browser" made of fetch (or node:http) plus a cookie jar that
+// follows redirects and submits HTML forms the way a browser does (cookies by host,
+// ignoring ports; Sec-Fetch-Site and Origin on every request).
 
+import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  appendFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync,
+  existsSync, mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
+import { Agent, request as httpRequestRaw } from 'node:http';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +54,9 @@ export class Proc {
     // them when a test fails).
     if (process.env.E2E_LOG_DIR && this.pid) {
       this.logFile = join(process.env.E2E_LOG_DIR, `${label.replace(/[^\w.-]/g, '_')}-${this.pid}.log`);
-      writeFileSync(this.logFile, `$ ${command} ${args.join(' ')}\n`);
+      // Opened once: some tests make processes print tens of thousands of lines.
+      this.logFd = openSync(this.logFile, 'w');
+      writeSync(this.logFd, `$ ${command} ${args.join(' ')}\n`);
     }
     this.exited = new Promise((res) => {
       this.child.once('exit', (code, signal) => {
@@ -82,7 +87,7 @@ export class Proc {
     // Strip ANSI colours (tracing's) so tests can match plain text.
     const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
     this.lines.push(plain);
-    if (this.logFile) appendFileSync(this.logFile, `${plain}\n`);
+    if (this.logFd !== undefined) writeSync(this.logFd, `${plain}\n`);
     if (process.env.E2E_VERBOSE) process.stderr.write(`[${this.label}] ${plain}\n`);
     for (const w of this.waiters) w.check();
   }
@@ -128,6 +133,20 @@ export class Proc {
     }, graceMs);
     await this.exited;
     clearTimeout(timer);
+  }
+}
+
+/**
+ * CPU time (user + system, ms) that process `pid` has used so far, from /proc (Linux);
+ * NaN elsewhere. For reports, never for assertions.
+ */
+export function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return NaN;
   }
 }
 
@@ -192,10 +211,16 @@ export function tempDir(prefix) {
 
 /**
  * The secrets.toml text for `providers` (entries of startProvider), with Streamlit's schema.
- * `kwargs` maps a provider name to its `client_kwargs` TOML inline table text.
+ * `kwargs` maps a provider name to its `client_kwargs` TOML inline table text;
+ * `redirectUri` replaces the app's own callback (e.g. a proxy's in front of replicas);
+ * `sessionStore` sets `[auth] session_store` ("redis://…", "sqlite://…", "memory").
  */
-export function secretsToml({ appPort, providers, kwargs = {}, cookieSecret = randomText(32) }) {
-  let toml = `[auth]\nredirect_uri = "http://127.0.0.1:${appPort}/oauth2callback"\ncookie_secret = "${cookieSecret}"\n`;
+export function secretsToml({
+  appPort, providers, kwargs = {}, cookieSecret = randomText(32),
+  redirectUri = `http://127.0.0.1:${appPort}/oauth2callback`, sessionStore = null,
+}) {
+  let toml = `[auth]\nredirect_uri = "${redirectUri}"\ncookie_secret = "${cookieSecret}"\n`;
+  if (sessionStore !== null) toml += `session_store = "${sessionStore}"\n`;
   for (const p of providers) {
     toml += `\n[auth.${p.name}]\nclient_id = "${p.clientId}"\nclient_secret = "${p.clientSecret}"\n`
       + `server_metadata_url = "${p.issuer}/.well-known/openid-configuration"\n`;
@@ -208,7 +233,9 @@ export function secretsToml({ appPort, providers, kwargs = {}, cookieSecret = ra
  * Starts an example (`quickstart` or `hyper`) on `port`, in a fresh working directory that
  * holds `.streamlit/secrets.toml` = `secrets` (none when `secrets` is null), with HOME an
  * empty directory so `$HOME/.streamlit/secrets.toml` of the machine is never read. Resolves
- * once it answers HTTP.
+ * once it answers HTTP, with `{ proc, origin, port, cwd, restart(), stop() }`: `restart()`
+ * stops the process and starts a new one on the same port in the same working directory
+ * (so a sessions file there is kept), `stop()` also removes the directory.
  */
 export async function startApp({ example = 'quickstart', port, secrets, env = {} }) {
   const cwd = tempDir(example);
@@ -220,9 +247,29 @@ export async function startApp({ example = 'quickstart', port, secrets, env = {}
   }
   const childEnv = { PATH: process.env.PATH, HOME: home, PORT: String(port), RUST_BACKTRACE: '1', ...env };
   if (!childEnv.RUST_LOG) childEnv.RUST_LOG = 'info,tower_oidc_login=debug';
-  const proc = new Proc(`${example}:${port}`, join(BIN_DIR, example), [], { cwd, env: childEnv });
-  await proc.waitForLine(/Open http:\/\/127\.0\.0\.1:\d+\//);
   const origin = `http://127.0.0.1:${port}`;
+  const app = {
+    proc: await launchApp({ example, cwd, env: childEnv, origin }),
+    origin,
+    port,
+    cwd,
+    async restart() {
+      await app.proc.stop();
+      app.proc = await launchApp({ example, cwd, env: childEnv, origin });
+      return app;
+    },
+    async stop() {
+      await app.proc.stop();
+      rmSync(cwd, { recursive: true, force: true });
+    },
+  };
+  return app;
+}
+
+/** One process of an example in `cwd`; resolves once it answers HTTP at `origin`. */
+async function launchApp({ example, cwd, env, origin }) {
+  const proc = new Proc(`${example}:${env.PORT}`, join(BIN_DIR, example), [], { cwd, env });
+  await proc.waitForLine(/Open http:\/\/127\.0\.0\.1:\d+\//);
   // Printing comes just before serving: wait until it answers.
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
@@ -235,16 +282,91 @@ export async function startApp({ example = 'quickstart', port, secrets, env = {}
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  return {
+  return proc;
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis
+
+/** The redis-server binary (E2E_REDIS_SERVER, else `redis-server` on PATH), or null. */
+export function redisServerBinary() {
+  const named = process.env.E2E_REDIS_SERVER;
+  if (named) return existsSync(named) ? named : null;
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(join(dir, 'redis-server'))) return join(dir, 'redis-server');
+  }
+  return null;
+}
+
+/**
+ * A redis-server on 127.0.0.1:`port` (0 = a free one) with its data in `dir` (a fresh
+ * directory when omitted). `persist`: it writes its data to `dir` when stopped (SIGTERM)
+ * and reads it back at the next start there; without it, a restart starts empty.
+ * Resolves once it accepts connections, with `{ proc, port, url, dir, command(), stop(),
+ * restart({ dir }) }`.
+ */
+export async function startRedis({ port = 0, dir = tempDir('redis'), persist = true } = {}) {
+  const binary = redisServerBinary();
+  if (!binary) throw new Error('no redis-server (install the Debian package redis-server, or set E2E_REDIS_SERVER)');
+  const actualPort = port || await freePort();
+  const args = ['--port', String(actualPort), '--bind', '127.0.0.1', '--protected-mode', 'yes',
+    '--dir', dir, '--dbfilename', 'dump.rdb', '--appendonly', 'no', '--daemonize', 'no',
+    '--save', persist ? '3600 1' : '', '--logfile', '', '--loglevel', 'notice'];
+  const proc = new Proc(`redis:${actualPort}`, binary, args, { cwd: dir, env: { PATH: process.env.PATH } });
+  await proc.waitForLine(/Ready to accept connections/);
+  const redis = {
     proc,
-    origin,
-    port,
-    cwd,
-    async stop() {
-      await proc.stop();
-      rmSync(cwd, { recursive: true, force: true });
+    port: actualPort,
+    dir,
+    url: `redis://127.0.0.1:${actualPort}`,
+    /** One command (e.g. 'DBSIZE'); resolves with its reply (a number or a string). */
+    command: (...words) => redisCommand(actualPort, ...words),
+    /** SIGTERM by PID: with `persist`, Redis saves its data to `dir` first. */
+    stop: () => proc.stop(10000),
+    /** Stopped and started again on the same port, in `dir` (another one starts empty). */
+    async restart({ dir: nextDir = dir } = {}) {
+      await proc.stop(10000);
+      return startRedis({ port: actualPort, dir: nextDir, persist });
     },
   };
+  return redis;
+}
+
+/**
+ * Sends one command to the Redis on 127.0.0.1:`port` and resolves with its reply: an
+ * integer or simple/bulk string (RESP2), or rejects with the server's error.
+ */
+export function redisCommand(port, ...words) {
+  return new Promise((res, rej) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    let data = Buffer.alloc(0);
+    socket.setTimeout(WAIT_MS, () => socket.destroy(new Error(`redis :${port} did not answer ${words[0]}`)));
+    socket.once('error', rej);
+    const answer = (err, reply) => {
+      socket.destroy();
+      if (err) rej(err); else res(reply);
+    };
+    socket.on('data', (chunk) => {
+      data = Buffer.concat([data, chunk]);
+      const nl = data.indexOf('\r\n');
+      if (nl < 0) return;
+      const kind = String.fromCharCode(data[0]);
+      const head = data.subarray(1, nl).toString('utf8');
+      if (kind === '+') answer(null, head);
+      else if (kind === ':') answer(null, Number(head));
+      else if (kind === '-') answer(new Error(`redis: ${head}`));
+      else if (kind === '$') {
+        const len = Number(head);
+        if (len < 0) answer(null, null);
+        else if (data.length >= nl + 2 + len + 2) answer(null, data.subarray(nl + 2, nl + 2 + len).toString('utf8'));
+      } else answer(new Error(`redis: a reply this client does not read: ${JSON.stringify(head.slice(0, 80))}`));
+    });
+    const arg = (w) => {
+      const b = Buffer.from(String(w));
+      return Buffer.concat([Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n')]);
+    };
+    socket.write(Buffer.concat([Buffer.from(`*${words.length}\r\n`), ...words.map(arg)]));
+  });
 }
 
 // ---------------------------------------------------------------------------------------
@@ -411,24 +533,92 @@ export class CookieJar {
     const host = new URL(url).hostname;
     return [...this.cookies.values()].find((c) => c.domain === host && c.name === name);
   }
+
+  /** Forgets the cookie `name` of `url`'s host (whatever its path), as clearing it would. */
+  remove(url, name) {
+    const host = new URL(url).hostname;
+    for (const [key, c] of this.cookies) {
+      if (c.domain === host && c.name === name) this.cookies.delete(key);
+    }
+  }
+}
+
+// Connections kept open between requests made with httpRequest.
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 256 });
+
+/**
+ * One HTTP/1.1 request with node:http over kept-alive connections, redirects not followed:
+ * resolves with `{ status, headers (a Headers), text }`. A few times cheaper in CPU than
+ * fetch, for the tests that make tens of thousands of requests; fails after `timeoutMs`
+ * without an answer.
+ */
+export async function httpRequest(url, { method = 'GET', headers = {}, body = null, timeoutMs = WAIT_MS } = {}) {
+  try {
+    return await sendOnce(url, { method, headers, body, timeoutMs });
+  } catch (err) {
+    // A kept-alive connection that the server closed as it idled out, at the moment it was
+    // reused (the race Node's docs describe for request.reusedSocket): the server never
+    // read the request, so it is sent again, on a new connection.
+    if (err.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
+      return sendOnce(url, { method, headers, body, timeoutMs });
+    }
+    throw err;
+  }
+}
+
+function sendOnce(url, { method, headers, body, timeoutMs }) {
+  return new Promise((res, rej) => {
+    const req = httpRequestRaw(url, { method, headers, agent: keepAlive }, (answer) => {
+      const chunks = [];
+      answer.on('data', (c) => chunks.push(c));
+      answer.once('error', rej);
+      answer.once('end', () => {
+        const h = new Headers();
+        for (let i = 0; i < answer.rawHeaders.length; i += 2) h.append(answer.rawHeaders[i], answer.rawHeaders[i + 1]);
+        res({ status: answer.statusCode, headers: h, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.once('error', (err) => {
+      const e = new Error(`${method} ${url}: ${err.message}`, { cause: err });
+      e.code = err.code;
+      e.reusedSocket = req.reusedSocket;
+      rej(e);
+    });
+    req.end(body ?? undefined);
+  });
 }
 
 /**
  * Navigations and form posts with a cookie jar, following redirects like a browser. Each
  * result: `{ url, status, headers, text, chain }` where `chain` lists every hop
- * (`{ method, url, status, location }`).
+ * (`{ method, url, status, location }`). `transport: 'http'` sends the requests with
+ * httpRequest instead of fetch (same headers and cookies; for many logins).
  */
 export class FetchBrowser {
-  constructor() {
+  constructor({ transport = 'fetch' } = {}) {
     this.jar = new CookieJar();
     this.page = null;
+    this.transport = transport;
+  }
+
+  /** One request without following redirects: `{ status, headers, text }`. */
+  async send(target, { method, headers, body }) {
+    if (this.transport === 'http') return httpRequest(target, { method, headers, body });
+    const response = await fetch(target, {
+      method, headers, body: body ?? undefined, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS),
+    });
+    return { status: response.status, headers: response.headers, text: await response.text() };
   }
 
   /**
    * A top-level navigation. `from` is the page it starts from (its URL is the initiator;
-   * none = typed into the address bar); `body` makes it a form POST.
+   * none = typed into the address bar); `body` makes it a form POST. `follow(url)` false
+   * stops before that redirect: the redirect itself is then the page.
    */
-  async navigate(url, { method = 'GET', body = null, from = this.page?.url ?? null, maxRedirects = 20 } = {}) {
+  async navigate(url, {
+    method = 'GET', body = null, from = this.page?.url ?? null, maxRedirects = 20, follow = () => true,
+  } = {}) {
     let target = new URL(url);
     const initiator = from ? new URL(from) : null;
     const visited = [];
@@ -450,18 +640,12 @@ export class FetchBrowser {
         headers.origin = initiator && visited.every((u) => u.origin === initiator.origin)
           ? initiator.origin : 'null';
       }
-      const response = await fetch(target, {
-        method,
-        headers,
-        body: method === 'POST' ? body : undefined,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(WAIT_MS),
-      });
+      const response = await this.send(target, { method, headers, body: method === 'POST' ? body : null });
       for (const sc of response.headers.getSetCookie()) this.jar.setFrom(target, sc);
       const location = response.headers.get('location');
       chain.push({ method, url: target.href, status: response.status, location });
-      if ([301, 302, 303, 307, 308].includes(response.status) && location) {
-        await response.arrayBuffer();
+      if ([301, 302, 303, 307, 308].includes(response.status) && location
+          && follow(new URL(location, target))) {
         visited.push(target);
         target = new URL(location, target);
         if (response.status !== 307 && response.status !== 308) {
@@ -470,8 +654,7 @@ export class FetchBrowser {
         }
         continue;
       }
-      const text = await response.text();
-      this.page = { url: target.href, status: response.status, headers: response.headers, text, chain };
+      this.page = { url: target.href, status: response.status, headers: response.headers, text: response.text, chain };
       return this.page;
     }
     throw new Error(`more than ${maxRedirects} redirects from ${url}: ${JSON.stringify(chain, null, 1)}`);
@@ -507,11 +690,39 @@ export class FetchBrowser {
     const h = { accept: 'application/json', ...headers };
     const cookie = this.jar.headerFor(target);
     if (cookie) h.cookie = cookie;
-    const response = await fetch(target, { method, headers: h, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS) });
+    const response = await this.send(target, { method, headers: h, body: null });
     for (const sc of response.headers.getSetCookie()) this.jar.setFrom(target, sc);
-    const text = await response.text();
+    const { text } = response;
     let json;
     try { json = JSON.parse(text); } catch { /* not JSON */ }
     return { status: response.status, headers: response.headers, text, json };
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// At the provider
+
+/**
+ * Goes through the provider's pages (sign-in with `login`, consent) until the browser leaves
+ * the provider; returns which pages it saw, e.g. ['login', 'consent'], or [] when the
+ * provider's session let it straight through.
+ */
+export async function signInAtProvider(b, provider, login) {
+  const seen = [];
+  for (let i = 0; i < 5 && b.page.url.startsWith(`${provider.issuer}/`); i += 1) {
+    const forms = b.forms();
+    const loginForm = forms.find((f) => f.fields.some((x) => x.name === 'login'));
+    const consentForm = forms.find((f) => f.fields.some((x) => x.name === 'prompt' && x.value === 'consent'));
+    if (loginForm) {
+      seen.push('login');
+      await b.submit(loginForm, { login, password: 'any password' });
+    } else if (consentForm) {
+      seen.push('consent');
+      await b.submit(consentForm);
+    } else {
+      throw new Error(`unexpected page at ${provider.name}: ${b.page.url} (${b.page.status})\n${b.page.text.slice(0, 3000)}`);
+    }
+  }
+  assert.ok(!b.page.url.startsWith(`${provider.issuer}/`), `still at the provider: ${b.page.url}`);
+  return seen;
 }

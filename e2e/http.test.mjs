@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FetchBrowser, freePort, randomText, secretsToml, startApp, startProvider, stopAll,
+  FetchBrowser, freePort, randomText, secretsToml, signInAtProvider, startApp, startProvider, stopAll,
 } from './harness.mjs';
 
 // Both providers know the callbacks of every app these tests start.
@@ -47,31 +47,6 @@ after(async () => {
   await Promise.all(Object.values(apps).map((a) => a.stop()));
   await stopAll();
 });
-
-/**
- * Goes through the provider's pages (sign-in with `login`, consent) until the browser leaves
- * the provider; returns which pages it saw, e.g. ['login', 'consent'], or [] when the
- * provider's session let it straight through.
- */
-async function signInAtProvider(b, provider, login) {
-  const seen = [];
-  for (let i = 0; i < 5 && b.page.url.startsWith(`${provider.issuer}/`); i += 1) {
-    const forms = b.forms();
-    const loginForm = forms.find((f) => f.fields.some((x) => x.name === 'login'));
-    const consentForm = forms.find((f) => f.fields.some((x) => x.name === 'prompt' && x.value === 'consent'));
-    if (loginForm) {
-      seen.push('login');
-      await b.submit(loginForm, { login, password: 'any password' });
-    } else if (consentForm) {
-      seen.push('consent');
-      await b.submit(consentForm);
-    } else {
-      throw new Error(`unexpected page at ${provider.name}: ${b.page.url} (${b.page.status})\n${b.page.text.slice(0, 3000)}`);
-    }
-  }
-  assert.ok(!b.page.url.startsWith(`${provider.issuer}/`), `still at the provider: ${b.page.url}`);
-  return seen;
-}
 
 /** Logs `b` in at `app` with `provider` as `login`; returns the pages seen at the provider. */
 async function logIn(b, app, provider, login, returnTo) {

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # End-to-end tests: the quickstart and hyper examples against a real, OpenID Certified
 # provider (oidc-provider, in e2e/) with plain HTTP and in headless Chromium (playwright-core
-# driving Debian's /usr/bin/chromium), after a check of the test provider's own options
-# (provider.test.mjs). Everything listens on and talks to 127.0.0.1 only.
+# driving Debian's /usr/bin/chromium); three quickstart replicas sharing a real Redis behind
+# a round-robin proxy; the quickstart on a SQLite sessions file. Everything listens on and
+# talks to loopback addresses only, and every process is stopped by PID. The test provider's
+# own options are checked first (provider.test.mjs).
 #
 #   bash scripts/e2e.sh          # installs what it needs, builds the examples, runs e2e/*.test.mjs
 #
-# Needs Node.js >= 20 and npm, and Chromium (installed with apt-get when missing and run as
-# root). Under CI=true anything missing is a failure; otherwise a missing browser, Node.js or
-# npm package makes it print a SKIPPED line and exit 0.
+# Needs Node.js >= 20 and npm, Chromium and redis-server (both Debian packages, installed
+# with apt-get when missing and run as root). Under CI=true anything missing is a failure;
+# otherwise a missing browser, Node.js or npm package makes it print a SKIPPED line and exit
+# 0, and a missing redis-server skips replicas.test.mjs only (with a SKIPPED line).
 #
-# Environment: E2E_CHROMIUM (browser binary, default /usr/bin/chromium), E2E_VERBOSE=1 (echo
-# the apps' and providers' output), E2E_WAIT_MS (longest single wait, default 20000).
+# Environment: E2E_CHROMIUM (browser binary, default /usr/bin/chromium), E2E_REDIS_SERVER
+# (default: redis-server on PATH), E2E_VERBOSE=1 (echo the apps' and providers' output),
+# E2E_WAIT_MS (longest single wait, default 20000), E2E_SESSIONS (sessions made for the
+# replicas' load run, default 10000), E2E_LOAD_REQUESTS (requests in that run, default 20000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -58,25 +63,43 @@ if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0
     unavailable "node $(node --version) is too old (need >= 20)"
 fi
 
-# 2. The browser: Debian's Chromium (playwright's own browser download does not work here).
+# 2. Debian packages: the browser (playwright's own browser download does not work here)
+#    and Redis, installed together when missing.
 chromium="${E2E_CHROMIUM:-/usr/bin/chromium}"
-if [[ ! -x "$chromium" ]]; then
-    if [[ "$chromium" == /usr/bin/chromium && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-        echo "e2e: installing chromium with apt-get"
-        export DEBIAN_FRONTEND=noninteractive
-        timeout 300 apt-get update -qq || true
-        timeout 900 apt-get install -y -qq chromium >/dev/null || true
-    fi
-    [[ -x "$chromium" ]] || unavailable "no browser at $chromium and it could not be installed"
+redis_server="${E2E_REDIS_SERVER:-$(command -v redis-server || true)}"
+missing=()
+[[ -x "$chromium" || "$chromium" != /usr/bin/chromium ]] || missing+=(chromium)
+[[ -n "$redis_server" || -n "${E2E_REDIS_SERVER:-}" ]] || missing+=(redis-server)
+if [[ ${#missing[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    echo "e2e: installing ${missing[*]} with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    timeout 300 apt-get update -qq || true
+    timeout 900 apt-get install -y -qq "${missing[@]}" >/dev/null || true
+    redis_server="${E2E_REDIS_SERVER:-$(command -v redis-server || true)}"
 fi
+[[ -x "$chromium" ]] || unavailable "no browser at $chromium and it could not be installed"
 export E2E_CHROMIUM="$chromium"
+tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs)
+if [[ -n "$redis_server" && -x "$redis_server" ]]; then
+    export E2E_REDIS_SERVER="$redis_server"
+    tests+=(replicas.test.mjs)
+elif in_ci; then
+    echo "e2e: FAILED: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed (CI=true: the end-to-end tests must run)" >&2
+    exit 1
+else
+    echo "e2e: SKIPPED replicas.test.mjs: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed"
+fi
 
 # 3. The provider and the browser driver, exactly as locked.
 if ! (cd e2e && timeout 600 npm ci --no-audit --no-fund --loglevel=error); then
     unavailable "npm ci in e2e/ failed (oidc-provider, playwright-core)"
 fi
 
-# 4. The two examples (the only cargo build this needs).
+# 4. The two examples (the only cargo build this needs). --all-features is the feature set
+#    outside checks build the quickstart with (`cargo build --examples --features
+#    redis,sqlite`: `axum` is a default and the dev-dependency on this crate adds `testing`),
+#    so this quickstart accepts every session_store, and `cargo test --all-features` in
+#    scripts/test.sh shares these artifacts.
 timeout 1800 cargo build --all-features --example quickstart --example hyper
 target_dir="$(cargo metadata --format-version 1 --no-deps |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
@@ -89,12 +112,14 @@ mkdir -p "$E2E_BROWSER_HOME" "$E2E_LOG_DIR" "$scratch/tmp"
 set +e
 (
     cd e2e
-    # The apps' working directories and the browser profile go under $scratch too.
+    # The apps' working directories, Redis's data and the browser profile go under $scratch too.
+    # Node 20's --test-timeout bounds each file's whole run as well as each test: the replicas
+    # file (10,000 real logins) needs minutes on a busy 2-core machine.
     export TMPDIR="$scratch/tmp"
-    exec setsid timeout --kill-after=10 600 node --test --test-concurrency=1 --test-timeout=120000 \
+    exec setsid timeout --kill-after=10 900 node --test --test-concurrency=1 --test-timeout=300000 \
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$scratch/results.tap" \
-        provider.test.mjs http.test.mjs browser.test.mjs
+        "${tests[@]}"
 ) &
 test_pgid=$!
 wait "$test_pgid"

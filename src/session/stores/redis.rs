@@ -3,9 +3,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use fred::prelude::{ClientLike, Config, Options, ReconnectPolicy};
 use fred::types::Builder;
-use tower_sessions_core::session_store::SessionStore;
+use tokio::sync::watch;
+use tower_sessions_core::session::{Id, Record};
+use tower_sessions_core::session_store::{self, SessionStore};
 use tower_sessions_redis_store::RedisStore;
 
 /// The longest a session lookup waits for Redis before the request answers 503.
@@ -38,6 +41,7 @@ pub(crate) fn open_redis(url: &str, shown: &str) -> Result<Arc<dyn SessionStore>
         .map_err(|e| format!("the Redis client cannot be built ({})", e.details()))?;
     let connection = pool.clone();
     let shown = shown.to_owned();
+    let (attempted, first_attempt) = watch::channel(false);
     runtime.spawn(async move {
         let _tasks = connection.connect();
         match tokio::time::timeout(COMMAND_TIMEOUT, connection.wait_for_connect()).await {
@@ -48,6 +52,8 @@ pub(crate) fn open_redis(url: &str, shown: &str) -> Result<Arc<dyn SessionStore>
                  answer 503 until it is, and it is retried in the background"
             ),
         }
+        // Nobody waiting is fine: the store may already be gone.
+        let _ = attempted.send(true);
     });
     // While Redis is down a command fails at once instead of queueing for a reconnection:
     // the visitor gets a 503 in milliseconds, not after a timeout.
@@ -56,5 +62,54 @@ pub(crate) fn open_redis(url: &str, shown: &str) -> Result<Arc<dyn SessionStore>
         timeout: Some(COMMAND_TIMEOUT),
         ..Options::default()
     });
-    Ok(Arc::new(RedisStore::new(client)))
+    Ok(Arc::new(AfterFirstAttempt {
+        inner: RedisStore::new(client),
+        first_attempt,
+    }))
+}
+
+/// A store whose commands wait for the first connection attempt (at most
+/// [`COMMAND_TIMEOUT`]) before they run. Without it, the requests a replica gets in its
+/// first moments, while its connections are still being opened, would fail at once (the
+/// commands fail fast) and logged-in visitors would get 503s from a freshly started
+/// replica although Redis is up, as in every rolling restart.
+#[derive(Debug)]
+struct AfterFirstAttempt<S> {
+    inner: S,
+    first_attempt: watch::Receiver<bool>,
+}
+
+impl<S> AfterFirstAttempt<S> {
+    async fn ready(&self) {
+        if *self.first_attempt.borrow() {
+            return;
+        }
+        let mut first_attempt = self.first_attempt.clone();
+        // A closed channel (the connecting task is gone) or the time limit: go on, and let
+        // the command itself answer.
+        let _ = tokio::time::timeout(COMMAND_TIMEOUT, first_attempt.wait_for(|done| *done)).await;
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore> SessionStore for AfterFirstAttempt<S> {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        self.ready().await;
+        self.inner.create(record).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.ready().await;
+        self.inner.save(record).await
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        self.ready().await;
+        self.inner.load(id).await
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.ready().await;
+        self.inner.delete(id).await
+    }
 }

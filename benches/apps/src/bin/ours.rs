@@ -1,25 +1,41 @@
-//! The same app behind tower-oidc-login's `AuthLayer` (in-memory session store).
+//! The same app behind tower-oidc-login's `AuthLayer`.
 //! Env: BENCH_DIR (reads `issuer`, writes `<BENCH_APP_NAME>.port`, default `ours`),
 //! BENCH_MAX_SECONDS, OURS_WRAP (`route_layer`: `Router::layer` as the README shows, the
 //! default; `outer`: the layer around the whole router; `none`: no layer at all, the bare
 //! app: the same binary, so code layout and build differences cannot pose as the layer's
-//! cost).
+//! cost), OURS_RUNTIME (`multi_thread`, the default, with TOKIO_WORKER_THREADS workers as
+//! `#[tokio::main]` makes it; `current_thread`: tokio's single-threaded runtime, as
+//! `#[tokio::main(flavor = "current_thread")]` makes it), OURS_STORE (the `session_store`
+//! the app's secrets.toml names: `memory`, the default, `redis://HOST:PORT` or
+//! `sqlite://PATH`; a real user's configuration, so the store is opened as in production,
+//! behind the same local cache).
 
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
 use oidc_bench_apps::{
-    bind, exit_after_deadline, hello_user, state_dir, wait_for_file, COOKIE_SECRET,
+    bind, env_or, exit_after_deadline, hello_user, state_dir, wait_for_file, COOKIE_SECRET,
 };
 use tower_oidc_login::{AuthConfig, AuthLayer};
 
-#[tokio::main]
-async fn main() {
+fn main() {
     exit_after_deadline();
+    let runtime = match env_or("OURS_RUNTIME", "multi_thread").as_str() {
+        "multi_thread" => tokio::runtime::Builder::new_multi_thread(),
+        "current_thread" => tokio::runtime::Builder::new_current_thread(),
+        other => panic!("OURS_RUNTIME={other:?}: use multi_thread or current_thread"),
+    }
+    .enable_all()
+    .build()
+    .expect("tokio runtime");
+    runtime.block_on(serve());
+}
+
+async fn serve() {
     let dir = state_dir();
-    let name = std::env::var("BENCH_APP_NAME").unwrap_or_else(|_| "ours".into());
-    let wrap = std::env::var("OURS_WRAP").unwrap_or_default();
+    let name = env_or("BENCH_APP_NAME", "ours");
+    let wrap = env_or("OURS_WRAP", "");
     if wrap == "none" {
         let (listener, _) = bind(&format!("{dir}/{name}.port")).await;
         let app = Router::new().route("/", get(hello_user));
@@ -29,10 +45,11 @@ async fn main() {
     let issuer = wait_for_file(&format!("{dir}/issuer"), Duration::from_secs(60))
         .await
         .expect("the provider's issuer");
+    let store = env_or("OURS_STORE", "memory");
     let secrets = format!(
         "[auth]\nredirect_uri = \"http://127.0.0.1:{{port}}/oauth2callback\"\n\
-         cookie_secret = \"{COOKIE_SECRET}\"\nclient_id = \"dev-client\"\n\
-         client_secret = \"dev-secret\"\n\
+         cookie_secret = \"{COOKIE_SECRET}\"\nsession_store = \"{store}\"\n\
+         client_id = \"dev-client\"\nclient_secret = \"dev-secret\"\n\
          server_metadata_url = \"{issuer}/.well-known/openid-configuration\"\n"
     );
     let config = AuthConfig::from_toml_str(&secrets).expect("config");

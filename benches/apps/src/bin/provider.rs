@@ -1,10 +1,10 @@
 //! The development OpenID provider for the comparison apps, in a process of its own.
 //! Writes its issuer to `$BENCH_DIR/issuer`; then, for each app named in `BENCH_LOGIN`
-//! (default `ours axum_oidc`), waits for `$BENCH_DIR/<app>.port`, logs in once as the
-//! Entra-like user, checks that `GET /` with the cookie greets that user, and writes the
-//! cookie to `$BENCH_DIR/<app>.cookie`. For `ours` the login is `DevProvider::login_as`;
-//! for axum-oidc it is its `/login` redirect → this provider's form → its callback, driven
-//! by hand. Serves until killed or BENCH_MAX_SECONDS.
+//! (default `ours ours_outer axum_oidc`), waits for `$BENCH_DIR/<app>.port`, logs in once
+//! as the Entra-like user, checks that `GET /` with the cookie greets that user, and writes
+//! the cookie to `$BENCH_DIR/<app>.cookie`. For our apps (every name starting with `ours`)
+//! the login is `DevProvider::login_as`; for axum-oidc it is its `/login` redirect → this
+//! provider's form → its callback, driven by hand. Serves until killed or BENCH_MAX_SECONDS.
 
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ async fn main() {
             .await
             .unwrap_or_else(|| panic!("{app} did not start"));
         let cookie = match app {
-            "ours" | "ours_outer" => {
+            ours if ours.starts_with("ours") => {
                 provider
                     .login_as(
                         &format!("http://127.0.0.1:{port}/auth/login"),
