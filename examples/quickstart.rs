@@ -12,12 +12,16 @@
 //! - `/`: a page with a login link per provider, or the user's name and email and a
 //!   logout button;
 //! - `/me`: the user as JSON, like Streamlit's `st.user.to_dict()`;
-//! - `/private`: login required (browsers are redirected to login, other clients get 401).
+//! - `/private`: login required (browsers are redirected to login, other clients get 401);
+//! - `/token`: when `expose_tokens` includes `"access"`, a fresh access token as JSON
+//!   `{"access_token": "…", "expires_at": <unix seconds>}` (refreshed first when it has
+//!   under a minute left; 401 JSON when anonymous or the session ended); otherwise 404.
 
 use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_oidc_login::testing::config_or_dev_provider;
@@ -48,6 +52,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
     }
     let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
+    let access_exposed = config.expose_tokens().access;
 
     let auth = AuthLayer::builder(config).port(port).build()?;
     auth.warm_up().await;
@@ -56,6 +61,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .route("/", get(move |user: User| index(user, providers.clone())))
         .route("/me", get(me))
         .route("/private", get(private))
+        .route("/token", get(move |user: User| token(user, access_exposed)))
         .layer(auth);
 
     let listener =
@@ -101,8 +107,23 @@ async fn index(user: User, providers: Vec<String>) -> Html<String> {
     ))
 }
 
-async fn me(user: User) -> Json<serde_json::Value> {
-    Json(user.to_json())
+async fn me(user: User) -> Json<User> {
+    Json(user)
+}
+
+async fn token(user: User, access_exposed: bool) -> Response {
+    if !access_exposed {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match user.access_token().await {
+        Ok(token) => Json(serde_json::json!({
+            "access_token": token.secret(),
+            "expires_at": token.expires_at_unix(),
+        }))
+        .into_response(),
+        // 401 (log in again) or 503 (try again), as JSON.
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn private(CurrentUser(user): CurrentUser) -> Html<String> {

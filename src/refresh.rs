@@ -61,7 +61,7 @@ async fn fresh_access_token(
     if tokens.refresh_token.is_none() {
         return Err(TokenError::Expired);
     }
-    let refreshed = refresh(state, user).await?;
+    let refreshed = refresh(state, user, &tokens.access_token).await?;
     state
         .tokens(&refreshed)
         .map(access_token)
@@ -91,7 +91,7 @@ pub(crate) async fn upkeep(state: &AuthState, user: Arc<LoggedIn>, upkeep: Upkee
             }
             AfterUpkeep::LoggedIn(user)
         }
-        Upkeep::Refresh => match refresh(state, &user).await {
+        Upkeep::Refresh => match refresh_seen(state, &user).await {
             Ok(fresh) => AfterUpkeep::LoggedIn(fresh),
             Err(TokenError::SessionEnded) => AfterUpkeep::Ended,
             Err(_) => {
@@ -102,18 +102,34 @@ pub(crate) async fn upkeep(state: &AuthState, user: Arc<LoggedIn>, upkeep: Upkee
     }
 }
 
-/// Refreshes `user`'s tokens (once, however many requests ask at the same time) and
-/// returns the session as it is afterwards.
-async fn refresh(state: &AuthState, user: &Arc<LoggedIn>) -> Result<Arc<LoggedIn>, TokenError> {
+/// [`refresh`] of the tokens `user` holds.
+async fn refresh_seen(
+    state: &AuthState,
+    user: &Arc<LoggedIn>,
+) -> Result<Arc<LoggedIn>, TokenError> {
+    let seen = state.tokens(user).map(|t| t.access_token.clone());
+    refresh(state, user, seen.as_deref().unwrap_or_default()).await
+}
+
+/// Refreshes `user`'s tokens, whose access token was `seen` (once, however many requests
+/// ask at the same time), and returns the session as it is afterwards.
+async fn refresh(
+    state: &AuthState,
+    user: &Arc<LoggedIn>,
+    seen: &str,
+) -> Result<Arc<LoggedIn>, TokenError> {
     let id = user.id();
     let lock = state.refresh_locks.of(id);
     let _turn = lock.lock().await;
-    // Whoever held the lock before may have refreshed already.
+    // Whoever held the lock before may have refreshed already: a new access token that has
+    // not expired is the answer, even one that lives under a minute (a provider issuing
+    // such tokens would otherwise be asked once per waiting request).
     let current = current(state, user).await?;
     let Some(tokens) = state.tokens(&current).cloned() else {
         return Err(TokenError::Expired);
     };
-    if tokens.fresh_for(FRESH_MARGIN) {
+    let replaced = tokens.access_token != seen && tokens.fresh_for(Duration::ZERO);
+    if replaced || tokens.fresh_for(FRESH_MARGIN) {
         return Ok(current);
     }
     let Some(refresh_token) = tokens.refresh_token.clone() else {
@@ -125,7 +141,7 @@ async fn refresh(state: &AuthState, user: &Arc<LoggedIn>) -> Result<Arc<LoggedIn
         .await
     {
         Ok(true) => {}
-        Ok(false) => return wait_for_other(state, &current, &refresh_token).await,
+        Ok(false) => return wait_for_other(state, &current, &tokens).await,
         Err(e) => {
             tracing::warn!(error = %e, "refresh failed: the session store cannot be reached");
             return Err(TokenError::Unavailable);
@@ -148,18 +164,18 @@ async fn current(state: &AuthState, user: &Arc<LoggedIn>) -> Result<Arc<LoggedIn
     }
 }
 
-/// Another replica is refreshing with `refresh_token`: wait for its tokens to appear.
+/// Another replica is refreshing `old`: wait for its new tokens to appear.
 async fn wait_for_other(
     state: &AuthState,
     user: &Arc<LoggedIn>,
-    refresh_token: &str,
+    old: &ProviderTokens,
 ) -> Result<Arc<LoggedIn>, TokenError> {
     let deadline = tokio::time::Instant::now() + WAIT_FOR_OTHER;
     while tokio::time::Instant::now() < deadline {
         tokio::time::sleep(POLL).await;
         let current = current(state, user).await?;
         let changed = state.tokens(&current).is_some_and(|t| {
-            t.refresh_token.as_deref() != Some(refresh_token) || t.fresh_for(FRESH_MARGIN)
+            t.access_token != old.access_token || t.refresh_token != old.refresh_token
         });
         if changed {
             return Ok(current);

@@ -74,6 +74,10 @@ impl HttpClient {
     pub(crate) fn new(timeout: Duration) -> Result<HttpClient, String> {
         let inner = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            // Below the 5 s keep-alive of Node's HTTP server (and of many load balancers'
+            // shortest settings): a connection the server is closing at the moment a token
+            // request goes out would fail that request, and a code cannot be sent twice.
+            .pool_idle_timeout(Duration::from_secs(4))
             .connect_timeout(timeout)
             .timeout(timeout)
             .user_agent(concat!("tower-oidc-login/", env!("CARGO_PKG_VERSION")))
