@@ -94,6 +94,20 @@ pub fn router(prefix: &str) -> Router {
                 Json(serde_json::json!({"id": t.id.is_some(), "access": t.access.is_some()}))
             }),
         )
+        .route(
+            &format!("{prefix}/token"),
+            get(|user: User| async move {
+                use axum::response::IntoResponse;
+                match user.access_token().await {
+                    Ok(token) => Json(serde_json::json!({
+                        "access_token": token.secret(),
+                        "expires_at": token.expires_at_unix(),
+                    }))
+                    .into_response(),
+                    Err(e) => e.into_response(),
+                }
+            }),
+        )
         .route(&format!("{prefix}/page"), get(|| async { "page" }))
         .merge(private)
 }
