@@ -86,6 +86,17 @@ pub enum LoginError {
     /// The app's after-login hook failed; the error is in the log.
     #[error("the app could not complete the login; please try again in a moment")]
     AfterLoginFailed,
+    /// The app could not get its client credential for the token request (a managed
+    /// identity endpoint that does not answer, an unreadable token file).
+    #[error("this app cannot sign in to the login provider \"{provider}\" right now: {reason}")]
+    ClientCredentialUnavailable {
+        /// Provider name.
+        provider: String,
+        /// What failed, in plain words.
+        reason: String,
+        /// For the log only (it can name internal addresses and paths).
+        detail: String,
+    },
     /// The session store failed: the visitor sees a generic line, the log gets `detail`.
     #[error("sessions cannot be stored right now; please try again in a few seconds")]
     Session {
@@ -98,7 +109,8 @@ impl LoginError {
     /// Detail for the log that the visitor must not see.
     pub(crate) fn log_detail(&self) -> Option<&str> {
         match self {
-            LoginError::Session { detail } => Some(detail),
+            LoginError::Session { detail }
+            | LoginError::ClientCredentialUnavailable { detail, .. } => Some(detail),
             _ => None,
         }
     }
@@ -121,7 +133,9 @@ impl LoginError {
             LoginError::TokenRequestFailed(_) | LoginError::UserInfoFailed(_) => {
                 StatusCode::BAD_GATEWAY
             }
-            LoginError::Session { .. } | LoginError::AfterLoginFailed => {
+            LoginError::Session { .. }
+            | LoginError::AfterLoginFailed
+            | LoginError::ClientCredentialUnavailable { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             LoginError::NotAdmitted { .. } => StatusCode::FORBIDDEN,

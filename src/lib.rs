@@ -9,6 +9,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access;
+mod client_key;
 pub mod config;
 pub mod error;
 #[cfg(feature = "axum")]
@@ -34,6 +35,7 @@ pub mod testing;
 mod user;
 mod util;
 
+pub use client_key::{ClientKey, KeyError};
 pub use config::{AuthConfig, AuthConfigBuilder, ConfigError, ProviderConfig, Secret};
 pub use error::LoginError;
 #[cfg(feature = "axum")]

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::auth;
+use super::credential::ClientCredential;
 use super::draft::{AuthDraft, Place, ProviderDraft};
 use super::error::{ConfigError, ConfigSource};
 use super::finish::finish;
@@ -227,13 +228,13 @@ impl ProviderConfig {
     pub fn new(
         name: impl Into<String>,
         client_id: impl Into<String>,
-        client_secret: impl Into<Secret>,
+        credential: impl Into<ClientCredential>,
         server_metadata_url: impl Into<String>,
     ) -> Self {
         ProviderConfig {
             name: name.into(),
             client_id: client_id.into(),
-            client_secret: client_secret.into(),
+            credential: credential.into(),
             server_metadata_url: server_metadata_url.into(),
             client_kwargs: Default::default(),
             settings: Default::default(),

@@ -8,6 +8,7 @@
 
 use url::Url;
 
+use super::credential::CredentialDraft;
 use super::error::ConfigSource;
 use super::model::{
     AuthConfig, AuthSettings, ClientKwargs, ExposeTokens, ProviderConfig, ProviderSettings, Secret,
@@ -82,7 +83,8 @@ pub(crate) struct ProviderDraft {
     /// Keys given in the table (valid or not), in the order first given.
     pub(crate) given: Vec<String>,
     pub(crate) client_id: Option<String>,
-    pub(crate) client_secret: Option<Secret>,
+    /// `client_secret` or another credential (see `credential`).
+    pub(crate) credential: CredentialDraft,
     /// As written, and parsed.
     pub(crate) server_metadata_url: Option<(String, Url)>,
     /// `client_kwargs`' own keys (defaults until given); its parameters are kept apart below
@@ -113,7 +115,7 @@ impl ProviderDraft {
             origin,
             given: Vec::new(),
             client_id: None,
-            client_secret: None,
+            credential: CredentialDraft::default(),
             server_metadata_url: None,
             kwargs: ClientKwargs::default(),
             kwargs_params: Vec::new(),
@@ -138,7 +140,7 @@ impl ProviderDraft {
         let ProviderConfig {
             name,
             client_id,
-            client_secret,
+            credential,
             server_metadata_url,
             mut client_kwargs,
             settings,
@@ -193,12 +195,16 @@ impl ProviderDraft {
         for param in &table_params {
             param_issues.enter(&param.key);
         }
+        let credential = CredentialDraft::from_credential(credential);
+        let given = ["client_id", "server_metadata_url"]
+            .into_iter()
+            .chain(credential.given_keys())
+            .map(str::to_owned)
+            .collect();
         ProviderDraft {
-            given: ["client_id", "client_secret", "server_metadata_url"]
-                .map(str::to_owned)
-                .to_vec(),
+            given,
             client_id: Some(client_id),
-            client_secret: Some(client_secret),
+            credential,
             server_metadata_url: Some((server_metadata_url, discovery_url)),
             kwargs: client_kwargs,
             kwargs_params,
@@ -307,6 +313,8 @@ impl AuthDraft {
             source,
             warnings,
             provenance,
+            // Read again by whoever finishes the draft.
+            platform: _,
         } = config;
         let origin = source.with_env();
         let mut draft = AuthDraft::new(origin);

@@ -9,8 +9,10 @@
 
 use std::collections::BTreeMap;
 
+use super::credential::{self, TablePlace};
 use super::draft::{AuthDraft, ProviderDraft};
 use super::error::ConfigError;
+use super::platform::Platform;
 use super::model::{AuthConfig, ProviderConfig, ProviderSettings, ValidProvider};
 use super::provider::check_provider_name;
 use super::schema::{DEFAULT_PROVIDER, REQUIRED_PROVIDER_KEYS, REQUIRED_SHARED_KEYS};
@@ -41,7 +43,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
     let mut missing = missing_keys(&REQUIRED_SHARED_KEYS, &given);
     let mut provider_gap = false;
     if !default_table && top_has_provider {
-        let gap = missing_keys(&REQUIRED_PROVIDER_KEYS, &top_level.given);
+        let gap = missing_keys(&required_provider_keys(&top_level.given), &top_level.given);
         provider_gap = !gap.is_empty();
         missing.extend(gap);
     }
@@ -129,7 +131,20 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
         source: origin,
         warnings: warnings.into_vec(),
         provenance,
+        platform: Platform::from_process(),
     })
+}
+
+/// The keys a provider table must have: `client_secret` is not one when another kind of
+/// credential is given (`resolve` then sees that there is exactly one).
+fn required_provider_keys(given: &[String]) -> Vec<&'static str> {
+    let other_credential = ["client_private_key_file", "client_private_key", "client_assertion"]
+        .iter()
+        .any(|k| given.iter().any(|g| g == k));
+    REQUIRED_PROVIDER_KEYS
+        .into_iter()
+        .filter(|k| !(other_credential && *k == "client_secret"))
+        .collect()
 }
 
 /// The keys of `required` that are not in `given`, in schema order.
@@ -152,7 +167,7 @@ fn finish_provider(
         origin,
         given,
         client_id,
-        client_secret,
+        credential,
         server_metadata_url,
         mut kwargs,
         kwargs_params,
@@ -163,7 +178,7 @@ fn finish_provider(
         param_issues,
         mut provenance,
     } = draft;
-    let missing = missing_keys(&REQUIRED_PROVIDER_KEYS, &given);
+    let missing = missing_keys(&required_provider_keys(&given), &given);
     if !missing.is_empty() {
         return Err(ConfigError::MissingKeys {
             section: place.section,
@@ -197,8 +212,26 @@ fn finish_provider(
     }
     kwargs.authorize_params = params;
 
-    let (Some(client_id), Some(client_secret), Some((written_url, discovery_url))) =
-        (client_id, client_secret, server_metadata_url)
+    let origin_of = |key: &str| provenance.get(key).cloned().unwrap_or_else(|| origin.clone());
+    let both_keys = ["client_private_key_file", "client_private_key"]
+        .iter()
+        .all(|k| given.iter().any(|g| g == k));
+    if both_keys {
+        let key = place.key("client_private_key");
+        return Err(ConfigError::InvalidValue {
+            reason: "client_private_key_file names the same key; keep one of the two".to_owned(),
+            origin: origin_of(&key),
+            key,
+        });
+    }
+    let table = TablePlace {
+        prefix: &place.prefix,
+        origin_of: &origin_of,
+    };
+    let secret_method = kwargs.token_endpoint_auth_method.is_some();
+    let credential = credential::resolve(credential, &table, secret_method)?;
+    let (Some(client_id), Some(credential), Some((written_url, discovery_url))) =
+        (client_id, credential, server_metadata_url)
     else {
         // Every required key was given and every invalid one reported above.
         return Err(ConfigError::MissingKeys {
@@ -212,7 +245,7 @@ fn finish_provider(
         config: ProviderConfig {
             name: place.provider,
             client_id,
-            client_secret,
+            credential,
             server_metadata_url: written_url,
             client_kwargs: kwargs,
             // Keys set for every provider in [auth] apply unless this provider sets its own.

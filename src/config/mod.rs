@@ -209,12 +209,14 @@
 mod access;
 mod auth;
 mod builder;
+mod credential;
 mod draft;
 mod env;
 mod error;
 mod finish;
 mod kwargs;
 mod model;
+mod platform;
 mod provenance;
 mod provider;
 mod raw;
@@ -227,6 +229,7 @@ mod warnings;
 
 pub use access::AccessRules;
 pub use builder::AuthConfigBuilder;
+pub use credential::{AssertionSource, ClientCredential};
 pub use error::{ConfigError, ConfigSource};
 pub use model::{
     AuthConfig, ClientKwargs, ExposeTokens, ProviderConfig, Secret, SessionStoreConfig,
@@ -235,6 +238,7 @@ pub use model::{
 pub use schema::DEFAULT_PROVIDER;
 
 pub(crate) use model::ValidProvider;
+pub(crate) use platform::{Platform, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER, WEBSITE_HOSTNAME};
 pub(crate) use schema::reserved_param;
 #[cfg(test)]
 pub(crate) use schema::RESERVED_PARAMS;
@@ -329,6 +333,8 @@ impl AuthConfig {
                 found = Some(doc.entries.swap_remove(index));
             }
         }
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let platform = Platform::from_vars(&env);
         let vars = env::collect(env);
         let mut draft = match found {
             Some((key, entry)) => {
@@ -344,7 +350,7 @@ impl AuthConfig {
             None => AuthDraft::new(ConfigSource::Environment),
         };
         env::overlay(&mut draft, &vars);
-        finish(draft).map(Some)
+        finish(draft).map(|config| Some(config.on_platform(platform)))
     }
 
     /// Applies `OIDC_AUTH__*` variables (others are skipped) on top of this configuration,
@@ -354,13 +360,15 @@ impl AuthConfig {
         self,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<AuthConfig, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let platform = Platform::from_vars(&env);
         let vars = env::collect(env);
         if vars.is_empty() {
-            return Ok(self);
+            return Ok(self.on_platform(platform));
         }
         let mut draft = AuthDraft::from_config(self);
         env::overlay(&mut draft, &vars);
-        finish(draft)
+        finish(draft).map(|config| config.on_platform(platform))
     }
 }
 

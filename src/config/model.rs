@@ -12,7 +12,9 @@ use std::time::Duration;
 use url::Url;
 
 use super::access::AccessRules;
+use super::credential::ClientCredential;
 use super::error::{ConfigError, ConfigSource};
+use super::platform::Platform;
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
 use super::uri::{resolve_redirect_uri, substitute_port, UriKind};
@@ -169,7 +171,7 @@ impl ProviderSettings {
 pub struct ProviderConfig {
     pub(super) name: String,
     pub(super) client_id: String,
-    pub(super) client_secret: Secret,
+    pub(super) credential: ClientCredential,
     pub(super) server_metadata_url: String,
     pub(super) client_kwargs: ClientKwargs,
     pub(super) settings: ProviderSettings,
@@ -186,9 +188,19 @@ impl ProviderConfig {
         &self.client_id
     }
 
-    /// `client_secret`.
-    pub fn client_secret(&self) -> &Secret {
-        &self.client_secret
+    /// `client_secret`, when that is how the app authenticates (see
+    /// [`ProviderConfig::credential`]).
+    pub fn client_secret(&self) -> Option<&Secret> {
+        match &self.credential {
+            ClientCredential::Secret(secret) => Some(secret),
+            _ => None,
+        }
+    }
+
+    /// How the app authenticates at the token endpoint: `client_secret`, a private key, or
+    /// a client assertion from the platform.
+    pub fn credential(&self) -> &ClientCredential {
+        &self.credential
     }
 
     /// `server_metadata_url` as written: the discovery document's URL.
@@ -355,6 +367,8 @@ pub struct AuthConfig {
     pub(super) warnings: Vec<String>,
     /// Origins of `[auth]`'s own keys; each provider keeps those of its own.
     pub(super) provenance: Provenance,
+    /// The hosting platform's variables (managed identity, host name).
+    pub(super) platform: Platform,
 }
 
 impl AuthConfig {
@@ -434,6 +448,16 @@ impl AuthConfig {
     /// refresh token refused, or, without one, the ID token expired). Default `false`.
     pub fn session_follows_provider(&self) -> bool {
         self.settings.session_follows_provider
+    }
+
+    /// The hosting platform's variables, read with the configuration.
+    pub(crate) fn platform(&self) -> &Platform {
+        &self.platform
+    }
+
+    /// The same configuration on a platform whose variables are `platform`.
+    pub(super) fn on_platform(self, platform: Platform) -> AuthConfig {
+        AuthConfig { platform, ..self }
     }
 
     /// Where this configuration came from, for error messages.

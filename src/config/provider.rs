@@ -7,6 +7,7 @@
 use url::Url;
 
 use super::access::{self, AccessRules, RuleKey};
+use super::credential::{self, ClientCredential, CredentialDraft, CREDENTIAL_KEYS};
 use super::draft::{Place, ProviderDraft};
 use super::error::{ConfigError, ConfigSource};
 use super::kwargs::{self, apply_kwarg, apply_param, param_rule, set_param};
@@ -62,7 +63,12 @@ pub(crate) fn apply_entry(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
         "client_secret" => {
             let value = field.str().and_then(|v| client_secret(at, v));
             if let Some(value) = p.issues.settle(&key, value, notes) {
-                p.client_secret = Some(value);
+                p.credential.secret = Some(value);
+            }
+        }
+        k if CREDENTIAL_KEYS.contains(&k) => {
+            if let Some(result) = credential::apply(&mut p.credential, k, &field) {
+                p.issues.settle(&key, result, notes);
             }
         }
         "server_metadata_url" => {
@@ -138,7 +144,7 @@ pub(crate) fn apply_config(p: &mut ProviderDraft, config: ProviderConfig) {
     let ProviderConfig {
         name: _,
         client_id: id,
-        client_secret: secret,
+        credential: given_credential,
         server_metadata_url: url,
         client_kwargs,
         settings,
@@ -164,15 +170,27 @@ pub(crate) fn apply_config(p: &mut ProviderDraft, config: ProviderConfig) {
     );
     p.client_id = p.issues.settle(&key, value, Vec::new());
 
-    let key = begin(p, "client_secret", &origin);
-    let value = client_secret(
-        At {
-            key: &key,
-            origin: &origin,
-        },
-        secret.expose(),
-    );
-    p.client_secret = p.issues.settle(&key, value, Vec::new());
+    match given_credential {
+        ClientCredential::Secret(secret) => {
+            let key = begin(p, "client_secret", &origin);
+            let value = client_secret(
+                At {
+                    key: &key,
+                    origin: &origin,
+                },
+                secret.expose(),
+            );
+            p.credential.secret = p.issues.settle(&key, value, Vec::new());
+        }
+        // A key or an assertion source made in code is checked by its own type already.
+        other => {
+            let draft = CredentialDraft::from_credential(other);
+            for name in draft.given_keys() {
+                begin(p, name, &origin);
+            }
+            p.credential = draft;
+        }
+    }
 
     let key = begin(p, "server_metadata_url", &origin);
     let mut notes = Vec::new();

@@ -35,7 +35,14 @@ pub(crate) const REQUIRED_PROVIDER_KEYS: [&str; 3] =
 
 /// Optional keys of a provider table only (neither shared nor inherited from `[auth]`).
 /// Written directly in `[auth]`, such a key belongs to the default provider defined there.
-pub(crate) const OPTIONAL_PROVIDER_KEYS: [&str; 1] = ["fetch_userinfo"];
+pub(crate) const OPTIONAL_PROVIDER_KEYS: [&str; 6] = [
+    "fetch_userinfo",
+    "client_private_key_file",
+    "client_private_key",
+    "client_certificate_file",
+    "client_assertion",
+    "managed_identity_client_id",
+];
 
 /// Keys valid in a provider table and, directly in `[auth]`, as the default for every
 /// provider (a provider's own value wins): who may log in. Listing a key here routes it to

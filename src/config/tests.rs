@@ -102,7 +102,7 @@ fn plain_streamlit_single_provider_file() {
     let p = c.default_provider().expect("default provider");
     assert_eq!(p.name(), "default");
     assert_eq!(p.client_id(), "xxx");
-    assert_eq!(p.client_secret().expose(), "xxx");
+    assert_eq!(p.client_secret().unwrap().expose(), "xxx");
     assert_eq!(p.server_metadata_url(), GOOGLE_URL);
     assert_eq!(*p.client_kwargs(), ClientKwargs::default());
     assert_eq!(c.redirect_uri(), "http://localhost:8501/oauth2callback");
@@ -521,7 +521,7 @@ fn env_overrides_file_key_by_key() {
     )
     .expect("config");
     let ms = c.provider("microsoft").expect("microsoft");
-    assert_eq!(ms.client_secret().expose(), "env-secret");
+    assert_eq!(ms.client_secret().unwrap().expose(), "env-secret");
     assert_eq!(ms.client_id(), "ms");
     assert_eq!(ms.client_kwargs().prompt(), Some("login"));
     assert_eq!(ms.client_kwargs().timeout(), Duration::from_secs(3));
@@ -1550,7 +1550,7 @@ fn a_variable_replaces_a_broken_file_value() {
     )
     .expect("config");
     assert_eq!(
-        c.provider("google").map(|p| p.client_secret().expose()),
+        c.provider("google").map(|p| p.client_secret().unwrap().expose()),
         Some(CLIENT_SECRET)
     );
     assert_eq!(c.session_lifetime(), Duration::from_secs(3 * 24 * 3600));

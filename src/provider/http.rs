@@ -132,10 +132,23 @@ impl HttpClient {
 
     /// A GET expecting a 200 JSON answer, for discovery and the key set.
     pub(crate) async fn get_json(&self, url: &Url) -> Result<Vec<u8>, HttpError> {
-        let request = http::Request::builder()
+        self.get_json_with(url, &[]).await
+    }
+
+    /// [`HttpClient::get_json`] with more request headers (the managed identity endpoint's).
+    pub(crate) async fn get_json_with(
+        &self,
+        url: &Url,
+        headers: &[(&str, &str)],
+    ) -> Result<Vec<u8>, HttpError> {
+        let mut builder = http::Request::builder()
             .method(http::Method::GET)
             .uri(url.as_str())
-            .header(http::header::ACCEPT, "application/json")
+            .header(http::header::ACCEPT, "application/json");
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        let request = builder
             .body(Vec::new())
             .map_err(|e| HttpError::Other {
                 url: display_url(url),

@@ -5,6 +5,7 @@
 //! can be built while a provider is down; [`Provider::ready`] is where discovery happens.
 
 mod claims;
+mod client_auth;
 mod discovery;
 mod http;
 mod logout_token;
@@ -32,6 +33,9 @@ use crate::error::LoginError;
 use crate::util::bounded;
 
 use self::claims::{IdToken, TokenClient, TokenErrorResponse};
+use self::client_auth::ClientAuth;
+use crate::client_key::JWT_BEARER;
+use crate::config::Platform;
 use self::discovery::{tenant_issuer, IssuerKind};
 use self::discovery::{Cache, Discovered, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
@@ -48,6 +52,8 @@ use self::verify::{Expected, NonceRule, Rejection};
 /// needs the provider fetches it, and a provider that is down is retried after a short back-off.
 pub(crate) struct Provider {
     config: ProviderConfig,
+    /// How its token requests authenticate the app.
+    auth: ClientAuth,
     redirect_uri: RedirectUrl,
     http: HttpClient,
     cache: Cache,
@@ -98,8 +104,17 @@ impl Provider {
     pub(crate) fn new(
         provider: &ValidProvider,
         redirect_uri: Url,
+        platform: &Platform,
     ) -> Result<Provider, ConfigError> {
         let config = provider.config().clone();
+        let auth = ClientAuth::new(config.credential(), platform).map_err(|reason| {
+            let key = provider.key("client_assertion");
+            ConfigError::InvalidValue {
+                reason,
+                origin: provider.origin_of(&key),
+                key,
+            }
+        })?;
         let http = HttpClient::new(config.client_kwargs().timeout()).map_err(|reason| {
             let key = provider.key("client_kwargs");
             ConfigError::InvalidValue {
@@ -109,6 +124,7 @@ impl Provider {
             }
         })?;
         Ok(Provider {
+            auth,
             redirect_uri: RedirectUrl::from_url(redirect_uri),
             http,
             cache: Cache::new(
@@ -300,10 +316,17 @@ impl Provider {
         }
         let snapshot = self.snapshot().await?;
         let client = self.token_client(&snapshot.discovered);
+        let assertion = self.client_assertion(&snapshot.discovered).await?;
 
-        let response = client
+        let mut request = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.to_owned()));
+        if let Some(assertion) = &assertion {
+            request = request
+                .add_extra_param("client_assertion_type", JWT_BEARER)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let response = request
             .request_async(&self.http.token_endpoint())
             .await
             .map_err(|e| self.token_error(e, &[code, pkce_verifier]))?;
@@ -343,19 +366,38 @@ impl Provider {
         })
     }
 
-    /// The client for the token endpoint, authenticated as configured.
+    /// The client for the token endpoint: with the secret when the app has one; with a
+    /// client assertion, `client_id` goes in the body next to it (RFC 7523 section 2.2).
     fn token_client(&self, discovered: &Discovered) -> TokenClient<openidconnect::EndpointSet> {
-        TokenClient::new(
+        let client = TokenClient::new(
             ClientId::new(self.config.client_id().to_owned()),
             discovered.issuer.clone(),
             JsonWebKeySet::default(),
         )
-        .set_client_secret(ClientSecret::new(
-            self.config.client_secret().expose().to_owned(),
-        ))
         .set_token_uri(discovered.token_endpoint.clone())
-        .set_redirect_uri(self.redirect_uri.clone())
-        .set_auth_type(self.auth_type(discovered.post_only))
+        .set_redirect_uri(self.redirect_uri.clone());
+        match self.auth.secret() {
+            Some(secret) => client
+                .set_client_secret(ClientSecret::new(secret.expose().to_owned()))
+                .set_auth_type(self.auth_type(discovered.post_only)),
+            None => client.set_auth_type(AuthType::RequestBody),
+        }
+    }
+
+    /// The client assertion for a token request, `None` with a secret.
+    async fn client_assertion(&self, discovered: &Discovered) -> Result<Option<String>, LoginError> {
+        self.auth
+            .assertion(
+                &self.http,
+                self.config.client_id(),
+                discovered.token_endpoint.url().as_str(),
+            )
+            .await
+            .map_err(|failure| LoginError::ClientCredentialUnavailable {
+                provider: self.name().to_owned(),
+                reason: failure.public,
+                detail: failure.detail,
+            })
     }
 
     /// Verifies with the cached keys; when the token names a key we do not have, fetches the
@@ -438,7 +480,7 @@ impl Provider {
         for secret in secrets
             .iter()
             .copied()
-            .chain([self.config.client_secret().expose()])
+            .chain(self.auth.secret().map(|s| s.expose()))
         {
             if !secret.is_empty() {
                 text = text.replace(secret, "[redacted]");

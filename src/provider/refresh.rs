@@ -11,6 +11,7 @@ use super::http::HttpError;
 use super::userinfo::UserInfoFailure;
 use super::verify::{self, NonceRule};
 use super::Provider;
+use crate::client_key::JWT_BEARER;
 
 /// OAuth error codes that say "not now" rather than "no" (RFC 6749 5.2 does not list them
 /// for the token endpoint, but providers send them there).
@@ -55,9 +56,18 @@ impl Provider {
             .await
             .map_err(|e| RefreshError::Unavailable(e.to_string()))?;
         let client = self.token_client(&snapshot.discovered);
+        let assertion = self
+            .client_assertion(&snapshot.discovered)
+            .await
+            .map_err(|e| RefreshError::Unavailable(e.log_detail().unwrap_or_default().to_owned()))?;
         let token = RefreshToken::new(refresh_token.to_owned());
-        let response = client
-            .exchange_refresh_token(&token)
+        let mut request = client.exchange_refresh_token(&token);
+        if let Some(assertion) = &assertion {
+            request = request
+                .add_extra_param("client_assertion_type", JWT_BEARER)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let response = request
             .request_async(&self.http.token_endpoint())
             .await
             .map_err(|e| self.refresh_error(e, refresh_token))?;
