@@ -8,8 +8,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -18,44 +16,9 @@ use reqwest::{Response, StatusCode};
 use support::{location, Form};
 use tower_oidc_login::testing::DevProvider;
 use tower_oidc_login::{AuthConfig, AuthLayer, User};
-use tracing_subscriber::fmt::format::FmtSpan;
 
 const CLIENT_SECRET: &str = "log-redaction-client-secret-8d3f1a6c";
 const COOKIE_SECRET: &str = "log-redaction-cookie-secret-5b27e9d40c";
-
-/// Everything every subscriber event wrote, in order.
-fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
-    static BUFFER: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    BUFFER.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_target(true)
-            .with_span_events(FmtSpan::NEW | FmtSpan::CLOSE)
-            .with_writer(move || Sink(sink.clone()))
-            // Also installs the `log` bridge, so reqwest's `log` records arrive too.
-            .try_init()
-            .expect("the only global subscriber of this test binary");
-        buffer
-    })
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A browser that keeps the app's cookies by hand. reqwest's own cookie jar (the
 /// `cookie_store` crate) logs every `Set-Cookie` it stores, value included, at DEBUG; that is
@@ -288,7 +251,7 @@ fn with_param(url: &str, name: &str, value: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_of_any_login_or_logout_reaches_the_trace_log() {
-    let buffer = captured();
+    support::logs::captured();
     let provider = DevProvider::builder()
         .client_secret(CLIENT_SECRET)
         .start()
@@ -368,8 +331,7 @@ async fn no_secret_of_any_login_or_logout_reaches_the_trace_log() {
     assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
     assert_eq!(provider.request_counts().token, 2, "two token requests");
 
-    let log =
-        String::from_utf8_lossy(&buffer.lock().unwrap_or_else(|e| e.into_inner())).into_owned();
+    let log = support::logs::text();
     assert!(!log.is_empty(), "the subscriber captured nothing");
     for expected in [
         "login succeeded",

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod logs;
+pub mod redis;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -20,6 +20,12 @@ const SWEEP_EVERY: Duration = Duration::from_secs(5 * 60);
 /// read or written yet: the table is created by the first use, and a task deletes expired
 /// sessions every few minutes for as long as the store lives. The error is a plain reason.
 pub(crate) fn open_sqlite(path: &Path) -> Result<Arc<dyn SessionStore>, String> {
+    Ok(open_sweeping_every(path, SWEEP_EVERY)?)
+}
+
+/// [`open_sqlite`], deleting expired sessions every `period` (the tests' hook: they cannot
+/// wait [`SWEEP_EVERY`]).
+fn open_sweeping_every(path: &Path, period: Duration) -> Result<Arc<Migrated>, String> {
     let runtime = super::runtime::require_runtime()?;
     prepare_file(path)?;
     let options = SqliteConnectOptions::new()
@@ -36,7 +42,7 @@ pub(crate) fn open_sqlite(path: &Path) -> Result<Arc<dyn SessionStore>, String> 
         inner: SqliteStore::new(pool),
         ready: OnceCell::new(),
     });
-    runtime.spawn(sweep(Arc::downgrade(&store)));
+    runtime.spawn(sweep(Arc::downgrade(&store), period));
     Ok(store)
 }
 
@@ -78,9 +84,9 @@ fn prepare_file(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// Deletes expired sessions every [`SWEEP_EVERY`] until the store is dropped.
-async fn sweep(store: Weak<Migrated>) {
-    let mut every = tokio::time::interval(SWEEP_EVERY);
+/// Deletes expired sessions every `period` until the store is dropped.
+async fn sweep(store: Weak<Migrated>, period: Duration) {
+    let mut every = tokio::time::interval(period);
     every.tick().await;
     loop {
         every.tick().await;
@@ -139,5 +145,94 @@ impl SessionStore for Migrated {
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         self.ready().await?;
         self.inner.delete(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Component, PathBuf};
+    use std::time::Duration;
+
+    use time::OffsetDateTime;
+    use tower_sessions_core::session::{Id, Record};
+    use tower_sessions_core::session_store::SessionStore;
+    use tower_sessions_sqlx_store::sqlx::{self, sqlite::SqliteConnectOptions, ConnectOptions};
+
+    use super::open_sweeping_every;
+
+    fn record(expires_in: time::Duration) -> Record {
+        Record {
+            id: Id::default(),
+            data: Default::default(),
+            expiry_date: OffsetDateTime::now_utc() + expires_in,
+        }
+    }
+
+    /// Rows in the file, whether expired or not (the store's own `load` hides expired ones).
+    async fn rows(path: &std::path::Path) -> i64 {
+        let mut connection = SqliteConnectOptions::new()
+            .filename(path)
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query_scalar("select count(*) from tower_sessions")
+            .fetch_one(&mut connection)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_never_loaded_and_are_deleted_by_the_sweep() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sessions.db");
+        let store = open_sweeping_every(&path, Duration::from_millis(300)).unwrap();
+        let mut expired = record(time::Duration::seconds(-1));
+        let mut live = record(time::Duration::hours(1));
+        store.create(&mut expired).await.unwrap();
+        store.create(&mut live).await.unwrap();
+        // Before any sweep: in the file, but not loaded.
+        assert_eq!(rows(&path).await, 2);
+        assert!(store.load(&expired.id).await.unwrap().is_none());
+        assert!(store.load(&live.id).await.unwrap().is_some());
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while rows(&path).await != 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the expired session was not swept"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(
+            store.load(&live.id).await.unwrap().is_some(),
+            "the sweep keeps live sessions"
+        );
+    }
+
+    /// `sqlite://sessions.db` is opened relative to the working directory, as `.streamlit/`
+    /// is: the path is used as written, not resolved against anything else. (Changing the
+    /// working directory in a test is unsafe while other tests run: the relative path is
+    /// written from the current one instead.)
+    #[tokio::test]
+    async fn a_relative_path_is_relative_to_the_working_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let cwd = std::env::current_dir().unwrap();
+        let mut relative = PathBuf::new();
+        for _ in cwd
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+        {
+            relative.push("..");
+        }
+        relative.push(dir.path().strip_prefix("/").unwrap());
+        relative.push("relative.db");
+        assert!(relative.is_relative(), "{}", relative.display());
+
+        let store = open_sweeping_every(&relative, Duration::from_secs(60)).unwrap();
+        let mut session = record(time::Duration::hours(1));
+        store.create(&mut session).await.unwrap();
+        let file = dir.path().join("relative.db");
+        assert!(file.is_file(), "created at {}", file.display());
+        assert_eq!(rows(&file).await, 1);
     }
 }
