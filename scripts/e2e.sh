@@ -2,19 +2,22 @@
 # End-to-end tests: the quickstart and hyper examples against a real, OpenID Certified
 # provider (oidc-provider, in e2e/) with plain HTTP and in headless Chromium (playwright-core
 # driving Debian's /usr/bin/chromium); three quickstart replicas sharing a real Redis behind
-# a round-robin proxy; the quickstart on a SQLite sessions file. Everything listens on and
-# talks to loopback addresses only, and every process is stopped by PID. The test provider's
-# own options are checked first (provider.test.mjs).
+# a round-robin proxy; the quickstart on a SQLite sessions file; the quickstart behind nginx
+# terminating TLS (self-signed certificate) in Chromium. Everything listens on and talks to
+# loopback addresses only, and every process is stopped by PID. The test provider's own
+# options are checked first (provider.test.mjs).
 #
 #   bash scripts/e2e.sh          # installs what it needs, builds the examples, runs e2e/*.test.mjs
 #
-# Needs Node.js >= 20 and npm, Chromium and redis-server (both Debian packages, installed
-# with apt-get when missing and run as root). Under CI=true anything missing is a failure;
-# otherwise a missing browser, Node.js or npm package makes it print a SKIPPED line and exit
-# 0, and a missing redis-server skips replicas.test.mjs only (with a SKIPPED line).
+# Needs Node.js >= 20 and npm, Chromium, redis-server and nginx (Debian packages, installed
+# with apt-get when missing and run as root), and the openssl CLI. Under CI=true anything
+# missing is a failure; otherwise a missing browser, Node.js or npm package makes it print a
+# SKIPPED line and exit 0, a missing redis-server skips replicas.test.mjs only and a missing
+# nginx or openssl skips proxy.test.mjs only (each with a SKIPPED line).
 #
 # Environment: E2E_CHROMIUM (browser binary, default /usr/bin/chromium), E2E_REDIS_SERVER
-# (default: redis-server on PATH), E2E_VERBOSE=1 (echo the apps' and providers' output),
+# (default: redis-server on PATH), E2E_NGINX (default: nginx on PATH or /usr/sbin/nginx),
+# E2E_VERBOSE=1 (echo the apps' and providers' output),
 # E2E_WAIT_MS (longest single wait, default 20000), E2E_SESSIONS (sessions made for the
 # replicas' load run, default 10000), E2E_LOAD_REQUESTS (requests in that run, default 20000).
 set -euo pipefail
@@ -63,23 +66,39 @@ if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0
     unavailable "node $(node --version) is too old (need >= 20)"
 fi
 
-# 2. Debian packages: the browser (playwright's own browser download does not work here)
-#    and Redis, installed together when missing.
+# 2. Debian packages: the browser (playwright's own browser download does not work here),
+#    Redis and nginx, installed together when missing. Debian's nginx is in /usr/sbin, which
+#    is not on every PATH. (Where systemd runs, the packages start services of their own at
+#    install; the tests never use those: they start their own, on free ports, by PID.)
 chromium="${E2E_CHROMIUM:-/usr/bin/chromium}"
 redis_server="${E2E_REDIS_SERVER:-$(command -v redis-server || true)}"
+find_nginx() { command -v nginx || { [[ -x /usr/sbin/nginx ]] && echo /usr/sbin/nginx; } || true; }
+nginx="${E2E_NGINX:-$(find_nginx)}"
 missing=()
 [[ -x "$chromium" || "$chromium" != /usr/bin/chromium ]] || missing+=(chromium)
 [[ -n "$redis_server" || -n "${E2E_REDIS_SERVER:-}" ]] || missing+=(redis-server)
+[[ -n "$nginx" || -n "${E2E_NGINX:-}" ]] || missing+=(nginx)
+command -v openssl >/dev/null || missing+=(openssl)
 if [[ ${#missing[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
     echo "e2e: installing ${missing[*]} with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     timeout 300 apt-get update -qq || true
     timeout 900 apt-get install -y -qq "${missing[@]}" >/dev/null || true
     redis_server="${E2E_REDIS_SERVER:-$(command -v redis-server || true)}"
+    nginx="${E2E_NGINX:-$(find_nginx)}"
 fi
 [[ -x "$chromium" ]] || unavailable "no browser at $chromium and it could not be installed"
 export E2E_CHROMIUM="$chromium"
 tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs)
+if [[ -n "$nginx" && -x "$nginx" ]] && command -v openssl >/dev/null; then
+    export E2E_NGINX="$nginx"
+    tests+=(proxy.test.mjs)
+elif in_ci; then
+    echo "e2e: FAILED: no nginx${E2E_NGINX:+ at $E2E_NGINX} or no openssl, and it could not be installed (CI=true: the end-to-end tests must run)" >&2
+    exit 1
+else
+    echo "e2e: SKIPPED proxy.test.mjs: no nginx${E2E_NGINX:+ at $E2E_NGINX} or no openssl, and it could not be installed"
+fi
 if [[ -n "$redis_server" && -x "$redis_server" ]]; then
     export E2E_REDIS_SERVER="$redis_server"
     tests+=(replicas.test.mjs)
