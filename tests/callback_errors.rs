@@ -419,12 +419,12 @@ async fn an_expired_login_is_refused_and_the_given_store_is_used() {
         "an expired login writes nothing"
     );
 
-    // A login in time ends with the session in the given store (with its used state and the
-    // user's index of sessions).
+    // A login in time ends with the session in the given store, with its used state, the
+    // user's index of sessions and the provider session's (`sid`) index.
     let done = browser
         .login(&app.url("/auth/login"), "F", "f@example.com")
         .await;
     assert_eq!(done.status(), StatusCode::FOUND);
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
-    assert_eq!(store.creates.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(store.creates.load(std::sync::atomic::Ordering::SeqCst), 4);
 }

@@ -107,13 +107,23 @@ async fn until_reachable(app: &App, cookie: &str) -> reqwest::Response {
     }
 }
 
-/// The session key among `keys`: the only one that lives longer than a login (the other
-/// keys are used-state markers, which live as long as a login may take).
+/// The session keys: those holding a logged-in user (the others are used-state markers,
+/// which live as long as a login may take, and the index records that let a provider's
+/// logout find a user's sessions).
 fn session_keys(redis: &Redis) -> Vec<String> {
     redis
         .keys()
         .into_iter()
-        .filter(|k| redis.ttl(k) > 600)
+        .filter(|k| redis.cli(&["GET", k]).contains("tower_oidc_login.user"))
+        .collect()
+}
+
+/// The index records: a user's sessions and a provider session's user.
+fn index_keys(redis: &Redis) -> Vec<String> {
+    redis
+        .keys()
+        .into_iter()
+        .filter(|k| redis.cli(&["GET", k]).contains("tower_oidc_login.index"))
         .collect()
 }
 
@@ -132,18 +142,24 @@ async fn a_login_stores_its_session_in_redis_with_the_session_lifetime_as_ttl() 
     assert_eq!(done.status(), StatusCode::FOUND);
     assert_eq!(browser.me(&app).await["email"], "ada@example.com");
 
-    // Two keys: the session, and the marker that the login's state was used (no pending
-    // login: it lives in a sealed cookie).
+    // Four keys: the session, the marker that the login's state was used (no pending login:
+    // it lives in a sealed cookie), and the two index records (the user's sessions, the
+    // provider session's user) that a logout by the provider needs.
     let keys = redis.keys();
-    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys.len(), 4, "{keys:?}");
     let sessions = session_keys(&redis);
     assert_eq!(sessions.len(), 1, "{keys:?}");
+    let indexes = index_keys(&redis);
+    assert_eq!(indexes.len(), 2, "{keys:?}");
     let ttl = redis.ttl(&sessions[0]);
     assert!(
         (LIFETIME_SECS - 60..=LIFETIME_SECS).contains(&ttl),
         "the session key expires with the session (2 days), TTL {ttl}"
     );
-    let marker = keys.iter().find(|k| **k != sessions[0]).unwrap();
+    let marker = keys
+        .iter()
+        .find(|k| **k != sessions[0] && !indexes.contains(k))
+        .unwrap();
     let ttl = redis.ttl(marker);
     assert!(
         (1..=600).contains(&ttl),

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::error::{ConfigError, ConfigSource};
-use super::model::Secret;
+use super::secret::Secret;
 use super::values::{non_empty, At, Field};
 use crate::client_key::ClientKey;
 

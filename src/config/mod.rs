@@ -221,6 +221,7 @@ mod provenance;
 mod provider;
 mod raw;
 mod schema;
+mod secret;
 #[cfg(test)]
 mod tests;
 mod uri;

@@ -12,6 +12,7 @@ use std::time::Duration;
 use url::Url;
 
 use super::access::AccessRules;
+pub use super::secret::Secret;
 use super::credential::ClientCredential;
 use super::error::{ConfigError, ConfigSource};
 use super::platform::Platform;
@@ -19,45 +20,6 @@ use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
 use super::uri::{resolve_redirect_uri, substitute_port, UriKind};
 use super::values::At;
-
-/// A string that must never be printed: `Debug` and `Display` show `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    /// The secret itself. Only call this where the value is sent to its one legitimate reader.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl From<String> for Secret {
-    fn from(value: String) -> Self {
-        Secret(value)
-    }
-}
-
-impl From<&str> for Secret {
-    fn from(value: &str) -> Self {
-        Secret(value.to_owned())
-    }
-}
 
 /// Which tokens handlers may read through [`crate::User::tokens`] (Streamlit's `expose_tokens`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
