@@ -2,7 +2,8 @@
 # End-to-end tests: the quickstart and hyper examples against a real, OpenID Certified
 # provider (oidc-provider, in e2e/) with plain HTTP and in headless Chromium (playwright-core
 # driving Debian's /usr/bin/chromium); three quickstart replicas sharing a real Redis behind
-# a round-robin proxy; the quickstart on a SQLite sessions file. Everything listens on and
+# a round-robin proxy; the quickstart on a SQLite sessions file; session lifetimes, refresh
+# tokens and back-channel logout (lifetimes.test.mjs). Everything listens on and
 # talks to loopback addresses only, and every process is stopped by PID. The test provider's
 # own options are checked first (provider.test.mjs).
 #
@@ -11,7 +12,8 @@
 # Needs Node.js >= 20 and npm, Chromium and redis-server (both Debian packages, installed
 # with apt-get when missing and run as root). Under CI=true anything missing is a failure;
 # otherwise a missing browser, Node.js or npm package makes it print a SKIPPED line and exit
-# 0, and a missing redis-server skips replicas.test.mjs only (with a SKIPPED line).
+# 0, and a missing redis-server skips replicas.test.mjs only (with a SKIPPED line) and the
+# replicas' test of lifetimes.test.mjs (reported as skipped by the test runner).
 #
 # Environment: E2E_CHROMIUM (browser binary, default /usr/bin/chromium), E2E_REDIS_SERVER
 # (default: redis-server on PATH), E2E_VERBOSE=1 (echo the apps' and providers' output),
@@ -79,7 +81,7 @@ if [[ ${#missing[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/nul
 fi
 [[ -x "$chromium" ]] || unavailable "no browser at $chromium and it could not be installed"
 export E2E_CHROMIUM="$chromium"
-tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs)
+tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs lifetimes.test.mjs)
 if [[ -n "$redis_server" && -x "$redis_server" ]]; then
     export E2E_REDIS_SERVER="$redis_server"
     tests+=(replicas.test.mjs)
@@ -87,7 +89,7 @@ elif in_ci; then
     echo "e2e: FAILED: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed (CI=true: the end-to-end tests must run)" >&2
     exit 1
 else
-    echo "e2e: SKIPPED replicas.test.mjs: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed"
+    echo "e2e: SKIPPED replicas.test.mjs and the replicas' test of lifetimes.test.mjs: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed"
 fi
 
 # 3. The provider and the browser driver, exactly as locked.

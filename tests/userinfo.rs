@@ -14,9 +14,13 @@ use tower_oidc_login::testing::{
     DevLoginError, DevProvider, DevUser, LoginStep, Misbehaviour, RequestCounts,
 };
 
-/// Access tokens living less than the minute the app wants left make every `GET /token`
-/// a refresh.
-const SHORT_ACCESS_TOKENS: Duration = Duration::from_secs(30);
+/// Access tokens of a few seconds: one is refreshed once it has less than half of that left.
+const SHORT_ACCESS_TOKENS: Duration = Duration::from_secs(4);
+
+/// Until the session's access token needs a refresh.
+async fn until_a_refresh_is_due() {
+    tokio::time::sleep(SHORT_ACCESS_TOKENS / 2 + Duration::from_millis(100)).await;
+}
 
 /// The app's secrets: refresh tokens (`offline_access`), access tokens exposed to handlers,
 /// and `fetch_userinfo` as given.
@@ -137,6 +141,7 @@ async fn a_refresh_whose_userinfo_is_about_another_subject_ends_the_session() {
         .await
         .expect("login");
     provider.misbehave(Misbehaviour::UserinfoWrongSubject);
+    until_a_refresh_is_due().await;
     let (status, body) = token(&app, &login.cookie).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(body["error"], "session_ended");
@@ -164,6 +169,13 @@ async fn requests_per_login_and_refresh(fetch_userinfo: bool) {
         .expect("login");
     let next_login = since(&before, &provider.request_counts());
 
+    // Just logged in: the token is handed out as it is.
+    let before = provider.request_counts();
+    let (status, body) = token(&app, &first.cookie).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let no_refresh = since(&before, &provider.request_counts());
+
+    until_a_refresh_is_due().await;
     let before = provider.request_counts();
     let (status, body) = token(&app, &first.cookie).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -196,6 +208,18 @@ async fn requests_per_login_and_refresh(fetch_userinfo: bool) {
         assert_eq!(&body["access_token"], first_answer);
     }
 
+    // Calls that come just after the refresh take its token: a provider's short-lived
+    // tokens are not refreshed at every call.
+    let before = provider.request_counts();
+    for _ in 0..5 {
+        let (status, body) = token(&app, &second.cookie).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(&body["access_token"], first_answer);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after_refresh = since(&before, &provider.request_counts());
+    assert!(after_refresh.iter().all(|(_, n)| *n == 0), "{after_refresh:?}");
+
     eprintln!(
         "fetch_userinfo = {fetch_userinfo}: first login {first_login:?}; next login \
          {next_login:?}; refresh {refresh:?}; 20 concurrent /token {concurrent:?}"
@@ -220,6 +244,7 @@ async fn requests_per_login_and_refresh(fetch_userinfo: bool) {
         counts[3].1 = 0;
         counts
     };
+    assert!(no_refresh.iter().all(|(_, n)| *n == 0), "{no_refresh:?}");
     assert_eq!(refresh, no_browser(expect(0, 0, 0, 1)), "a refresh");
     assert_eq!(
         concurrent,
