@@ -8,7 +8,6 @@
 mod support;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use reqwest::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
 use reqwest::{Client, StatusCode};
@@ -661,121 +660,126 @@ async fn rp_initiated_logout_sends_the_users_login_hint_as_logout_hint() {
 // ---------------------------------------------------------------------------------------
 // Replicas sharing a store
 
-/// Polls `/me` at `app` with `cookie` until it is anonymous; how long that took.
-async fn time_until_anonymous(app: &App, cookie: &str, limit: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        if !logged_in(app, cookie).await {
-            return start.elapsed();
+/// Two app instances sharing one SQLite file (feature `sqlite`), as replicas share a store.
+#[cfg(feature = "sqlite")]
+mod replicas {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Polls `/me` at `app` with `cookie` until it is anonymous; how long that took.
+    async fn time_until_anonymous(app: &App, cookie: &str, limit: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            if !logged_in(app, cookie).await {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < limit,
+                "still logged in at {} after {limit:?}",
+                app.base
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        assert!(
-            start.elapsed() < limit,
-            "still logged in at {} after {limit:?}",
-            app.base
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-#[cfg(feature = "sqlite")]
-#[tokio::test]
-async fn a_backchannel_logout_received_by_one_replica_ends_the_session_on_another_within_a_second()
-{
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sessions.db");
-    let (port_a, port_b) = (free_port(), free_port());
-    let provider = provider_for(port_a).await;
-    let secrets = format!(
-        "{}session_store = \"sqlite://{}\"\n",
-        provider.secrets_toml(REDIRECT, COOKIE_SECRET),
-        db.display()
-    );
-    let a = start_app_on(port_a, &secrets, "", |b| b).await;
-    let b = start_app_on(port_b, &secrets, "", |b| b).await;
-
-    // Ada twice (one session per replica) and Bob; each session is known on both replicas.
-    let (ada_a, ada_a_session) = log_in(&provider, &a, &ada()).await;
-    let (ada_b, _) = log_in(&provider, &b, &ada()).await;
-    let (bob_b, _) = log_in(&provider, &b, &bob()).await;
-    for cookie in [&ada_a, &ada_b, &bob_b] {
-        assert!(logged_in(&a, cookie).await);
-        assert!(logged_in(&b, cookie).await, "B reads it and keeps a copy");
     }
 
-    // By sid, delivered to A: the session made on A ends on B too.
-    let answer = provider
-        .backchannel_logout(LogoutTarget::Sid(ada_a_session.sid))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(!logged_in(&a, &ada_a).await, "at once on the replica told");
-    let by_sid = time_until_anonymous(&b, &ada_a, Duration::from_secs(3)).await;
-    assert!(logged_in(&b, &ada_b).await);
-
-    // By sub, delivered to A: Ada's session made on B ends on B.
-    assert!(logged_in(&b, &ada_b).await, "B has a fresh copy");
-    let answer = provider
-        .backchannel_logout(LogoutTarget::Sub(ada().subject()))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(!logged_in(&a, &ada_b).await);
-    let by_sub = time_until_anonymous(&b, &ada_b, Duration::from_secs(3)).await;
-    assert!(logged_in(&a, &bob_b).await && logged_in(&b, &bob_b).await);
-
-    eprintln!("ended on the other replica after: by sid {by_sid:?}, by sub {by_sub:?}");
-    for (what, took) in [("by sid", by_sid), ("by sub", by_sub)] {
-        assert!(
-            took <= Duration::from_millis(1200),
-            "{what}: {took:?} (the local copy lives 750 ms)"
+    #[tokio::test]
+    async fn a_backchannel_logout_received_by_one_replica_ends_the_session_on_another_within_a_second(
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sessions.db");
+        let (port_a, port_b) = (free_port(), free_port());
+        let provider = provider_for(port_a).await;
+        let secrets = format!(
+            "{}session_store = \"sqlite://{}\"\n",
+            provider.secrets_toml(REDIRECT, COOKIE_SECRET),
+            db.display()
         );
+        let a = start_app_on(port_a, &secrets, "", |b| b).await;
+        let b = start_app_on(port_b, &secrets, "", |b| b).await;
+
+        // Ada twice (one session per replica) and Bob; each session is known on both replicas.
+        let (ada_a, ada_a_session) = log_in(&provider, &a, &ada()).await;
+        let (ada_b, _) = log_in(&provider, &b, &ada()).await;
+        let (bob_b, _) = log_in(&provider, &b, &bob()).await;
+        for cookie in [&ada_a, &ada_b, &bob_b] {
+            assert!(logged_in(&a, cookie).await);
+            assert!(logged_in(&b, cookie).await, "B reads it and keeps a copy");
+        }
+
+        // By sid, delivered to A: the session made on A ends on B too.
+        let answer = provider
+            .backchannel_logout(LogoutTarget::Sid(ada_a_session.sid))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(!logged_in(&a, &ada_a).await, "at once on the replica told");
+        let by_sid = time_until_anonymous(&b, &ada_a, Duration::from_secs(3)).await;
+        assert!(logged_in(&b, &ada_b).await);
+
+        // By sub, delivered to A: Ada's session made on B ends on B.
+        assert!(logged_in(&b, &ada_b).await, "B has a fresh copy");
+        let answer = provider
+            .backchannel_logout(LogoutTarget::Sub(ada().subject()))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert!(!logged_in(&a, &ada_b).await);
+        let by_sub = time_until_anonymous(&b, &ada_b, Duration::from_secs(3)).await;
+        assert!(logged_in(&a, &bob_b).await && logged_in(&b, &bob_b).await);
+
+        eprintln!("ended on the other replica after: by sid {by_sid:?}, by sub {by_sub:?}");
+        for (what, took) in [("by sid", by_sid), ("by sub", by_sub)] {
+            assert!(
+                took <= Duration::from_millis(1200),
+                "{what}: {took:?} (the local copy lives 750 ms)"
+            );
+        }
     }
-}
 
-/// Waits until a new wall-clock second has just begun, so what follows at once happens
-/// within one second.
-async fn start_of_a_second() {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap();
-    let into = Duration::from_nanos(u64::from(now.subsec_nanos()));
-    tokio::time::sleep(Duration::from_secs(1) - into + Duration::from_millis(5)).await;
-}
+    /// Waits until a new wall-clock second has just begun, so what follows at once happens
+    /// within one second.
+    async fn start_of_a_second() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let into = Duration::from_nanos(u64::from(now.subsec_nanos()));
+        tokio::time::sleep(Duration::from_secs(1) - into + Duration::from_millis(5)).await;
+    }
 
-#[cfg(feature = "sqlite")]
-#[tokio::test]
-async fn a_login_right_after_a_backchannel_logout_by_sub_survives_on_every_replica() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("sessions.db");
-    let (port_a, port_b) = (free_port(), free_port());
-    let provider = provider_for(port_a).await;
-    let secrets = format!(
-        "{}session_store = \"sqlite://{}\"\n",
-        provider.secrets_toml(REDIRECT, COOKIE_SECRET),
-        db.display()
-    );
-    let a = start_app_on(port_a, &secrets, "", |b| b).await;
-    let b = start_app_on(port_b, &secrets, "", |b| b).await;
-    let (old, _) = log_in(&provider, &a, &ada()).await;
-
-    // The provider ends all of Ada's sessions, and she logs in again in the same second
-    // (the "ended" marker and the login time are whole seconds).
-    start_of_a_second().await;
-    let answer = provider
-        .backchannel_logout(LogoutTarget::Sub(ada().subject()))
-        .await
-        .unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let (new, _) = log_in(&provider, &b, &ada()).await;
-
-    // Past every replica's local copy: what the store says is what counts.
-    tokio::time::sleep(Duration::from_millis(900)).await;
-    for app in [&a, &b] {
-        assert!(!logged_in(app, &old).await, "the session from before ended");
-        assert!(
-            logged_in(app, &new).await,
-            "the login after the logout lives on {}",
-            app.base
+    #[tokio::test]
+    async fn a_login_right_after_a_backchannel_logout_by_sub_survives_on_every_replica() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sessions.db");
+        let (port_a, port_b) = (free_port(), free_port());
+        let provider = provider_for(port_a).await;
+        let secrets = format!(
+            "{}session_store = \"sqlite://{}\"\n",
+            provider.secrets_toml(REDIRECT, COOKIE_SECRET),
+            db.display()
         );
+        let a = start_app_on(port_a, &secrets, "", |b| b).await;
+        let b = start_app_on(port_b, &secrets, "", |b| b).await;
+        let (old, _) = log_in(&provider, &a, &ada()).await;
+
+        // The provider ends all of Ada's sessions, and she logs in again in the same second
+        // (the "ended" marker and the login time are whole seconds).
+        start_of_a_second().await;
+        let answer = provider
+            .backchannel_logout(LogoutTarget::Sub(ada().subject()))
+            .await
+            .unwrap();
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let (new, _) = log_in(&provider, &b, &ada()).await;
+
+        // Past every replica's local copy: what the store says is what counts.
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        for app in [&a, &b] {
+            assert!(!logged_in(app, &old).await, "the session from before ended");
+            assert!(
+                logged_in(app, &new).await,
+                "the login after the logout lives on {}",
+                app.base
+            );
+        }
     }
 }

@@ -218,7 +218,10 @@ async fn requests_per_login_and_refresh(fetch_userinfo: bool) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let after_refresh = since(&before, &provider.request_counts());
-    assert!(after_refresh.iter().all(|(_, n)| *n == 0), "{after_refresh:?}");
+    assert!(
+        after_refresh.iter().all(|(_, n)| *n == 0),
+        "{after_refresh:?}"
+    );
 
     eprintln!(
         "fetch_userinfo = {fetch_userinfo}: first login {first_login:?}; next login \
