@@ -1,8 +1,9 @@
 // Shared pieces of the end-to-end tests: starting, restarting and stopping the processes
 // (apps, providers, redis-server; by PID), free loopback ports, the .streamlit/secrets.toml
-// of an app, and a small "browser" made of fetch (or node:http) plus a cookie jar that
-// follows redirects and submits HTML forms the way a browser does (cookies by host,
-// ignoring ports; Sec-Fetch-Site and Origin on every request).
+// of an app, a round-robin reverse proxy in front of replicas, and a small "browser" made
+// of fetch (or node:http) plus a cookie jar that follows redirects and submits HTML forms
+// the way a browser does (cookies by host, ignoring ports; Sec-Fetch-Site and Origin on
+// every request).
 
 import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import {
   existsSync, mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { Agent, request as httpRequestRaw } from 'node:http';
+import { Agent, createServer as createHttpServer, request as httpRequestRaw } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -213,18 +214,23 @@ export function tempDir(prefix) {
  * The secrets.toml text for `providers` (entries of startProvider), with Streamlit's schema.
  * `kwargs` maps a provider name to its `client_kwargs` TOML inline table text;
  * `redirectUri` replaces the app's own callback (e.g. a proxy's in front of replicas);
- * `sessionStore` sets `[auth] session_store` ("redis://…", "sqlite://…", "memory").
+ * `sessionStore` sets `[auth] session_store` ("redis://…", "sqlite://…", "memory");
+ * `auth` is more `[auth]` lines (e.g. `session_max_age = "4s"`), `providerKeys` maps a
+ * provider name to more lines of its table (e.g. `fetch_userinfo = true`).
  */
 export function secretsToml({
   appPort, providers, kwargs = {}, cookieSecret = randomText(32),
   redirectUri = `http://127.0.0.1:${appPort}/oauth2callback`, sessionStore = null,
+  auth = '', providerKeys = {},
 }) {
   let toml = `[auth]\nredirect_uri = "${redirectUri}"\ncookie_secret = "${cookieSecret}"\n`;
   if (sessionStore !== null) toml += `session_store = "${sessionStore}"\n`;
+  if (auth) toml += `${auth.trim()}\n`;
   for (const p of providers) {
     toml += `\n[auth.${p.name}]\nclient_id = "${p.clientId}"\nclient_secret = "${p.clientSecret}"\n`
       + `server_metadata_url = "${p.issuer}/.well-known/openid-configuration"\n`;
     if (kwargs[p.name]) toml += `client_kwargs = ${kwargs[p.name]}\n`;
+    if (providerKeys[p.name]) toml += `${providerKeys[p.name].trim()}\n`;
   }
   return toml;
 }
@@ -283,6 +289,48 @@ async function launchApp({ example, cwd, env, origin }) {
     }
   }
   return proc;
+}
+
+// ---------------------------------------------------------------------------------------
+// Replicas
+
+/**
+ * A round-robin reverse proxy on 127.0.0.1:`port`: each request goes to the next replica,
+ * whatever its cookies (no sticky sessions), with its Host header kept as a proxy would.
+ * `served` records which replica answered what: `{ method, path, replica }`.
+ */
+export async function startProxy(port, replicas) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const served = [];
+  let next = 0;
+  const server = createHttpServer((req, res) => {
+    const replica = next;
+    next = (next + 1) % replicas.length;
+    served.push({ method: req.method, path: req.url.split('?')[0], replica });
+    const upstream = httpRequestRaw({
+      host: '127.0.0.1', port: replicas[replica].port, method: req.method, path: req.url, headers: req.headers, agent,
+    }, (answer) => {
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    upstream.on('error', (err) => {
+      res.writeHead(502, { 'content-type': 'text/plain' });
+      res.end(`proxy: replica ${replica} failed: ${err.message}`);
+    });
+    req.pipe(upstream);
+  });
+  // Idle client connections are kept a minute, as reverse proxies do (nginx: 75 s).
+  server.keepAliveTimeout = 60000;
+  await new Promise((res) => server.listen(port, '127.0.0.1', res));
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    served,
+    stop: () => new Promise((res) => {
+      agent.destroy();
+      server.closeAllConnections();
+      server.close(res);
+    }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 // Every option can also come from the environment: PROVIDER_NAME, PROVIDER_PORT,
 // CLIENT_ID, CLIENT_SECRET, REDIRECT_URIS (space separated), and for the options below
 // ACCESS_TOKEN_TTL, ID_TOKEN_TTL, REFRESH_TOKEN_TTL, CLOCK_TOLERANCE, ROTATE_REFRESH_TOKENS (1),
-// BACKCHANNEL_LOGOUT_URI, CLIENT_JWKS.
+// BACKCHANNEL_LOGOUT_URI, CLIENT_JWKS, USERINFO_OTHER_SUBJECT (1).
 //
 // --name google     one client with token_endpoint_auth_method client_secret_basic
 // --name microsoft  one client with token_endpoint_auth_method client_secret_post
@@ -31,6 +31,10 @@
 //                           enables back-channel logout; loopback URIs only
 // --client-jwks JSON|@FILE  the client authenticates with private_key_jwt against this public
 //                           JWK Set (inline JSON, or @path to a file) instead of a secret
+// --userinfo-other-subject  a broken provider: userinfo answers about another account
+//                           (sub `<login>-other`, and that account's claims) while ID tokens
+//                           name the one who signed in (findAccount, oidc-provider's own
+//                           account hook, returns the other account for access tokens)
 //
 // Test-only admin endpoints, answered only to loopback callers, each printing an EVENT:
 //   POST /__test/revoke?sub=SUB            ends every grant of SUB (its access and refresh
@@ -79,6 +83,7 @@ const { values: args } = parseArgs({
     'rotate-refresh-tokens': { type: 'boolean' },
     'backchannel-logout-uri': { type: 'string' },
     'client-jwks': { type: 'string' },
+    'userinfo-other-subject': { type: 'boolean' },
   },
 });
 
@@ -107,6 +112,7 @@ const clockTolerance = seconds('clock-tolerance', 'CLOCK_TOLERANCE', 15, 0);
 const rotateRefreshTokens = args['rotate-refresh-tokens'] ?? process.env.ROTATE_REFRESH_TOKENS === '1';
 const backchannelLogoutUri = args['backchannel-logout-uri'] ?? process.env.BACKCHANNEL_LOGOUT_URI;
 const clientJwksText = args['client-jwks'] ?? process.env.CLIENT_JWKS;
+const userinfoOtherSubject = args['userinfo-other-subject'] ?? process.env.USERINFO_OTHER_SUBJECT === '1';
 
 const AUTH_METHODS = { google: 'client_secret_basic', microsoft: 'client_secret_post' };
 if (!AUTH_METHODS[name]) fail(`unknown provider name ${JSON.stringify(name)}: use google or microsoft`);
@@ -230,7 +236,11 @@ const provider = new Provider(issuer, {
   clients: [client],
   fetch: loopbackFetch,
   jwks: { keys: [signingKey] },
-  findAccount: async (_ctx, sub) => account(sub),
+  // `token` is the access token when userinfo asks (the code or refresh token at the token
+  // endpoint, nothing for the login pages).
+  findAccount: async (_ctx, sub, token) => account(
+    userinfoOtherSubject && token?.kind === 'AccessToken' ? `${sub}-other` : sub,
+  ),
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],

@@ -1,7 +1,8 @@
 // The test provider's own options (provider.mjs), checked against the provider directly
-// with fetch, so the end-to-end tests of refresh, back-channel logout and private_key_jwt
-// can rely on them: short-lived access tokens, rotated refresh tokens, revocation,
-// back-channel logout to a loopback URI, a private_key_jwt client, the admin endpoints.
+// with fetch, so the end-to-end tests of refresh, back-channel logout, userinfo and
+// private_key_jwt can rely on them: short-lived access tokens, rotated refresh tokens,
+// revocation, back-channel logout to a loopback URI, userinfo about another account, a
+// private_key_jwt client, the admin endpoints.
 //
 //   node --test provider.test.mjs     (no app needed; see scripts/e2e.sh)
 
@@ -211,6 +212,24 @@ describe('provider.mjs options', () => {
     assert.equal((await admin(p, '/__test/nothing', { sub: 'x' })).status, 404);
     const get = await fetch(`${p.issuer}/__test/revoke?sub=ada`);
     assert.equal(get.status, 405);
+  });
+
+  test('--userinfo-other-subject: userinfo answers about another account than the ID token', async () => {
+    const claimsAtUserinfo = async (p, accessToken) => {
+      const response = await fetch(`${p.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+      assert.equal(response.status, 200);
+      return response.json();
+    };
+    const broken = await provider(['--userinfo-other-subject']);
+    const tokens = await token(broken, codeForm(await authorize(broken, { login: 'ada' })));
+    assert.equal(claimsOf(tokens.json.id_token).sub, 'ada');
+    const info = await claimsAtUserinfo(broken, tokens.json.access_token);
+    assert.equal(info.sub, 'ada-other');
+    assert.equal(info.email, 'ada-other@example.com');
+    // Off by default: userinfo is about the one who signed in.
+    const p = await provider();
+    const fine = await token(p, codeForm(await authorize(p, { login: 'ada' })));
+    assert.equal((await claimsAtUserinfo(p, fine.json.access_token)).sub, 'ada');
   });
 
   test('--backchannel-logout-uri: logout tokens reach a loopback URI, sid in ID tokens', async () => {

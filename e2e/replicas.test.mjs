@@ -19,12 +19,11 @@
 
 import { strict as assert } from 'node:assert';
 import { rmSync } from 'node:fs';
-import { Agent, createServer, request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
   FetchBrowser, cpuMs, freePort, httpRequest, randomText, redisServerBinary, secretsToml, signInAtProvider,
-  startApp, startProvider, startRedis, stopAll, tempDir,
+  startApp, startProvider, startProxy, startRedis, stopAll, tempDir,
 } from './harness.mjs';
 
 const REPLICAS = 3;
@@ -42,45 +41,6 @@ if (!redisServerBinary()) {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * A round-robin reverse proxy on 127.0.0.1:`port`: each request goes to the next replica,
- * whatever its cookies (no sticky sessions), with its Host header kept as a proxy would.
- * `served` records which replica answered what: `{ method, path, replica }`.
- */
-async function startProxy(port, replicas) {
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const served = [];
-  let next = 0;
-  const server = createServer((req, res) => {
-    const replica = next;
-    next = (next + 1) % replicas.length;
-    served.push({ method: req.method, path: req.url.split('?')[0], replica });
-    const upstream = request({
-      host: '127.0.0.1', port: replicas[replica].port, method: req.method, path: req.url, headers: req.headers, agent,
-    }, (answer) => {
-      res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
-    });
-    upstream.on('error', (err) => {
-      res.writeHead(502, { 'content-type': 'text/plain' });
-      res.end(`proxy: replica ${replica} failed: ${err.message}`);
-    });
-    req.pipe(upstream);
-  });
-  // Idle client connections are kept a minute, as reverse proxies do (nginx: 75 s).
-  server.keepAliveTimeout = 60000;
-  await new Promise((res) => server.listen(port, '127.0.0.1', res));
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    served,
-    stop: () => new Promise((res) => {
-      agent.destroy();
-      server.closeAllConnections();
-      server.close(res);
-    }),
-  };
-}
 
 /** `/me` of `origin` with exactly this Cookie header (none when null), like an API client. */
 async function me(origin, cookie) {

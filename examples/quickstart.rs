@@ -15,7 +15,8 @@
 //! - `/private`: login required (browsers are redirected to login, other clients get 401);
 //! - `/token`: when `expose_tokens` includes `"access"`, a fresh access token as JSON
 //!   `{"access_token": "…", "expires_at": <unix seconds>}` (refreshed first when it has
-//!   under a minute left; 401 JSON when anonymous or the session ended); otherwise 404.
+//!   under a minute left, or under half its lifetime when the provider's tokens live
+//!   less than two minutes; 401 JSON when anonymous or the session ended); otherwise 404.
 
 use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};

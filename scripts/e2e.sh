@@ -3,7 +3,8 @@
 # provider (oidc-provider, in e2e/) with plain HTTP and in headless Chromium (playwright-core
 # driving Debian's /usr/bin/chromium); three quickstart replicas sharing a real Redis behind
 # a round-robin proxy; the quickstart on a SQLite sessions file; the quickstart behind nginx
-# terminating TLS (self-signed certificate) in Chromium. Everything listens on and talks to
+# terminating TLS (self-signed certificate) in Chromium; session lifetimes, refresh tokens and
+# back-channel logout (lifetimes.test.mjs). Everything listens on and talks to
 # loopback addresses only, and every process is stopped by PID. The test provider's own
 # options are checked first (provider.test.mjs).
 #
@@ -13,7 +14,8 @@
 # with apt-get when missing and run as root), and the openssl CLI. Under CI=true anything
 # missing is a failure; otherwise a missing browser, Node.js or npm package makes it print a
 # SKIPPED line and exit 0, a missing redis-server skips replicas.test.mjs only and a missing
-# nginx or openssl skips proxy.test.mjs only (each with a SKIPPED line).
+# nginx or openssl skips proxy.test.mjs only (each with a SKIPPED line), and a missing
+# redis-server also skips the replicas' test of lifetimes.test.mjs (reported by the runner).
 #
 # Environment: E2E_CHROMIUM (browser binary, default /usr/bin/chromium), E2E_REDIS_SERVER
 # (default: redis-server on PATH), E2E_NGINX (default: nginx on PATH or /usr/sbin/nginx),
@@ -89,7 +91,7 @@ if [[ ${#missing[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/nul
 fi
 [[ -x "$chromium" ]] || unavailable "no browser at $chromium and it could not be installed"
 export E2E_CHROMIUM="$chromium"
-tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs)
+tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs lifetimes.test.mjs)
 if [[ -n "$nginx" && -x "$nginx" ]] && command -v openssl >/dev/null; then
     export E2E_NGINX="$nginx"
     tests+=(proxy.test.mjs)
@@ -106,7 +108,7 @@ elif in_ci; then
     echo "e2e: FAILED: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed (CI=true: the end-to-end tests must run)" >&2
     exit 1
 else
-    echo "e2e: SKIPPED replicas.test.mjs: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed"
+    echo "e2e: SKIPPED replicas.test.mjs and the replicas' test of lifetimes.test.mjs: no redis-server${E2E_REDIS_SERVER:+ at $E2E_REDIS_SERVER} and it could not be installed"
 fi
 
 # 3. The provider and the browser driver, exactly as locked.

@@ -48,8 +48,8 @@ impl TokenSource for AuthState {
     }
 }
 
-/// The session's access token if it has more than [`FRESH_MARGIN`] left, else a refreshed
-/// one.
+/// The session's access token if it has more than [`FRESH_MARGIN`] left (or half its
+/// lifetime, when that is shorter: see [`ProviderTokens::fresh_for`]), else a refreshed one.
 async fn fresh_access_token(
     state: &AuthState,
     user: &Arc<LoggedIn>,
@@ -254,6 +254,7 @@ fn refreshed_user(
             .expires_in
             .map(|d| crate::pending::now_unix().saturating_add(d.as_secs() as i64)),
         refresh_token: refreshed.refresh_token.or(old.refresh_token),
+        access_lifetime: refreshed.expires_in.map(|d| d.as_secs() as i64),
     };
     let sealed = crate::seal::seal_tokens(&state.keys, stored, &tokens)?;
     let next = stored.refreshed(refreshed.id_token.as_deref(), Some(sealed))?;

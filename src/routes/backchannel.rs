@@ -35,16 +35,21 @@ where
 {
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(_) => return refused("the request body is unreadable or larger than a logout token"),
+        Err(_) => {
+            return refused(
+                None,
+                "the request body is unreadable or larger than a logout token",
+            )
+        }
     };
     let mut tokens = form_urlencoded::parse(&body).filter(|(name, _)| name == "logout_token");
     let token = match (tokens.next(), tokens.next()) {
         (Some((_, token)), None) => token.into_owned(),
-        (None, _) => return refused("the request has no logout_token"),
-        (Some(_), Some(_)) => return refused("the request has more than one logout_token"),
+        (None, _) => return refused(None, "the request has no logout_token"),
+        (Some(_), Some(_)) => return refused(None, "the request has more than one logout_token"),
     };
     let Some((iss, tid)) = peek_issuer(&token) else {
-        return refused("the logout token is not a JWT naming its issuer");
+        return refused(None, "the logout token is not a JWT naming its issuer");
     };
     let mut provider = None;
     for candidate in state.providers.values() {
@@ -54,15 +59,15 @@ where
         }
     }
     let Some(provider) = provider else {
-        return refused("the logout token's issuer is not a configured provider");
+        return refused(
+            None,
+            "the logout token's issuer is not a configured provider",
+        );
     };
     let name = provider.name();
     let target = match provider.verify_logout_token(&token).await {
         Ok(target) => target,
-        Err(reason) => {
-            tracing::warn!(provider = name, reason = %reason, "back-channel logout token refused");
-            return refused(&reason);
-        }
+        Err(reason) => return refused(Some(name), &reason),
     };
     match state
         .sessions
@@ -70,10 +75,7 @@ where
         .await
     {
         Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(provider = name, "back-channel logout token replayed");
-            return refused("this logout token was already used (jti)");
-        }
+        Ok(false) => return refused(Some(name), "this logout token was already used (jti)"),
         Err(e) => return unavailable(name, &e.to_string()),
     }
     match state
@@ -96,8 +98,13 @@ where
     }
 }
 
-/// `400` with the JSON error body the specification asks for.
-fn refused(reason: &str) -> Response<Full<Bytes>> {
+/// `400` with the JSON error body the specification asks for, and the reason logged: every
+/// refusal, also of a token no configured provider issued, is one `warn` line.
+fn refused(provider: Option<&str>, reason: &str) -> Response<Full<Bytes>> {
+    match provider {
+        Some(provider) => tracing::warn!(provider, reason, "back-channel logout token refused"),
+        None => tracing::warn!(reason, "back-channel logout token refused"),
+    }
     pages::json(
         StatusCode::BAD_REQUEST,
         serde_json::json!({"error": "invalid_request", "error_description": reason}),

@@ -216,6 +216,7 @@ async fn session_user(
                 .expires_in
                 .map(|d| now.saturating_add(d.as_secs() as i64)),
             refresh_token: tokens.refresh_token.clone(),
+            access_lifetime: tokens.expires_in.map(|d| d.as_secs() as i64),
         };
         let sealed =
             crate::seal::seal_tokens(&state.keys, &stored, &kept).ok_or_else(unreadable)?;

@@ -189,6 +189,18 @@ pub(crate) async fn take(
         .collect())
 }
 
+/// Whether session `id` is in `user`'s index.
+pub(crate) async fn contains(
+    store: &dyn SessionStore,
+    user: UserKey<'_>,
+    id: Id,
+) -> Result<bool, StoreError> {
+    let id = id.to_string();
+    Ok(load::<UserIndex>(store, user_id(user))
+        .await?
+        .is_some_and(|index| index.sessions.iter().any(|e| e.id == id)))
+}
+
 /// The user of provider session `sid`, if any login recorded it.
 pub(crate) async fn user_of_sid(
     store: &dyn SessionStore,

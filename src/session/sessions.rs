@@ -281,7 +281,7 @@ impl Sessions {
         let Some(stored) = read::<StoredUser>(record, USER_KEY) else {
             return Ok(None);
         };
-        if self.ended_elsewhere(&stored).await? {
+        if self.ended_elsewhere(id, &stored).await? {
             let _ = store.delete(id).await;
             return Ok(None);
         }
@@ -431,10 +431,10 @@ impl Sessions {
         Ok(())
     }
 
-    /// Whether a logout notification ended `user`'s session after it was read: its
+    /// Whether a logout notification ended `user`'s session `id` after it was read: its
     /// provider session (`sid`) ended, or every session of its user before a time after
     /// its login.
-    async fn ended_elsewhere(&self, user: &StoredUser) -> Result<bool, StoreError> {
+    async fn ended_elsewhere(&self, id: &Id, user: &StoredUser) -> Result<bool, StoreError> {
         let Some((sub, sid)) = user.subject_and_session() else {
             return Ok(false);
         };
@@ -455,7 +455,20 @@ impl Sessions {
             }
         }
         let ended_before = marker(derived_id(Purpose::EndedSub, &[&user.provider, &sub])).await?;
-        Ok(ended_before.is_some_and(|at| at >= user.login_at))
+        match ended_before {
+            Some(at) if at > user.login_at => Ok(true),
+            // Both are whole seconds: a login in the second of the logout may have come
+            // before it or after it. The logout emptied the user's index, so a session in
+            // the index now was made after it (a user logging in again at once) and lives.
+            Some(at) if at == user.login_at => {
+                let key = UserKey {
+                    provider: &user.provider,
+                    sub: &sub,
+                };
+                Ok(!index::contains(self.store(), key, *id).await?)
+            }
+            _ => Ok(false),
+        }
     }
 
     /// Records that the login of `state` reached its callback, for `ttl` (its lifetime):

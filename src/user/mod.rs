@@ -34,7 +34,8 @@ pub(crate) type TokenFuture<'a> =
 pub(crate) trait TokenSource: Send + Sync {
     /// The provider tokens of `user`, opened.
     fn open(&self, user: &StoredUser) -> Option<ProviderTokens>;
-    /// An access token with more than a minute to live, refreshing first when needed.
+    /// An access token with more than a minute to live (half its lifetime for a short-lived
+    /// one), refreshing first when needed.
     fn fresh_access_token<'a>(&'a self, user: &'a Arc<LoggedIn>) -> TokenFuture<'a>;
 }
 
@@ -230,7 +231,8 @@ impl User {
         }
     }
 
-    /// An access token with more than a minute left, for calling the provider's (or your
+    /// An access token with more than a minute left (more than half its lifetime, for a
+    /// provider whose tokens live under two minutes), for calling the provider's (or your
     /// own) APIs on the user's behalf: the session's current one, or a new one from a
     /// refresh. Concurrent calls for one session make one refresh request; a rotated
     /// refresh token is saved before this returns.
@@ -359,6 +361,7 @@ mod tests {
                 access_token: "at".into(),
                 access_expires_at: Some(4_000_000_000),
                 refresh_token: Some("rt".into()),
+                access_lifetime: None,
             }))),
         })
     }

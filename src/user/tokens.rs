@@ -15,14 +15,25 @@ pub(crate) struct ProviderTokens {
     pub(crate) access_expires_at: Option<i64>,
     #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     pub(crate) refresh_token: Option<String>,
+    /// The access token's whole lifetime in seconds (`expires_in` when it came); `None`
+    /// when the provider did not say, and in records written before it was kept.
+    #[serde(rename = "l", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) access_lifetime: Option<i64>,
 }
 
 impl ProviderTokens {
     /// Whether the access token still has more than `margin` to live (one without a known
-    /// expiry is taken as fresh).
+    /// expiry is taken as fresh). A token that lives less than twice `margin` in all (a
+    /// provider issuing short-lived tokens) needs only half its lifetime left: otherwise
+    /// it would be refreshed at every call, even by a call that comes just after a refresh.
     pub(crate) fn fresh_for(&self, margin: Duration) -> bool {
+        let margin = margin.as_secs() as i64;
+        let margin = match self.access_lifetime {
+            Some(lifetime) => margin.min(lifetime / 2),
+            None => margin,
+        };
         match self.access_expires_at {
-            Some(at) => at > crate::pending::now_unix() + margin.as_secs() as i64,
+            Some(at) => at > crate::pending::now_unix() + margin,
             None => true,
         }
     }
@@ -139,5 +150,33 @@ impl TokenError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens(left: i64, lifetime: Option<i64>) -> ProviderTokens {
+        ProviderTokens {
+            access_token: "at".into(),
+            access_expires_at: Some(crate::pending::now_unix() + left),
+            refresh_token: None,
+            access_lifetime: lifetime,
+        }
+    }
+
+    #[test]
+    fn a_token_is_fresh_with_a_minute_left_or_half_its_lifetime_when_that_is_shorter() {
+        let minute = Duration::from_secs(60);
+        assert!(tokens(90, Some(3600)).fresh_for(minute));
+        assert!(!tokens(30, Some(3600)).fresh_for(minute));
+        // Unknown lifetime (a record from before it was kept): the minute.
+        assert!(!tokens(30, None).fresh_for(minute));
+        // A provider's 4-second tokens: fresh while more than 2 s are left, not refreshed
+        // at every call.
+        assert!(tokens(4, Some(4)).fresh_for(minute));
+        assert!(!tokens(1, Some(4)).fresh_for(minute));
+        assert!(!tokens(0, Some(4)).fresh_for(Duration::ZERO));
     }
 }

@@ -10,6 +10,7 @@ pub mod redis;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use reqwest::header::{HeaderMap, LOCATION, SET_COOKIE};
@@ -97,8 +98,8 @@ pub fn router(prefix: &str) -> Router {
         )
         .route(
             &format!("{prefix}/token"),
+            // As the quickstart's `/token`: a fresh access token, or the error's JSON answer.
             get(|user: User| async move {
-                use axum::response::IntoResponse;
                 match user.access_token().await {
                     Ok(token) => Json(serde_json::json!({
                         "access_token": token.secret(),
@@ -123,7 +124,19 @@ pub async fn start_app_with(
     prefix: &str,
     customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
 ) -> App {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    start_app_on(0, secrets, prefix, customize).await
+}
+
+/// [`start_app_with`] on a chosen port of 127.0.0.1 (0: any free one), for a provider that
+/// must know the app's address before the app starts (a registered back-channel logout
+/// URI): reserve one with [`free_port`].
+pub async fn start_app_on(
+    port: u16,
+    secrets: &str,
+    prefix: &str,
+    customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
+) -> App {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
