@@ -673,6 +673,85 @@ async fn building_the_layer_reports_configuration_errors() {
 }
 
 #[tokio::test]
+async fn a_loopback_redirect_uri_on_another_port_than_the_app_fails_the_build() {
+    use tower_oidc_login::{AuthConfig, AuthLayer, ConfigError};
+    let provider = DevProvider::start().await.unwrap();
+    let fixed = "http://localhost:8501/oauth2callback";
+    let config = AuthConfig::from_toml_str(&provider.secrets_toml(fixed, COOKIE_SECRET)).unwrap();
+
+    let err = AuthLayer::builder(config.clone())
+        .port(8080)
+        .build()
+        .expect_err("the app serves 8080, the provider would answer 8501");
+    assert!(
+        matches!(err, ConfigError::InvalidRedirectUri { ref key, ref value, .. }
+            if key == "auth.redirect_uri" && value == fixed),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    for needle in [
+        "its port is 8501",
+        "listens on port 8080",
+        "http://localhost:{port}/oauth2callback",
+        "the secrets.toml text passed in code",
+    ] {
+        assert!(message.contains(needle), "{needle:?} not in {message}");
+    }
+
+    // The same port, no port given (a proxy in front), or not on loopback: fine.
+    assert!(AuthLayer::builder(config.clone())
+        .port(8501)
+        .build()
+        .is_ok());
+    assert!(AuthLayer::builder(config).build().is_ok());
+    let remote = AuthConfig::from_toml_str(
+        &provider.secrets_toml("https://app.example.com/oauth2callback", COOKIE_SECRET),
+    )
+    .unwrap();
+    assert!(AuthLayer::builder(remote).port(8080).build().is_ok());
+    // {port} is the port given, whatever it is.
+    let placeholder =
+        AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+    assert!(AuthLayer::builder(placeholder).port(8080).build().is_ok());
+    // The variable it came from is named.
+    let from_env = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET))
+        .unwrap()
+        .apply_env([(
+            "OIDC_AUTH__REDIRECT_URI".to_owned(),
+            "http://127.0.0.1:9000/oauth2callback".to_owned(),
+        )])
+        .unwrap();
+    let err = AuthLayer::builder(from_env)
+        .port(8080)
+        .build()
+        .expect_err("9000 vs 8080");
+    assert!(err.to_string().contains("OIDC_AUTH__REDIRECT_URI"), "{err}");
+}
+
+#[tokio::test]
+async fn a_cross_site_logout_post_gets_a_logout_refused_page() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    browser
+        .login(&app.url("/auth/login"), "L", "l@example.com")
+        .await;
+    let r = browser
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<title>Logout refused</title>"), "{page}");
+    assert!(page.contains("still logged in"), "{page}");
+    assert!(!page.contains("Login failed"), "{page}");
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+}
+
+#[tokio::test]
 async fn a_login_started_on_localhost_moves_to_the_redirect_uri_host_first() {
     let (_p, app) = one_provider_app().await;
     let r = Browser::new()

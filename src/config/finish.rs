@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 
 use super::draft::{AuthDraft, ProviderDraft};
-use super::error::ConfigError;
+use super::error::{ConfigError, Misspelling};
 use super::model::{AuthConfig, ProviderConfig, ProviderSettings, ValidProvider};
 use super::provider::check_provider_name;
 use super::schema::{DEFAULT_PROVIDER, REQUIRED_PROVIDER_KEYS, REQUIRED_SHARED_KEYS};
 use super::warnings::Warnings;
+use crate::util::closest;
 
 /// Finishes a draft into a configuration, or the first error in reading order.
 pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
@@ -46,6 +47,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
         missing.extend(gap);
     }
     if !missing.is_empty() {
+        let unknown = issues.unknown_keys().chain(top_level.issues.unknown_keys());
         return Err(ConfigError::MissingKeys {
             section: "[auth]".into(),
             provider: if provider_gap {
@@ -53,6 +55,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
             } else {
                 String::new()
             },
+            misspelt: misspellings(&missing, unknown),
             keys: missing,
             origin,
         });
@@ -101,6 +104,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
             section: "[auth]".into(),
             provider: String::new(),
             keys: REQUIRED_SHARED_KEYS.map(str::to_owned).to_vec(),
+            misspelt: Box::default(),
             origin,
         });
     };
@@ -123,6 +127,23 @@ fn missing_keys(required: &[&str], given: &[String]) -> Vec<String> {
         .filter(|k| !given.iter().any(|g| g == *k))
         .map(|k| (*k).to_owned())
         .collect()
+}
+
+/// The unknown keys of a section that most likely are its `missing` keys, misspelt: for
+/// each missing key the nearest unknown one, each unknown key named at most once.
+fn misspellings<'a>(
+    missing: &[String],
+    unknown: impl Iterator<Item = &'a str>,
+) -> Box<[Misspelling]> {
+    let mut unknown: Vec<&str> = unknown.collect();
+    let mut found = Vec::new();
+    for key in missing {
+        if let Some(written) = closest(key, unknown.iter().copied()) {
+            unknown.retain(|u| *u != written);
+            found.push(Misspelling::new(written, key));
+        }
+    }
+    found.into()
 }
 
 /// One provider: its required keys, its verdicts, its parameters merged.
@@ -152,6 +173,7 @@ fn finish_provider(
         return Err(ConfigError::MissingKeys {
             section: place.section,
             provider: place.provider,
+            misspelt: misspellings(&missing, issues.unknown_keys()),
             keys: missing,
             origin,
         });
@@ -189,6 +211,7 @@ fn finish_provider(
             section: place.section,
             provider: place.provider,
             keys: REQUIRED_PROVIDER_KEYS.map(str::to_owned).to_vec(),
+            misspelt: Box::default(),
             origin,
         });
     };

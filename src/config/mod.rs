@@ -225,7 +225,7 @@ mod values;
 mod warnings;
 
 pub use builder::AuthConfigBuilder;
-pub use error::{ConfigError, ConfigSource};
+pub use error::{ConfigError, ConfigSource, Misspelling};
 pub use model::{
     AuthConfig, ClientKwargs, ExposeTokens, ProviderConfig, Secret, SessionStoreConfig,
     TokenEndpointAuth,
@@ -234,6 +234,7 @@ pub use schema::DEFAULT_PROVIDER;
 
 pub(crate) use model::ValidProvider;
 pub(crate) use schema::reserved_param;
+pub(crate) use schema::var_name;
 #[cfg(test)]
 pub(crate) use schema::RESERVED_PARAMS;
 pub(crate) use uri::redact_userinfo;

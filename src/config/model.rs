@@ -14,7 +14,7 @@ use url::Url;
 use super::error::{ConfigError, ConfigSource};
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
-use super::uri::{resolve_redirect_uri, substitute_port, UriKind};
+use super::uri::{check_served_port, resolve_redirect_uri, substitute_port, UriKind};
 use super::values::At;
 
 /// A string that must never be printed: `Debug` and `Display` show `[redacted]`.
@@ -411,6 +411,26 @@ impl AuthConfig {
             &self.redirect_uri,
             port,
             UriKind::Redirect,
+        )
+    }
+
+    /// Checks that `redirect_uri` (as resolved for `port`), when on loopback, points to
+    /// `port`, the port the app listens on.
+    pub(crate) fn check_served_port(
+        &self,
+        redirect_uri: &Url,
+        port: Option<u16>,
+    ) -> Result<(), ConfigError> {
+        let key = "auth.redirect_uri";
+        let origin = self.origin_of(key);
+        check_served_port(
+            At {
+                key,
+                origin: &origin,
+            },
+            &self.redirect_uri,
+            redirect_uri,
+            port,
         )
     }
 

@@ -1,5 +1,5 @@
 //! The URL rules: `redirect_uri`, `post_logout_redirect_uri` (with their `{port}`
-//! placeholder) and `server_metadata_url`.
+//! placeholder), the port the app serves on, and `server_metadata_url`.
 //!
 //! The redirect URLs are checked when the configuration is loaded with a stand-in port, and
 //! resolved again with the real port when the layer is built; both go through
@@ -108,6 +108,42 @@ pub(crate) fn resolve_redirect_uri(
     Ok(url)
 }
 
+/// A loopback `redirect_uri` is served by this very app, so its port must be the one the app
+/// listens on (`port`, given to the layer's builder): otherwise the provider sends every
+/// login back to a port nobody (or another program) answers, found only at the first login.
+/// A proxy on the same machine is the exception, hence the way out in the message.
+pub(crate) fn check_served_port(
+    at: At<'_>,
+    written: &str,
+    url: &Url,
+    port: Option<u16>,
+) -> Result<(), ConfigError> {
+    let (Some(port), Some(uri_port)) = (port, url.port_or_known_default()) else {
+        return Ok(());
+    };
+    if uri_port == port || !is_loopback_url(url) {
+        return Ok(());
+    }
+    let with_placeholder = format!(
+        "{}://{}:{{port}}{}",
+        url.scheme(),
+        url.host_str().unwrap_or("localhost"),
+        url.path()
+    );
+    Err(ConfigError::InvalidRedirectUri {
+        key: at.key.to_owned(),
+        value: redact_userinfo(written),
+        reason: format!(
+            "its port is {uri_port} but the app listens on port {port} (given to \
+             AuthLayerBuilder::port), so the provider would send every login back to a port \
+             this app does not serve; write the app's port, or {with_placeholder} to use the \
+             port given to the builder (a proxy on this machine that serves the app at port \
+             {uri_port}: leave out .port())"
+        ),
+        origin: at.origin.clone(),
+    })
+}
+
 /// Checks `server_metadata_url` and returns it parsed, so nothing later parses it again.
 /// A URL that does not look like a discovery document's is accepted with a warning.
 pub(crate) fn check_metadata_url(
@@ -140,6 +176,9 @@ pub(crate) fn check_metadata_url(
              provider's signing keys are fetched from there"
         )));
     }
+    if let Some(segment) = entra_multi_tenant_segment(&url) {
+        return Err(at.invalid(entra_multi_tenant_reason(value, &url, segment)));
+    }
     if !url.path().contains("/.well-known/") {
         notes.push(format!(
             "`{}` in {} (\"{value}\") does not look like a discovery URL; it usually ends in \
@@ -148,6 +187,69 @@ pub(crate) fn check_metadata_url(
         ));
     }
     Ok(url)
+}
+
+/// Microsoft Entra ID's sign-in hosts (global, US government, China).
+const ENTRA_HOSTS: [&str; 6] = [
+    "login.microsoftonline.com",
+    "login.microsoft.com",
+    "login.windows.net",
+    "login.microsoftonline.us",
+    "login.partner.microsoftonline.cn",
+    "login.chinacloudapi.cn",
+];
+
+/// The tenant of personal Microsoft accounts: the issuer of `/consumers`' document.
+const ENTRA_CONSUMERS_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
+
+/// THE rule for Entra metadata URLs that a login would refuse: `common`, `organizations` or
+/// `consumers` when `url` is one of Microsoft Entra ID's multi-tenant discovery documents.
+/// Their issuer is not the tenant that signs a user's ID token (`/common` and
+/// `/organizations` name the template `https://login.microsoftonline.com/{tenantid}/v2.0`,
+/// `/consumers` a fixed tenant at another URL), so discovery refuses them at the first login
+/// (`provider::discovery::check_issuer`); this finds them at start-up instead. Multi-tenant
+/// support will relax this one function.
+pub(crate) fn entra_multi_tenant_segment(url: &Url) -> Option<&str> {
+    let host = url.host_str()?;
+    if !ENTRA_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h)) {
+        return None;
+    }
+    let segment = url.path_segments()?.next()?;
+    ["common", "organizations", "consumers"]
+        .iter()
+        .any(|s| segment.eq_ignore_ascii_case(s))
+        .then_some(segment)
+}
+
+/// Why a multi-tenant Entra document is refused, and the tenant's own document to use.
+fn entra_multi_tenant_reason(value: &str, url: &Url, segment: &str) -> String {
+    let consumers = segment.eq_ignore_ascii_case("consumers");
+    let tenant = if consumers {
+        ENTRA_CONSUMERS_TENANT
+    } else {
+        "<tenant ID>"
+    };
+    let mut own = url.clone();
+    let rest: Vec<&str> = url.path_segments().into_iter().flatten().skip(1).collect();
+    own.set_path(&format!("/{tenant}/{}", rest.join("/")));
+    let own = own.as_str().replace("%3Ctenant%20ID%3E", "<tenant ID>");
+    let why = if consumers {
+        "its issuer is the personal-accounts tenant, whose document is at another URL"
+    } else {
+        "its issuer is the template \".../{tenantid}/...\", which no ID token's issuer can be \
+         checked against"
+    };
+    let instead = if consumers {
+        "use the personal-accounts tenant's own document"
+    } else {
+        "use your tenant's own document, with the directory (tenant) ID from the app \
+         registration's overview page"
+    };
+    format!(
+        "\"{}\" is Microsoft Entra ID's multi-tenant document (/{segment}): {why}, so every \
+         login would be refused; {instead}: {own}",
+        redact_userinfo(value)
+    )
 }
 
 /// Hides a `user:password@` part so a credential written into a URL is never echoed.

@@ -159,6 +159,8 @@ impl AuthLayerBuilder {
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
         let redirect_uri = config.redirect_uri_for_port(self.port)?;
+        // A mistaken port would otherwise be found by the first user to log in.
+        config.check_served_port(&redirect_uri, self.port)?;
         let post_logout = match config.post_logout_redirect_uri() {
             Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
             None => None,

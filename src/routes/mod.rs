@@ -26,6 +26,7 @@ pub(crate) async fn handle(state: &AuthState, route: Route, parts: Parts) -> Res
             let mut response = pages::error_page(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "this address only answers the login flow's own requests",
+                None,
                 &state.routes.home,
             );
             let allow = if route == Route::Logout {
