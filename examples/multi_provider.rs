@@ -17,13 +17,19 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower_oidc_login::testing::DevProvider;
 use tower_oidc_login::{AuthConfig, AuthLayer, User};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+    // RUST_LOG holds targets and levels, such as `info,tower_oidc_login=debug`.
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|filter| filter.parse().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer())
+        .with(filter)
         .init();
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p

@@ -20,6 +20,7 @@
 
 use std::error::Error;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -27,16 +28,22 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tower_oidc_login::testing::config_or_dev_provider;
 use tower_oidc_login::{AuthLayer, CurrentUser, User};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::prelude::*;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_oidc_login=debug".into()),
-        )
-        .init();
+async fn main() -> ExitCode {
+    // Errors in their own words (which key of which file), not as a struct dump.
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn run() -> Result<(), Box<dyn Error>> {
     let port: u16 = match std::env::var("PORT") {
         Ok(p) => p
             .parse()
@@ -46,6 +53,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // With no secrets file, a development provider stands in; keep it alive while the app runs.
     let (config, dev_provider) = config_or_dev_provider().await?;
+    // Unknown keys (typos), ignored settings, a short cookie_secret: printed whatever the
+    // log level, before the log starts so that each shows once.
+    for warning in config.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    init_logging();
     if let Some(dev) = &dev_provider {
         println!(
             "No .streamlit/secrets.toml found: using the embedded development provider at {}",
@@ -70,6 +83,23 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("Open http://127.0.0.1:{port}/ in your browser");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// The log, filtered by RUST_LOG (targets and levels, such as `info,tower_oidc_login=debug`,
+/// the default).
+fn init_logging() {
+    let filter: Targets = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|filter| filter.parse().ok())
+        .unwrap_or_else(|| {
+            Targets::new()
+                .with_default(LevelFilter::INFO)
+                .with_target("tower_oidc_login", LevelFilter::DEBUG)
+        });
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer())
+        .with(filter)
+        .init();
 }
 
 fn escape(s: &str) -> String {

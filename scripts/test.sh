@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite:
 #   1. unit tests, integration tests against the embedded OpenID provider over loopback,
-#      property tests, the examples (built) and the doctests: `cargo test`; the session-store
-#      tests run against real SQLite and a real redis-server (Debian package, installed below
-#      when missing);
+#      property tests, the examples (built), the criterion benchmark in criterion's test
+#      mode (benches/criterion), the testing recipe's own integration test
+#      (examples/testing-recipe) and the doctests: `cargo test --workspace`; the
+#      session-store tests run against real SQLite and a real redis-server (Debian
+#      package, installed below when missing);
 #   2. end to end: the quickstart and hyper examples against two instances of the OpenID
 #      Certified `oidc-provider` (npm) and in headless Chromium (scripts/e2e.sh installs
 #      Chromium and the npm packages itself; under CI=true anything missing is a failure).
@@ -52,7 +54,9 @@ if ! install_redis; then
   echo "warning: redis-server could not be installed: the Redis tests will print SKIPPED" >&2
 fi
 
-# One build profile for everything: lib, tests, examples and doctests share artifacts.
-cargo test --all-features --all-targets
-cargo test --all-features --doc
+# One build profile and one feature set for everything: the workspace's lib, tests, examples,
+# benches and doctests share artifacts (and scripts/e2e.sh's build of the examples shares
+# them too: see the `zerocopy` line in Cargo.toml).
+cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --doc
 bash scripts/e2e.sh

@@ -5,6 +5,7 @@
 
 use http::StatusCode;
 
+use crate::config::{var_name, DEFAULT_PROVIDER};
 pub use crate::config::{ConfigError, ConfigSource};
 
 /// A failed step of the login, logout or callback flow.
@@ -111,6 +112,38 @@ impl LoginError {
         match self {
             LoginError::Session { detail }
             | LoginError::ClientCredentialUnavailable { detail, .. } => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// What whoever runs the app can change so this stops happening, for the error page and
+    /// the log line; `provider` is the login provider it happened with. Only for failures
+    /// whose cause in the configuration is known.
+    pub(crate) fn fix(&self, provider: Option<&str>) -> Option<String> {
+        match self {
+            // Streamlit's default `prompt=select_account` is refused by providers that do not
+            // know the value (those built on oidc-provider: "unsupported prompt value
+            // requested"); trying again would fail the same way.
+            LoginError::ProviderRefused { error, description }
+                if error == "invalid_request"
+                    && description
+                        .as_deref()
+                        .is_some_and(|d| d.to_ascii_lowercase().contains("prompt")) =>
+            {
+                let provider = provider.unwrap_or(DEFAULT_PROVIDER);
+                let section = if provider == DEFAULT_PROVIDER {
+                    "[auth] (or [auth.default])".to_owned()
+                } else {
+                    format!("[auth.{provider}]")
+                };
+                Some(format!(
+                    "the provider does not accept the prompt this app sends; set \
+                     client_kwargs.prompt = \"\" for the login provider \"{provider}\" to send \
+                     none (`client_kwargs = {{ prompt = \"\" }}` in {section} of secrets.toml, \
+                     or {} set to an empty value)",
+                    var_name(provider, "client_kwargs__prompt")
+                ))
+            }
             _ => None,
         }
     }

@@ -79,9 +79,12 @@ pub(crate) fn redirect(location: &str, fallback: &str) -> Response<Full<Bytes>> 
     no_store(response)
 }
 
+/// A failed login: what went wrong, what whoever runs the site can do about it (`fix`) when
+/// that is known, and a link to try again.
 pub(crate) fn error_page(
     status: StatusCode,
     message: &str,
+    fix: Option<&str>,
     retry_href: &str,
 ) -> Response<Full<Bytes>> {
     let heading = if status.is_server_error() {
@@ -89,12 +92,33 @@ pub(crate) fn error_page(
     } else {
         "Login failed"
     };
+    let fix = fix
+        .map(|fix| {
+            format!(
+                "<p class=\"fix\">To fix this (for whoever runs this site): {}.</p>",
+                escape(fix)
+            )
+        })
+        .unwrap_or_default();
     let body = format!(
-        "<h1>{heading}</h1><p>{message}.</p><p><a class=\"button\" href=\"{retry}\">Try again</a></p>",
+        "<h1>{heading}</h1><p>{message}.</p>{fix}<p><a class=\"button\" href=\"{retry}\">Try again</a></p>",
         message = escape(&capitalize(message)),
         retry = escape(retry_href),
     );
     html(status, page(heading, &body))
+}
+
+/// A cross-site logout `POST` (a form on another site, say), refused: nothing changed, and
+/// the way to log out is this site's own button.
+pub(crate) fn logout_refused(home: &str) -> Response<Full<Bytes>> {
+    let heading = "Logout refused";
+    let body = format!(
+        "<h1>{heading}</h1><p>This logout request came from another site, so it was refused: \
+         you are still logged in. To log out, use this site's own logout button.</p>\
+         <p><a class=\"button\" href=\"{home}\">Back to the site</a></p>",
+        home = escape(home),
+    );
+    html(StatusCode::FORBIDDEN, page(heading, &body))
 }
 
 /// Browsers ask for `text/html` when they navigate; `fetch` and API clients do not.
@@ -220,7 +244,7 @@ mod tests {
     #[test]
     fn pages_cannot_be_framed_or_run_anything() {
         for page in [
-            error_page(StatusCode::BAD_REQUEST, "x", "/"),
+            error_page(StatusCode::BAD_REQUEST, "x", None, "/"),
             chooser(&[("a".into(), "/auth/login?provider=a".into())]),
             logout_confirm("/auth/logout", "/"),
         ] {
@@ -237,5 +261,54 @@ mod tests {
             escape("<script>alert('x')&\"</script>"),
             "&lt;script&gt;alert(&#x27;x&#x27;)&amp;&quot;&lt;/script&gt;"
         );
+    }
+
+    fn body(response: Response<Full<Bytes>>) -> String {
+        use http_body_util::BodyExt as _;
+        let collected = futures_util::FutureExt::now_or_never(response.into_body().collect());
+        let bytes = collected
+            .expect("a full body is ready")
+            .expect("body")
+            .to_bytes();
+        String::from_utf8(bytes.to_vec()).expect("UTF-8")
+    }
+
+    #[test]
+    fn a_fix_is_shown_escaped_only_when_there_is_one() {
+        let page = body(error_page(
+            StatusCode::FORBIDDEN,
+            "the login provider refused the login",
+            Some("set <prompt> = \"\""),
+            "/auth/login",
+        ));
+        assert!(page.contains("<title>Login failed</title>"), "{page}");
+        assert!(
+            page.contains(
+                "To fix this (for whoever runs this site): set &lt;prompt&gt; = &quot;&quot;."
+            ),
+            "{page}"
+        );
+        let page = body(error_page(
+            StatusCode::BAD_REQUEST,
+            "no",
+            None,
+            "/auth/login",
+        ));
+        assert!(!page.contains("To fix this"), "{page}");
+    }
+
+    #[test]
+    fn the_logout_refusal_has_its_own_title_and_words() {
+        let response = logout_refused("/app/");
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        let page = body(response);
+        assert!(page.contains("<title>Logout refused</title>"), "{page}");
+        assert!(page.contains("<h1>Logout refused</h1>"), "{page}");
+        assert!(page.contains("still logged in"), "{page}");
+        assert!(
+            page.contains("href=\"/app/\">Back to the site</a>"),
+            "{page}"
+        );
+        assert!(!page.contains("Login"), "{page}");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Response};
 use http_body_util::Full;
 use tower_http::csrf::{CsrfLayer, ProtectionError};
 use url::Url;
@@ -35,11 +35,7 @@ pub(crate) fn logout_csrf_check(origin: &Url) -> CsrfLayer<CsrfRejection> {
 
 fn csrf_rejected(_: ProtectionError) -> Response<Full<Bytes>> {
     tracing::warn!("cross-site logout request refused");
-    pages::error_page(
-        StatusCode::FORBIDDEN,
-        "this logout request came from another site and was refused; use the logout button of this site",
-        "/",
-    )
+    pages::logout_refused("/")
 }
 
 /// The providers' `allowed_*` rules as the session store's [`Admission`]: a session whose

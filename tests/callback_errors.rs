@@ -428,3 +428,35 @@ async fn an_expired_login_is_refused_and_the_given_store_is_used() {
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
     assert_eq!(store.creates.load(std::sync::atomic::Ordering::SeqCst), 4);
 }
+
+#[tokio::test]
+async fn a_refused_prompt_page_says_to_send_none_for_that_provider() {
+    // What oidc-provider answers Streamlit's default prompt=select_account.
+    let provider = DevProvider::start().await.expect("provider");
+    let app = start_app(&format!(
+        "[auth]\nredirect_uri = \"{REDIRECT}\"\ncookie_secret = \"{COOKIE_SECRET}\"\n\n{}",
+        provider.provider_table("idp")
+    ))
+    .await;
+    let browser = Browser::new();
+    let state = started_state(&browser, &app).await;
+    let iss = provider.issuer();
+    let r = browser
+        .get(&app.url(&format!(
+            "/oauth2callback?state={state}&iss={iss}&error=invalid_request\
+             &error_description=unsupported%20prompt%20value%20requested"
+        )))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    for needle in [
+        "refused the login: invalid_request (unsupported prompt value requested)",
+        "client_kwargs.prompt = &quot;&quot; for the login provider &quot;idp&quot;",
+        "[auth.idp]",
+        "OIDC_AUTH__IDP__CLIENT_KWARGS__PROMPT",
+        "Try again",
+    ] {
+        assert!(page.contains(needle), "{needle:?} not in {page}");
+    }
+    assert_eq!(browser.me(&app).await["is_logged_in"], false);
+}

@@ -2,12 +2,15 @@
 //! starts the provider only in a debug build or when asked to, and `OIDC_DEV_PROVIDER=0`
 //! refuses it everywhere. (A test binary of its own: it sets process-wide variables.)
 
+#[path = "../src/util/scratch.rs"]
+mod scratch;
+
 use tower_oidc_login::testing::{config_or_dev_provider, FallbackError, DEV_PROVIDER_VAR};
 
 #[tokio::test]
 async fn the_development_provider_fallback_fails_closed() {
     // No secrets file anywhere this process looks, no OIDC_AUTH__ variable.
-    let home = tempfile::tempdir().unwrap();
+    let home = scratch::tempdir().unwrap();
     std::env::set_var("HOME", home.path());
     for (name, _) in std::env::vars() {
         if name.to_ascii_uppercase().starts_with("OIDC_AUTH__") {

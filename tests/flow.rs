@@ -673,6 +673,86 @@ async fn building_the_layer_reports_configuration_errors() {
 }
 
 #[tokio::test]
+async fn a_loopback_redirect_uri_on_another_port_than_the_app_is_a_start_up_warning() {
+    use tower_oidc_login::{AuthConfig, AuthLayer};
+    let provider = DevProvider::start().await.unwrap();
+    let fixed = "http://localhost:8501/oauth2callback";
+    let config = AuthConfig::from_toml_str(&provider.secrets_toml(fixed, COOKIE_SECRET)).unwrap();
+    let warned = |config: AuthConfig, port: Option<u16>| {
+        let logs = logs::Logs::capture();
+        let builder = AuthLayer::builder(config);
+        let builder = match port {
+            Some(port) => builder.port(port),
+            None => builder,
+        };
+        // A warning, never a refusal: a proxy on this machine (TLS in front, a load balancer
+        // before replicas) serves the app at the redirect URI's port.
+        assert!(builder.build().is_ok());
+        logs.matching(&["WARN", "auth.redirect_uri"])
+    };
+
+    let lines = warned(config.clone(), Some(8080));
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    for needle in [
+        "its port is 8501",
+        "listens on port 8080",
+        "http://localhost:{port}/oauth2callback",
+        "the secrets.toml text passed in code",
+    ] {
+        assert!(lines[0].contains(needle), "{needle:?} not in {}", lines[0]);
+    }
+
+    // The same port, no port given, or not on loopback: no warning.
+    assert!(warned(config.clone(), Some(8501)).is_empty());
+    assert!(warned(config, None).is_empty());
+    let remote = AuthConfig::from_toml_str(
+        &provider.secrets_toml("https://app.example.com/oauth2callback", COOKIE_SECRET),
+    )
+    .unwrap();
+    assert!(warned(remote, Some(8080)).is_empty());
+    // {port} is the port given, whatever it is.
+    let placeholder =
+        AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+    assert!(warned(placeholder, Some(8080)).is_empty());
+    // The variable it came from is named.
+    let from_env = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET))
+        .unwrap()
+        .apply_env([(
+            "OIDC_AUTH__REDIRECT_URI".to_owned(),
+            "http://127.0.0.1:9000/oauth2callback".to_owned(),
+        )])
+        .unwrap();
+    let lines = warned(from_env, Some(8080));
+    assert!(
+        lines.len() == 1 && lines[0].contains("OIDC_AUTH__REDIRECT_URI"),
+        "{lines:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_cross_site_logout_post_gets_a_logout_refused_page() {
+    let (_p, app) = one_provider_app().await;
+    let browser = Browser::new();
+    browser
+        .login(&app.url("/auth/login"), "L", "l@example.com")
+        .await;
+    let r = browser
+        .client
+        .post(app.url("/auth/logout"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<title>Logout refused</title>"), "{page}");
+    assert!(page.contains("still logged in"), "{page}");
+    assert!(!page.contains("Login failed"), "{page}");
+    assert_eq!(browser.me(&app).await["is_logged_in"], true);
+}
+
+#[tokio::test]
 async fn a_login_started_on_localhost_moves_to_the_redirect_uri_host_first() {
     let (_p, app) = one_provider_app().await;
     let r = Browser::new()

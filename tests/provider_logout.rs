@@ -685,7 +685,7 @@ mod replicas {
     #[tokio::test]
     async fn a_backchannel_logout_received_by_one_replica_ends_the_session_on_another_within_a_second(
     ) {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch::tempdir().unwrap();
         let db = dir.path().join("sessions.db");
         let (port_a, port_b) = (free_port(), free_port());
         let provider = provider_for(port_a).await;
@@ -748,7 +748,7 @@ mod replicas {
 
     #[tokio::test]
     async fn a_login_right_after_a_backchannel_logout_by_sub_survives_on_every_replica() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = scratch::tempdir().unwrap();
         let db = dir.path().join("sessions.db");
         let (port_a, port_b) = (free_port(), free_port());
         let provider = provider_for(port_a).await;

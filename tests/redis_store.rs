@@ -107,26 +107,6 @@ async fn until_reachable(app: &App, cookie: &str) -> reqwest::Response {
     }
 }
 
-/// The session keys: those holding a logged-in user (the others are used-state markers,
-/// which live as long as a login may take, and the index records that let a provider's
-/// logout find a user's sessions).
-fn session_keys(redis: &Redis) -> Vec<String> {
-    redis
-        .keys()
-        .into_iter()
-        .filter(|k| redis.cli(&["GET", k]).contains("tower_oidc_login.user"))
-        .collect()
-}
-
-/// The index records: a user's sessions and a provider session's user.
-fn index_keys(redis: &Redis) -> Vec<String> {
-    redis
-        .keys()
-        .into_iter()
-        .filter(|k| redis.cli(&["GET", k]).contains("tower_oidc_login.index"))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_login_stores_its_session_in_redis_with_the_session_lifetime_as_ttl() {
     let Some(redis) = Redis::start_or_skip("a_login_stores_its_session_in_redis") else {
@@ -147,9 +127,9 @@ async fn a_login_stores_its_session_in_redis_with_the_session_lifetime_as_ttl() 
     // provider session's user) that a logout by the provider needs.
     let keys = redis.keys();
     assert_eq!(keys.len(), 4, "{keys:?}");
-    let sessions = session_keys(&redis);
+    let sessions = redis.session_keys();
     assert_eq!(sessions.len(), 1, "{keys:?}");
-    let indexes = index_keys(&redis);
+    let indexes = redis.index_keys();
     assert_eq!(indexes.len(), 2, "{keys:?}");
     let ttl = redis.ttl(&sessions[0]);
     assert!(
@@ -177,7 +157,7 @@ async fn a_login_stores_its_session_in_redis_with_the_session_lifetime_as_ttl() 
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
-    assert!(session_keys(&redis).is_empty(), "{:?}", redis.keys());
+    assert!(redis.session_keys().is_empty(), "{:?}", redis.keys());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -287,7 +267,7 @@ async fn two_replicas_on_one_redis_serve_the_same_user_and_share_logouts() {
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert!(session_keys(&redis).is_empty(), "{:?}", redis.keys());
+    assert!(redis.session_keys().is_empty(), "{:?}", redis.keys());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,7 +420,7 @@ async fn redis_restarted_empty_leaves_visitors_anonymous() {
         .await;
     assert_eq!(done.status(), StatusCode::FOUND);
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
-    assert_eq!(session_keys(&redis).len(), 1);
+    assert_eq!(redis.session_keys().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -513,7 +493,7 @@ async fn redis_unreachable_at_start_warns_once_answers_503_and_recovers_when_it_
         .await;
     assert_eq!(done.status(), StatusCode::FOUND);
     assert_eq!(fresh.me(&app).await["email"], "bob@example.com");
-    assert_eq!(session_keys(&redis).len(), 1);
+    assert_eq!(redis.session_keys().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,9 +41,10 @@ async fn one_account_cannot_fill_the_session_store() {
         [false, false, false, false, false, false, false, true, true, true],
         "the three newest sessions live, the older ones ended"
     );
-    // Three sessions, the user's index and the used login states: nothing grows with the
-    // number of logins beyond those.
-    assert!(store.len() <= 3 + 1 + 10, "{} records", store.len());
+    // Three sessions, their provider sessions' (`sid`) records, the user's index and the
+    // used login states (which live only as long as a login may take): nothing grows with
+    // the number of logins beyond those; the ended sessions' `sid` records are gone too.
+    assert!(store.len() <= 3 + 3 + 1 + 10, "{} records", store.len());
 
     // Another account is not affected by Mallory's cap.
     let ada = provider

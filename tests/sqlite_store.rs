@@ -37,7 +37,7 @@ fn mode(path: &Path) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_restarted_on_the_same_file_keeps_its_users_logged_in() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch::tempdir().unwrap();
     let path = dir.path().join("sessions.db");
     let provider = DevProvider::start().await.unwrap();
     let browser = Browser::new();
@@ -85,7 +85,7 @@ async fn an_app_restarted_on_the_same_file_keeps_its_users_logged_in() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sessions_file_is_created_readable_by_its_user_only() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch::tempdir().unwrap();
     let path = dir.path().join("sessions.db");
     let provider = DevProvider::start().await.unwrap();
     let app = start_app(&secrets(&provider, &path)).await;
@@ -108,7 +108,7 @@ async fn the_sessions_file_is_created_readable_by_its_user_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_session_reads_as_anonymous_before_the_sweep_deletes_it() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch::tempdir().unwrap();
     let path = dir.path().join("sessions.db");
     let provider = DevProvider::start().await.unwrap();
     let app = start_app_with(&secrets(&provider, &path), "", |b| {
@@ -150,7 +150,7 @@ async fn an_expired_session_reads_as_anonymous_before_the_sweep_deletes_it() {
 
 #[tokio::test]
 async fn a_path_that_cannot_hold_the_file_is_a_config_error_naming_the_key() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = scratch::tempdir().unwrap();
     let provider = DevProvider::start().await.unwrap();
     for (path, says) in [
         (dir.path().to_path_buf(), "is not a file"),

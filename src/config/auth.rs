@@ -9,11 +9,12 @@ use super::model::{ExposeTokens, Secret, SessionStoreConfig};
 use super::provider::{self, apply_default_key};
 use super::raw::{RawEntry, RawTable, RawValue};
 use super::schema::{
-    is_top_level_provider_key, CLIENT_KWARGS_KEYS, PROVIDER_DEFAULT_KEYS, SHARED_KEYS,
+    is_top_level_provider_key, Table, CLIENT_KWARGS_KEYS, PROVIDER_DEFAULT_KEYS, SHARED_KEYS,
 };
 use super::uri::{check_redirect_uri, UriKind};
 use super::values::{At, Field, NotAList};
 use super::warnings::{ignored_key, Ignored};
+use crate::util::closest;
 
 const MAX_SESSION_DAYS: i64 = 400;
 const MIN_COOKIE_SECRET_BYTES: usize = 32;
@@ -44,6 +45,7 @@ pub(crate) fn apply_entry(draft: &mut AuthDraft, name: &str, entry: &RawEntry) {
                 &mut draft.provider_defaults,
                 &mut draft.issues,
                 "[auth]",
+                Table::Auth,
                 field,
             );
         }
@@ -59,11 +61,17 @@ pub(crate) fn apply_entry(draft: &mut AuthDraft, name: &str, entry: &RawEntry) {
                 draft.named.retain(|p| p.place.provider != name);
                 if CLIENT_KWARGS_KEYS.contains(&name) {
                     ignored_key(&mut draft.issues, field, name, Ignored::ClientKwarg)
-                } else if name.contains('_') || name.is_empty() {
+                } else if name.contains('_')
+                    || name.is_empty()
+                    || closest(name, Table::Auth.known_keys()).is_some()
+                {
                     // Provider names cannot contain `_` and every known key does, so an
-                    // unknown key with `_` is a typo and one without is a provider that is
-                    // not a table.
-                    let section = Ignored::Unknown { section: "[auth]" };
+                    // unknown key with `_` is a typo, and so is one close to a known key
+                    // (`clientid`); any other is a provider that is not a table.
+                    let section = Ignored::Unknown {
+                        section: "[auth]",
+                        table: Table::Auth,
+                    };
                     ignored_key(&mut draft.issues, field, name, section)
                 } else {
                     draft.issues.forget(&key);
@@ -137,7 +145,13 @@ fn apply_shared(draft: &mut AuthDraft, name: &str, field: Field<'_>) {
             }
         }
         // A key listed in `schema::SHARED_KEYS` without a rule here.
-        _ => ignored_key(issues, field, name, Ignored::Unknown { section: "[auth]" }),
+        _ => {
+            let section = Ignored::Unknown {
+                section: "[auth]",
+                table: Table::Auth,
+            };
+            ignored_key(issues, field, name, section)
+        }
     }
 }
 

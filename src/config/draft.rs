@@ -15,7 +15,7 @@ use super::model::{
     ValidProvider,
 };
 use super::provenance::Provenance;
-use super::schema::{Subtable, CLIENT_KWARGS_KEYS, DEFAULT_PROVIDER, SHARED_KEYS};
+use super::schema::{Subtable, Table, CLIENT_KWARGS_KEYS, DEFAULT_PROVIDER, SHARED_KEYS};
 use super::values::At;
 use super::warnings::{Issues, Warnings};
 
@@ -61,6 +61,16 @@ impl Place {
     /// The dotted key of `key` in this table.
     pub(crate) fn key(&self, key: &str) -> String {
         format!("{}.{key}", self.prefix)
+    }
+
+    /// The kind of table the keys are written in: `[auth]` itself for the default provider
+    /// written there, else a provider table.
+    pub(crate) fn kind(&self) -> Table {
+        if self.prefix == Place::top_level().prefix {
+            Table::Auth
+        } else {
+            Table::Provider
+        }
     }
 }
 

@@ -71,7 +71,11 @@ impl fmt::Display for ConfigSource {
 /// Messages are meant for the person running the app: each names the key (as a dotted path
 /// such as `auth.google.client_kwargs.timeout`), the provider where there is one, and the
 /// file or environment variable it came from. None contains a secret value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// `Debug` shows the variant's name and the message (`MissingKeys: [auth] in … is missing
+/// …`), so `?` in a `main` that returns `Result<(), Box<dyn Error>>` prints something a
+/// person can act on.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// No `[auth]` table anywhere (and no `OIDC_AUTH__*` variables).
@@ -96,10 +100,11 @@ pub enum ConfigError {
     },
     /// Required keys are missing from a section.
     #[error(
-        "{section} in {origin} is missing {}{}{}",
+        "{section} in {origin} is missing {}{}{}{}",
         list_keys(keys),
         for_provider(provider),
-        env_hint(origin, provider, keys)
+        env_hint(origin, provider, keys),
+        misspelt_hint(misspelt)
     )]
     MissingKeys {
         /// `"[auth]"` or `"[auth.google]"`.
@@ -109,6 +114,10 @@ pub enum ConfigError {
         provider: String,
         /// Every missing key, in schema order.
         keys: Vec<String>,
+        /// Keys written in the same section that are not its keys but are close to a missing
+        /// one: most likely the missing key, misspelt.
+        /// (A boxed slice keeps every `Result<_, ConfigError>` small.)
+        misspelt: Box<[Misspelling]>,
         /// Where the section came from.
         origin: ConfigSource,
     },
@@ -235,6 +244,56 @@ pub enum ConfigError {
     },
 }
 
+/// A key written in a section that the section does not have, close to the name of a key it
+/// needs: most likely that key, misspelt (see [`ConfigError::MissingKeys`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Misspelling {
+    /// The key as written, e.g. `client_secrte`.
+    pub written: String,
+    /// The missing key it is close to, e.g. `client_secret`.
+    pub meant: String,
+}
+
+impl Misspelling {
+    pub(crate) fn new(written: &str, meant: &str) -> Misspelling {
+        Misspelling {
+            written: written.to_owned(),
+            meant: meant.to_owned(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// The variant's name, as `Debug` shows it.
+    fn variant(&self) -> &'static str {
+        match self {
+            ConfigError::NoAuthSection { .. } => "NoAuthSection",
+            ConfigError::NoProvider { .. } => "NoProvider",
+            ConfigError::MissingKeys { .. } => "MissingKeys",
+            ConfigError::NotATable { .. } => "NotATable",
+            ConfigError::UnderscoreInProviderName { .. } => "UnderscoreInProviderName",
+            ConfigError::InvalidRedirectUri { .. } => "InvalidRedirectUri",
+            ConfigError::EmptyCookieSecret { .. } => "EmptyCookieSecret",
+            ConfigError::InvalidExposeTokens { .. } => "InvalidExposeTokens",
+            ConfigError::InvalidValue { .. } => "InvalidValue",
+            ConfigError::ReservedParameter { .. } => "ReservedParameter",
+            ConfigError::Toml { .. } => "Toml",
+            ConfigError::Io { .. } => "Io",
+            ConfigError::Invalid { .. } => "Invalid",
+            ConfigError::PortRequired { .. } => "PortRequired",
+        }
+    }
+}
+
+/// The message, after the variant's name: what `?` in `main` prints is then the message
+/// itself rather than a struct dump (whose fields the message already names).
+impl fmt::Debug for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {self}", self.variant())
+    }
+}
+
 fn list_sources(sources: &[ConfigSource]) -> String {
     if sources.is_empty() {
         return "nowhere".into();
@@ -272,6 +331,18 @@ fn env_hint(origin: &ConfigSource, provider: &str, keys: &[String]) -> String {
     }
     let vars: Vec<String> = keys.iter().map(|k| var_name(provider, k)).collect();
     format!(" (or set {})", vars.join(", "))
+}
+
+/// Names the keys written that most likely are the missing ones, misspelt.
+fn misspelt_hint(misspelt: &[Misspelling]) -> String {
+    if misspelt.is_empty() {
+        return String::new();
+    }
+    let found: Vec<String> = misspelt
+        .iter()
+        .map(|m| format!("found `{}`: did you mean `{}`?", m.written, m.meant))
+        .collect();
+    format!(" ({})", found.join("; "))
 }
 
 fn provider_hint(key: &str) -> &'static str {

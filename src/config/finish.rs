@@ -11,12 +11,14 @@ use std::collections::BTreeMap;
 
 use super::credential::{self, TablePlace};
 use super::draft::{AuthDraft, ProviderDraft};
-use super::error::ConfigError;
+use super::error::{ConfigError, Misspelling};
 use super::platform::Platform;
 use super::model::{AuthConfig, ProviderConfig, ProviderSettings, ValidProvider};
 use super::provider::check_provider_name;
+use super::uri::{entra_multi_tenant_reason, entra_multi_tenant_segment};
 use super::schema::{DEFAULT_PROVIDER, REQUIRED_PROVIDER_KEYS, REQUIRED_SHARED_KEYS};
 use super::warnings::Warnings;
+use crate::util::closest;
 
 /// Finishes a draft into a configuration, or the first error in reading order.
 pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
@@ -64,6 +66,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
         });
     }
     if !missing.is_empty() {
+        let unknown = issues.unknown_keys().chain(top_level.issues.unknown_keys());
         return Err(ConfigError::MissingKeys {
             section: "[auth]".into(),
             provider: if provider_gap {
@@ -71,6 +74,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
             } else {
                 String::new()
             },
+            misspelt: misspellings(&missing, unknown),
             keys: missing,
             origin,
         });
@@ -119,6 +123,7 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
             section: "[auth]".into(),
             provider: String::new(),
             keys: REQUIRED_SHARED_KEYS.map(str::to_owned).to_vec(),
+            misspelt: Box::default(),
             origin,
         });
     };
@@ -156,6 +161,23 @@ fn missing_keys(required: &[&str], given: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The unknown keys of a section that most likely are its `missing` keys, misspelt: for
+/// each missing key the nearest unknown one, each unknown key named at most once.
+fn misspellings<'a>(
+    missing: &[String],
+    unknown: impl Iterator<Item = &'a str>,
+) -> Box<[Misspelling]> {
+    let mut unknown: Vec<&str> = unknown.collect();
+    let mut found = Vec::new();
+    for key in missing {
+        if let Some(written) = closest(key, unknown.iter().copied()) {
+            unknown.retain(|u| *u != written);
+            found.push(Misspelling::new(written, key));
+        }
+    }
+    found.into()
+}
+
 /// One provider: its required keys, its verdicts, its parameters merged.
 fn finish_provider(
     draft: ProviderDraft,
@@ -183,6 +205,7 @@ fn finish_provider(
         return Err(ConfigError::MissingKeys {
             section: place.section,
             provider: place.provider,
+            misspelt: misspellings(&missing, issues.unknown_keys()),
             keys: missing,
             origin,
         });
@@ -238,9 +261,22 @@ fn finish_provider(
             section: place.section,
             provider: place.provider,
             keys: REQUIRED_PROVIDER_KEYS.map(str::to_owned).to_vec(),
+            misspelt: Box::default(),
             origin,
         });
     };
+    let settings = settings.over(defaults);
+    if let Some(segment) = entra_multi_tenant_segment(&discovery_url) {
+        let rules = &settings.rules;
+        if rules.tenants().is_none() && !rules.allow_any_tenant() {
+            let key = place.key("server_metadata_url");
+            return Err(ConfigError::InvalidValue {
+                reason: entra_multi_tenant_reason(&written_url, &discovery_url, segment),
+                origin: origin_of(&key),
+                key,
+            });
+        }
+    }
     Ok(ValidProvider {
         config: ProviderConfig {
             name: place.provider,
@@ -249,7 +285,7 @@ fn finish_provider(
             server_metadata_url: written_url,
             client_kwargs: kwargs,
             // Keys set for every provider in [auth] apply unless this provider sets its own.
-            settings: settings.over(defaults),
+            settings,
         },
         discovery_url,
         prefix: place.prefix,

@@ -231,7 +231,7 @@ mod warnings;
 pub use access::AccessRules;
 pub use builder::AuthConfigBuilder;
 pub use credential::{AssertionSource, ClientCredential};
-pub use error::{ConfigError, ConfigSource};
+pub use error::{ConfigError, ConfigSource, Misspelling};
 pub use model::{
     AuthConfig, ClientKwargs, ExposeTokens, ProviderConfig, Secret, SessionStoreConfig,
     TokenEndpointAuth,
@@ -239,8 +239,9 @@ pub use model::{
 pub use schema::DEFAULT_PROVIDER;
 
 pub(crate) use model::ValidProvider;
-pub(crate) use platform::{Platform, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER, WEBSITE_HOSTNAME};
+pub(crate) use platform::{Platform, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER};
 pub(crate) use schema::reserved_param;
+pub(crate) use schema::var_name;
 #[cfg(test)]
 pub(crate) use schema::RESERVED_PARAMS;
 pub(crate) use uri::redact_userinfo;

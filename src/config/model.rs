@@ -18,7 +18,7 @@ use super::error::{ConfigError, ConfigSource};
 use super::platform::Platform;
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
-use super::uri::{resolve_redirect_uri, substitute_port, UriKind};
+use super::uri::{check_served_port, resolve_redirect_uri, substitute_port, UriKind};
 use super::values::At;
 
 /// Which tokens handlers may read through [`crate::User::tokens`] (Streamlit's `expose_tokens`).
@@ -444,6 +444,26 @@ impl AuthConfig {
             &self.redirect_uri,
             port,
             UriKind::Redirect,
+        )
+    }
+
+    /// Checks that `redirect_uri` (as resolved for `port`), when on loopback, points to
+    /// `port`, the port the app listens on.
+    pub(crate) fn check_served_port(
+        &self,
+        redirect_uri: &Url,
+        port: Option<u16>,
+    ) -> Result<(), ConfigError> {
+        let key = "auth.redirect_uri";
+        let origin = self.origin_of(key);
+        check_served_port(
+            At {
+                key,
+                origin: &origin,
+            },
+            &self.redirect_uri,
+            redirect_uri,
+            port,
         )
     }
 

@@ -14,7 +14,7 @@ use super::kwargs::{self, apply_kwarg, apply_param, param_rule, set_param};
 use super::model::{ProviderConfig, ProviderSettings, Secret};
 use super::raw::{RawEntry, RawTable};
 use super::schema::{
-    Subtable, AUTHLIB_IGNORED_KEYS, CLIENT_KWARGS_KEYS, PROVIDER_DEFAULT_KEYS, SHARED_KEYS,
+    Subtable, Table, AUTHLIB_IGNORED_KEYS, CLIENT_KWARGS_KEYS, PROVIDER_DEFAULT_KEYS, SHARED_KEYS,
 };
 use super::uri::check_metadata_url;
 use super::values::{non_empty, At, Field};
@@ -85,8 +85,8 @@ pub(crate) fn apply_entry(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
             }
         }
         k if PROVIDER_DEFAULT_KEYS.contains(&k) => {
-            let section = p.place.section.clone();
-            apply_default_key(&mut p.settings, &mut p.issues, &section, field);
+            let (section, table) = (p.place.section.clone(), p.place.kind());
+            apply_default_key(&mut p.settings, &mut p.issues, &section, table, field);
         }
         k if AUTHLIB_IGNORED_KEYS.contains(&k) => {
             ignored_key(&mut p.issues, field, k, Ignored::AuthlibSetting)
@@ -96,12 +96,15 @@ pub(crate) fn apply_entry(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
             ignored_key(&mut p.issues, field, k, Ignored::ClientKwarg)
         }
         k => {
-            let section = p.place.section.clone();
+            let (section, table) = (p.place.section.clone(), p.place.kind());
             ignored_key(
                 &mut p.issues,
                 field,
                 k,
-                Ignored::Unknown { section: &section },
+                Ignored::Unknown {
+                    section: &section,
+                    table,
+                },
             )
         }
     }
@@ -124,6 +127,7 @@ pub(crate) fn apply_default_key(
     settings: &mut ProviderSettings,
     issues: &mut Issues,
     section: &str,
+    table: Table,
     field: Field<'_>,
 ) {
     let name = field.key.rsplit('.').next().unwrap_or(field.key);
@@ -132,7 +136,7 @@ pub(crate) fn apply_default_key(
             let checked = access::apply(&mut settings.rules, rule, field);
             issues.settle(field.key, checked, Vec::new());
         }
-        None => ignored_key(issues, field, name, Ignored::Unknown { section }),
+        None => ignored_key(issues, field, name, Ignored::Unknown { section, table }),
     }
 }
 

@@ -56,6 +56,33 @@ pub(crate) const PROVIDER_DEFAULT_KEYS: [&str; 6] = [
     "allow_any_tenant",
 ];
 
+/// The two kinds of table keys are written in, each with its own valid keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Table {
+    /// `[auth]` itself: the shared keys, and the keys of the default provider written there.
+    Auth,
+    /// An `[auth.NAME]` provider table.
+    Provider,
+}
+
+impl Table {
+    /// Every key valid in this kind of table (subtables included), for naming the key a
+    /// misspelt one meant.
+    pub(crate) fn known_keys(self) -> impl Iterator<Item = &'static str> {
+        let shared: &[&'static str] = match self {
+            Table::Auth => &SHARED_KEYS,
+            Table::Provider => &[],
+        };
+        shared
+            .iter()
+            .chain(&REQUIRED_PROVIDER_KEYS)
+            .chain(&OPTIONAL_PROVIDER_KEYS)
+            .chain(&PROVIDER_DEFAULT_KEYS)
+            .chain(&PROVIDER_SUBTABLES)
+            .copied()
+    }
+}
+
 /// Tables inside a provider (or inside `[auth]` for the default provider).
 pub(crate) const PROVIDER_SUBTABLES: [&str; 2] = ["client_kwargs", "authorize_params"];
 

@@ -61,14 +61,16 @@ fn env(vars: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+use crate::util::scratch::TempDir;
+
 struct Dirs {
-    _tmp: tempfile::TempDir,
+    _tmp: TempDir,
     home: PathBuf,
     cwd: PathBuf,
 }
 
 fn dirs() -> Dirs {
-    let tmp = tempfile::tempdir().expect("tempdir");
+    let tmp = crate::util::scratch::tempdir().expect("a fresh temporary directory");
     let home = tmp.path().join("home");
     let cwd = tmp.path().join("project");
     std::fs::create_dir_all(&home).expect("mkdir");
@@ -916,10 +918,11 @@ fn error_missing_keys() {
     let e = err(&format!("{}[auth.google]\nclient_id = \"x\"\n", shared()));
     assert!(matches!(
         e,
-        ConfigError::MissingKeys { ref section, ref provider, ref keys, ref origin }
+        ConfigError::MissingKeys { ref section, ref provider, ref keys, ref origin, ref misspelt }
             if section == "[auth.google]" && provider == "google"
                 && keys == &["client_secret", "server_metadata_url"]
                 && *origin == ConfigSource::String
+                && misspelt.is_empty()
     ));
     assert_mentions(
         &e,
@@ -1992,4 +1995,274 @@ fn cookie_secret_may_be_a_list_whose_first_signs() {
         .build()
         .unwrap();
     assert_eq!(c.cookie_secrets().count(), 2);
+}
+
+// ---------------------------------------------------------------- mistakes named where made
+
+#[test]
+fn a_misspelt_required_key_is_named_in_the_missing_key_error() {
+    // In a provider table.
+    let e = err(&format!(
+        "{}[auth.google]\nclient_id = \"x\"\nclient_secrte = \"{CLIENT_SECRET}\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n",
+        shared()
+    ));
+    assert!(
+        matches!(
+            e,
+            ConfigError::MissingKeys { ref keys, ref misspelt, .. }
+                if keys == &["client_secret"]
+                    && misspelt[..] == [Misspelling::new("client_secrte", "client_secret")]
+        ),
+        "{e:?}"
+    );
+    assert_mentions(
+        &e,
+        &[
+            "`client_secret`",
+            "found `client_secrte`: did you mean `client_secret`?",
+        ],
+    );
+    assert!(!e.to_string().contains(CLIENT_SECRET));
+
+    // In [auth], for a shared key and for the default provider written there, each
+    // missing key paired with its own near miss.
+    let e = err(&format!(
+        "[auth]\nredirect_url = \"http://localhost:8501/oauth2callback\"\n\
+         cookie_secret = \"{COOKIE_SECRET}\"\nclientid = \"x\"\nclient_secret = \"y\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n"
+    ));
+    assert!(
+        matches!(
+            e,
+            ConfigError::MissingKeys { ref keys, ref misspelt, .. }
+                if keys == &["redirect_uri", "client_id"]
+                    && misspelt[..] == [
+                        Misspelling::new("redirect_url", "redirect_uri"),
+                        Misspelling::new("clientid", "client_id"),
+                    ]
+        ),
+        "{e:?}"
+    );
+    assert_mentions(
+        &e,
+        &[
+            "found `redirect_url`: did you mean `redirect_uri`?",
+            "found `clientid`: did you mean `client_id`?",
+        ],
+    );
+
+    // From a variable, too.
+    let e = AuthConfig::load_from(
+        None,
+        Path::new("/nonexistent"),
+        env(&[
+            (
+                "OIDC_AUTH__REDIRECT_URI",
+                "http://localhost:8501/oauth2callback",
+            ),
+            ("OIDC_AUTH__COOKIE_SECRET", COOKIE_SECRET),
+            ("OIDC_AUTH__GOOGLE__CLIENT_ID", "x"),
+            ("OIDC_AUTH__GOOGLE__CLIENT_SECRTE", CLIENT_SECRET),
+            ("OIDC_AUTH__GOOGLE__SERVER_METADATA_URL", GOOGLE_URL),
+        ]),
+    )
+    .expect_err("client_secret is missing");
+    assert_mentions(
+        &e,
+        &["found `client_secrte`: did you mean `client_secret`?"],
+    );
+
+    // A key that is not close says nothing of the kind.
+    let e = err(&format!(
+        "{}[auth.google]\nclient_id = \"x\"\nsecret = \"x\"\n\
+         server_metadata_url = \"{GOOGLE_URL}\"\n",
+        shared()
+    ));
+    assert!(
+        matches!(e, ConfigError::MissingKeys { ref misspelt, .. } if misspelt.is_empty()),
+        "{e:?}"
+    );
+    assert!(!e.to_string().contains("did you mean"), "{e}");
+}
+
+#[test]
+fn an_unknown_key_near_a_known_one_says_which_it_meant() {
+    let c = ok(
+        &with_google("clientid = \"typo\"\nauthorise_params = { hd = \"x\" }\n").replace(
+            "[auth]\n",
+            "[auth]\nexpose_token = \"id\"\nsesion_store = \"memory\"\n",
+        ),
+    );
+    for (key, meant) in [
+        ("auth.expose_token", "expose_tokens"),
+        ("auth.sesion_store", "session_store"),
+        ("auth.google.clientid", "client_id"),
+        ("auth.google.authorise_params", "authorize_params"),
+    ] {
+        assert!(
+            has_warning(&c, &[key, &format!("did you mean `{meant}`?")]),
+            "{key}: {:?}",
+            c.warnings()
+        );
+    }
+    // A provider table has no shared keys to mean.
+    let c = ok(&with_google("cookie_secrets = \"x\"\n"));
+    assert!(has_warning(&c, &["auth.google.cookie_secrets"]));
+    assert!(
+        !c.warnings().iter().any(|w| w.contains("did you mean")),
+        "{:?}",
+        c.warnings()
+    );
+    // Nothing near: the warning as before.
+    let c = ok(&with_google("").replace("[auth]\n", "[auth]\ntheme_colour = \"red\"\n"));
+    assert!(has_warning(&c, &["auth.theme_colour"]));
+    assert!(
+        !c.warnings().iter().any(|w| w.contains("did you mean")),
+        "{:?}",
+        c.warnings()
+    );
+    // From a variable.
+    let c = ok(&with_google(""))
+        .apply_env(env(&[("OIDC_AUTH__EXPOSE_TOKEN", "id")]))
+        .expect("config");
+    assert!(
+        has_warning(
+            &c,
+            &["OIDC_AUTH__EXPOSE_TOKEN", "did you mean `expose_tokens`?"]
+        ),
+        "{:?}",
+        c.warnings()
+    );
+}
+
+#[test]
+fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
+    let instead = "https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration";
+    for segment in ["common", "organizations"] {
+        let url = format!("https://login.microsoftonline.com/{segment}/v2.0/.well-known/openid-configuration");
+        let file = with_google("").replace(GOOGLE_URL, &url);
+        let e = err(&file);
+        assert!(
+            matches!(e, ConfigError::InvalidValue { ref key, .. } if key == "auth.google.server_metadata_url"),
+            "{e:?}"
+        );
+        assert_mentions(
+            &e,
+            &[&url, &format!("(/{segment})"), "allowed_tenants", "allow_any_tenant = true", instead, "passed in code"],
+        );
+        // A tenant rule, in the provider's table or in [auth], or an explicit yes to all.
+        let in_table = file.replace(
+            "[auth.google]\n",
+            "[auth.google]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n",
+        );
+        assert_ne!(in_table, file);
+        ok(&in_table);
+        let in_auth = file.replace("[auth]\n", "[auth]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n");
+        assert_ne!(in_auth, file);
+        ok(&in_auth);
+        ok(&file.replace("[auth.google]\n", "[auth.google]\nallow_any_tenant = true\n"));
+        let e = err(&file.replace("[auth.google]\n", "[auth.google]\nallow_any_tenant = false\n"));
+        assert_mentions(&e, &["allowed_tenants"]);
+
+        let e = AuthConfig::builder()
+            .redirect_uri("http://localhost:8501/oauth2callback")
+            .cookie_secret(COOKIE_SECRET)
+            .provider(ProviderConfig::new("entra", "id", "secret", url.as_str()))
+            .build()
+            .expect_err("refused in code too");
+        assert_mentions(&e, &["auth.entra.server_metadata_url", "allowed_tenants", instead]);
+        AuthConfig::builder()
+            .redirect_uri("http://localhost:8501/oauth2callback")
+            .cookie_secret(COOKIE_SECRET)
+            .provider(ProviderConfig::new("entra", "id", "secret", url.as_str()).allow_any_tenant(true))
+            .build()
+            .expect("allowed in code");
+    }
+    let e = ok(&with_google(""))
+        .apply_env(env(&[(
+            "OIDC_AUTH__GOOGLE__SERVER_METADATA_URL",
+            "https://login.microsoftonline.com/Common/.well-known/openid-configuration",
+        )]))
+        .expect_err("refused from a variable");
+    assert_mentions(
+        &e,
+        &[
+            "OIDC_AUTH__GOOGLE__SERVER_METADATA_URL",
+            "https://login.microsoftonline.com/<tenant ID>/.well-known/openid-configuration",
+        ],
+    );
+
+    // A tenant's own document, personal accounts' /consumers (one tenant), and other hosts
+    // with such paths need no rule.
+    for url in [
+        ENTRA_URL,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/.well-known/openid-configuration",
+        "https://login.microsoftonline.com/consumers/v2.0/.well-known/openid-configuration",
+        "https://idp.example.com/common/.well-known/openid-configuration",
+    ] {
+        ok(&with_google("").replace(GOOGLE_URL, url));
+    }
+}
+
+#[test]
+fn entra_multi_tenant_segment_is_the_one_rule() {
+    let segment = |s: &str| {
+        let url = url::Url::parse(s).expect("url");
+        super::uri::entra_multi_tenant_segment(&url).map(str::to_owned)
+    };
+    assert_eq!(
+        segment("https://login.microsoftonline.com/common/v2.0/.well-known/openid-configuration")
+            .as_deref(),
+        Some("common")
+    );
+    assert_eq!(
+        segment("https://LOGIN.microsoftonline.us/Organizations/.well-known/openid-configuration")
+            .as_deref(),
+        Some("Organizations")
+    );
+    assert_eq!(
+        segment("https://login.partner.microsoftonline.cn/consumers/v2.0/.well-known/openid-configuration"),
+        None,
+        "one fixed tenant: no tenant rule needed"
+    );
+    assert_eq!(
+        segment(ENTRA_URL.replace("<tenant>", "contoso").as_str()),
+        None
+    );
+    assert_eq!(
+        segment("https://login.example.com/common/.well-known/openid-configuration"),
+        None
+    );
+    assert_eq!(segment("https://login.microsoftonline.com/"), None);
+}
+
+#[test]
+fn config_error_debug_is_the_variant_and_its_message() {
+    let e = err(&format!("{}[auth.google]\nclient_id = \"x\"\n", shared()));
+    let debug = format!("{e:?}");
+    assert_eq!(debug, format!("MissingKeys: {e}"));
+    assert!(
+        debug.contains("[auth.google]") && debug.contains("`client_secret`"),
+        "{debug}"
+    );
+    // What `?` in a `main` returning `Box<dyn Error>` prints.
+    let boxed: Box<dyn std::error::Error> = Box::new(e);
+    assert!(format!("{boxed:?}").starts_with("MissingKeys: [auth.google] in "));
+    for e in [
+        err("[auth]\nredirect_uri = 1\n"),
+        err("[auth\n"),
+        err(&shared()),
+        ConfigError::PortRequired {
+            value: "http://localhost:{port}/cb".into(),
+        },
+    ] {
+        let debug = format!("{e:?}");
+        let (variant, message) = debug.split_once(": ").expect("Variant: message");
+        assert!(
+            !variant.is_empty() && variant.chars().all(|c| c.is_ascii_alphabetic()),
+            "{debug}"
+        );
+        assert_eq!(message, e.to_string());
+    }
 }

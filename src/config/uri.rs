@@ -1,5 +1,5 @@
 //! The URL rules: `redirect_uri`, `post_logout_redirect_uri` (with their `{port}`
-//! placeholder) and `server_metadata_url`.
+//! placeholder), the port the app serves on, and `server_metadata_url`.
 //!
 //! The redirect URLs are checked when the configuration is loaded with a stand-in port, and
 //! resolved again with the real port when the layer is built; both go through
@@ -108,6 +108,42 @@ pub(crate) fn resolve_redirect_uri(
     Ok(url)
 }
 
+/// A loopback `redirect_uri` is served by this very app, so its port must be the one the app
+/// listens on (`port`, given to the layer's builder): otherwise the provider sends every
+/// login back to a port nobody (or another program) answers, found only at the first login.
+/// A proxy on the same machine is the exception, hence the way out in the message.
+pub(crate) fn check_served_port(
+    at: At<'_>,
+    written: &str,
+    url: &Url,
+    port: Option<u16>,
+) -> Result<(), ConfigError> {
+    let (Some(port), Some(uri_port)) = (port, url.port_or_known_default()) else {
+        return Ok(());
+    };
+    if uri_port == port || !is_loopback_url(url) {
+        return Ok(());
+    }
+    let with_placeholder = format!(
+        "{}://{}:{{port}}{}",
+        url.scheme(),
+        url.host_str().unwrap_or("localhost"),
+        url.path()
+    );
+    Err(ConfigError::InvalidRedirectUri {
+        key: at.key.to_owned(),
+        value: redact_userinfo(written),
+        reason: format!(
+            "its port is {uri_port} but the app listens on port {port} (given to \
+             AuthLayerBuilder::port), so the provider would send every login back to a port \
+             this app does not serve; write the app's port, or {with_placeholder} to use the \
+             port given to the builder (a proxy on this machine that serves the app at port \
+             {uri_port} is the one case where this is right)"
+        ),
+        origin: at.origin.clone(),
+    })
+}
+
 /// Checks `server_metadata_url` and returns it parsed, so nothing later parses it again.
 /// A URL that does not look like a discovery document's is accepted with a warning.
 pub(crate) fn check_metadata_url(
@@ -148,6 +184,51 @@ pub(crate) fn check_metadata_url(
         ));
     }
     Ok(url)
+}
+
+/// Microsoft Entra ID's sign-in hosts (global, US government, China).
+const ENTRA_HOSTS: [&str; 6] = [
+    "login.microsoftonline.com",
+    "login.microsoft.com",
+    "login.windows.net",
+    "login.microsoftonline.us",
+    "login.partner.microsoftonline.cn",
+    "login.chinacloudapi.cn",
+];
+
+/// `common` or `organizations` when `url` is one of Microsoft Entra ID's discovery documents
+/// that admit users of *every* Entra tenant (their issuer is the template
+/// `https://login.microsoftonline.com/{tenantid}/v2.0`, checked per token by
+/// `provider::discovery`). Admitting the whole world's tenants is the classic multi-tenant
+/// mistake, so such a provider needs `allowed_tenants` or an explicit `allow_any_tenant`.
+/// (`/consumers` is one fixed tenant, personal Microsoft accounts, and needs neither.)
+pub(crate) fn entra_multi_tenant_segment(url: &Url) -> Option<&str> {
+    let host = url.host_str()?;
+    if !ENTRA_HOSTS.iter().any(|h| host.eq_ignore_ascii_case(h)) {
+        return None;
+    }
+    let segment = url.path_segments()?.next()?;
+    ["common", "organizations"]
+        .iter()
+        .any(|s| segment.eq_ignore_ascii_case(s))
+        .then_some(segment)
+}
+
+/// Why a `/common` or `/organizations` provider without a tenant rule is refused, and the
+/// three ways out.
+pub(crate) fn entra_multi_tenant_reason(value: &str, url: &Url, segment: &str) -> String {
+    let mut own = url.clone();
+    let rest: Vec<&str> = url.path_segments().into_iter().flatten().skip(1).collect();
+    own.set_path(&format!("/<tenant ID>/{}", rest.join("/")));
+    let own = own.as_str().replace("%3Ctenant%20ID%3E", "<tenant ID>");
+    format!(
+        "\"{}\" is Microsoft Entra ID's multi-tenant document (/{segment}): it signs in users of \
+         every Entra tenant in the world, and no tenant rule limits who may log in; set \
+         `allowed_tenants = [\"<tenant ID>\", ...]` (in this provider's table or in [auth]), or \
+         `allow_any_tenant = true` if every tenant is really welcome, or use your own tenant's \
+         document for a single-tenant app: {own}",
+        redact_userinfo(value)
+    )
 }
 
 /// Hides a `user:password@` part so a credential written into a URL is never echoed.

@@ -7,7 +7,9 @@
 //! (see `finish`), and [`ignored_key`] is the one place keys that are not used are reported.
 
 use super::error::ConfigError;
+use super::schema::Table;
 use super::values::Field;
+use crate::util::closest;
 
 /// The warnings of one configuration, each logged once, when first reported.
 #[derive(Debug, Default)]
@@ -40,6 +42,12 @@ impl Warnings {
 enum Issue {
     Error(ConfigError),
     Warning(String),
+    /// A key the table does not have (reported as a warning), kept by name so that a
+    /// required key found missing can point to it as a likely typo.
+    Unknown {
+        name: String,
+        message: String,
+    },
 }
 
 /// Verdicts of one section (a table), by dotted key, reported in the order of the table's
@@ -78,6 +86,14 @@ impl Issues {
         self.found.push((key.to_owned(), Issue::Warning(message)));
     }
 
+    /// The names of the keys written in this table that it does not have, in the order found.
+    pub(crate) fn unknown_keys(&self) -> impl Iterator<Item = &str> {
+        self.found.iter().filter_map(|(_, issue)| match issue {
+            Issue::Unknown { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+    }
+
     /// Records a rule's verdict on the value at `key` (its notes, or its error) and hands
     /// back the value when there is one.
     pub(crate) fn settle<T>(
@@ -113,7 +129,7 @@ impl Issues {
         found.sort_by_key(|(key, _)| self.place_of(key));
         for (_, issue) in found {
             match issue {
-                Issue::Warning(message) => warnings.warn(message),
+                Issue::Warning(message) | Issue::Unknown { message, .. } => warnings.warn(message),
                 Issue::Error(error) => return Err(error),
             }
         }
@@ -134,6 +150,8 @@ pub(crate) enum Ignored<'a> {
     Unknown {
         /// The section, as written in a file: `[auth]`, `[auth.google]`.
         section: &'a str,
+        /// Which kind of table it is, for naming the key a misspelt one meant.
+        table: Table,
     },
     /// One of `client_kwargs`' own keys written in the provider table itself.
     ClientKwarg,
@@ -151,15 +169,25 @@ pub(crate) enum Ignored<'a> {
 pub(crate) fn ignored_key(issues: &mut Issues, field: Field<'_>, name: &str, why: Ignored<'_>) {
     let (path, origin) = (field.key, field.origin);
     issues.forget(path);
-    let message = match why {
-        Ignored::Unknown { section } => {
+    let issue = match why {
+        Ignored::Unknown { section, table } => {
+            // Kept by name: a missing required key may be this one, misspelt.
             let hint = if origin.is_env_var() {
                 " (environment variable segments are separated by two underscores, e.g. \
                  OIDC_AUTH__GOOGLE__CLIENT_ID)"
             } else {
                 ""
             };
-            format!("unknown key `{path}` in {section} of {origin} is ignored{hint}")
+            let meant = match closest(name, table.known_keys()) {
+                Some(known) => format!("; did you mean `{known}`?"),
+                None => String::new(),
+            };
+            Issue::Unknown {
+                name: name.to_owned(),
+                message: format!(
+                    "unknown key `{path}` in {section} of {origin} is ignored{hint}{meant}"
+                ),
+            }
         }
         Ignored::ClientKwarg => {
             let hint = if origin.is_env_var() {
@@ -170,23 +198,25 @@ pub(crate) fn ignored_key(issues: &mut Issues, field: Field<'_>, name: &str, why
             } else {
                 format!("e.g. `client_kwargs = {{ {name} = ... }}`")
             };
-            format!("`{path}` in {origin} is ignored: `{name}` belongs in client_kwargs ({hint})")
+            Issue::Warning(format!(
+                "`{path}` in {origin} is ignored: `{name}` belongs in client_kwargs ({hint})"
+            ))
         }
-        Ignored::AuthlibSetting => format!(
+        Ignored::AuthlibSetting => Issue::Warning(format!(
             "`{path}` in {origin} is an Authlib setting that tower-oidc-login does not support; \
              it is ignored (endpoints always come from server_metadata_url)"
-        ),
-        Ignored::ClientOption => format!(
+        )),
+        Ignored::ClientOption => Issue::Warning(format!(
             "`{path}` in {origin} is an Authlib/HTTP-client option that tower-oidc-login does not \
              support; it is ignored"
-        ),
-        Ignored::SharedKey if name == "expose_tokens" => format!(
+        )),
+        Ignored::SharedKey if name == "expose_tokens" => Issue::Warning(format!(
             "`{path}` in {origin} is ignored: expose_tokens is only read from [auth] itself"
-        ),
-        Ignored::SharedKey => format!(
+        )),
+        Ignored::SharedKey => Issue::Warning(format!(
             "`{path}` in {origin} is ignored: `{name}` is shared by all providers and only read \
              from [auth] itself"
-        ),
+        )),
     };
-    issues.warn(path, message);
+    issues.found.push((path.to_owned(), issue));
 }

@@ -182,6 +182,12 @@ impl AuthLayerBuilder {
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
         let redirect_uri = config.redirect_uri_for_port(self.port)?;
+        // A mistaken port would otherwise be found by the first user to log in. Only a
+        // warning: a proxy on this machine (TLS in front, or a load balancer before replicas)
+        // legitimately serves the app at the redirect URI's port.
+        if let Err(mismatch) = config.check_served_port(&redirect_uri, self.port) {
+            tracing::warn!(key = "auth.redirect_uri", "{mismatch}");
+        }
         let post_logout = match config.post_logout_redirect_uri() {
             Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
             None => None,

@@ -20,13 +20,14 @@ pub(super) async fn frontchannel_logout(state: &AuthState, parts: &Parts) -> Res
     let [iss, sid] = match query_params(parts, ["iss", "sid"]) {
         Ok(params) => params,
         Err(e) => {
-            return pages::error_page(StatusCode::BAD_REQUEST, &e.to_string(), &state.routes.home)
+            return pages::error_page(StatusCode::BAD_REQUEST, &e.to_string(), None, &state.routes.home)
         }
     };
     let (Some(iss), Some(sid)) = (iss, sid) else {
         return pages::error_page(
             StatusCode::BAD_REQUEST,
             "a front-channel logout names the provider (iss) and its session (sid)",
+            None,
             &state.routes.home,
         );
     };
@@ -41,6 +42,7 @@ pub(super) async fn frontchannel_logout(state: &AuthState, parts: &Parts) -> Res
         return pages::error_page(
             StatusCode::BAD_REQUEST,
             "this logout does not come from a configured provider",
+            None,
             &state.routes.home,
         );
     };

@@ -44,6 +44,7 @@ where
             let mut response = pages::error_page(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "this address only answers the login flow's own requests",
+                None,
                 &state.routes.home,
             );
             let allow = match route {

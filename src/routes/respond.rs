@@ -26,12 +26,14 @@ pub(super) fn failure(
         );
         return pages::not_admitted(&err.to_string(), retry_href);
     }
+    let fix = err.fix(provider);
+    let fix = fix.as_deref();
     if status.is_server_error() {
-        tracing::error!(provider, status = status.as_u16(), reason = %err, detail, "login failed");
+        tracing::error!(provider, status = status.as_u16(), reason = %err, detail, fix, "login failed");
     } else {
-        tracing::warn!(provider, status = status.as_u16(), reason = %err, detail, "login failed");
+        tracing::warn!(provider, status = status.as_u16(), reason = %err, detail, fix, "login failed");
     }
-    pages::error_page(status, &err.to_string(), retry_href)
+    pages::error_page(status, &err.to_string(), fix, retry_href)
 }
 
 /// `<login>?provider=NAME` (and `return_to`), query-encoded.
@@ -52,5 +54,105 @@ pub(super) fn login_href(
         state.routes.login.clone()
     } else {
         format!("{}?{query}", state.routes.login)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+    use std::sync::{Arc, Mutex};
+
+    use http_body_util::BodyExt as _;
+
+    use super::*;
+
+    /// A log writer whose lines the test can read.
+    #[derive(Clone, Default)]
+    struct Log(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Log {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The page and the log line of `failure(err, provider)`.
+    async fn page_and_log(err: &LoginError, provider: Option<&str>) -> (String, String) {
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let response = {
+            let _default = tracing::subscriber::set_default(subscriber);
+            failure(err, provider, "/auth/login?provider=idp")
+        };
+        let body = response.into_body().collect().await.expect("body");
+        let page = String::from_utf8(body.to_bytes().to_vec()).expect("UTF-8 page");
+        let log = String::from_utf8(log.0.lock().expect("log").clone()).expect("UTF-8 log");
+        (page, log)
+    }
+
+    fn refused(error: &str, description: Option<&str>) -> LoginError {
+        LoginError::ProviderRefused {
+            error: error.to_owned(),
+            description: description.map(str::to_owned),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_prompt_says_how_to_fix_it_on_the_page_and_in_the_log() {
+        let err = refused(
+            "invalid_request",
+            Some("unsupported prompt value requested"),
+        );
+        let (page, log) = page_and_log(&err, Some("idp")).await;
+        for needle in [
+            "unsupported prompt value requested",
+            "client_kwargs.prompt = &quot;&quot;",
+            "login provider &quot;idp&quot;",
+            "[auth.idp]",
+            "OIDC_AUTH__IDP__CLIENT_KWARGS__PROMPT",
+            "Try again",
+        ] {
+            assert!(page.contains(needle), "{needle:?} not in {page}");
+        }
+        assert!(log.contains("login failed"), "{log}");
+        for needle in [
+            "fix=",
+            "client_kwargs.prompt",
+            "[auth.idp]",
+            "OIDC_AUTH__IDP__CLIENT_KWARGS__PROMPT",
+        ] {
+            assert!(log.contains(needle), "{needle:?} not in {log}");
+        }
+
+        // The default provider's table and variable.
+        let (page, _) = page_and_log(&err, Some("default")).await;
+        assert!(page.contains("[auth] (or [auth.default])"), "{page}");
+        assert!(page.contains("OIDC_AUTH__CLIENT_KWARGS__PROMPT"), "{page}");
+    }
+
+    #[tokio::test]
+    async fn other_refusals_have_no_fix() {
+        for err in [
+            refused("access_denied", Some("The user cancelled")),
+            refused("invalid_request", Some("redirect_uri did not match")),
+            refused("invalid_request", None),
+            LoginError::UnknownState,
+        ] {
+            assert_eq!(err.fix(Some("idp")), None, "{err}");
+            let (page, log) = page_and_log(&err, Some("idp")).await;
+            assert!(!page.contains("To fix this"), "{page}");
+            assert!(!log.contains("fix="), "{log}");
+        }
     }
 }

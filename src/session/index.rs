@@ -128,12 +128,12 @@ pub(crate) async fn add(
         at,
     });
     let excess = index.sessions.len().saturating_sub(cap.max(1));
-    let evicted: Vec<Id> = index
-        .sessions
-        .drain(..excess)
-        .filter_map(|e| e.id.parse().ok())
-        .collect();
+    let gone: Vec<Entry> = index.sessions.drain(..excess).collect();
     put(store, key, &index, ttl).await?;
+    // An evicted session's provider session record goes too (unless a kept session shares
+    // it): otherwise each login past the cap would leave one behind for the whole lifetime.
+    forget_sids(store, user.provider, &index, &gone).await?;
+    let evicted: Vec<Id> = gone.iter().filter_map(|e| e.id.parse().ok()).collect();
     if let Some(sid) = sid {
         let sub = SidIndex {
             sub: user.sub.to_owned(),
@@ -141,6 +141,21 @@ pub(crate) async fn add(
         put(store, sid_id(user.provider, sid), &sub, ttl).await?;
     }
     Ok(evicted)
+}
+
+/// Deletes the provider session records of `gone` that no session left in `index` names.
+async fn forget_sids(
+    store: &dyn SessionStore,
+    provider: &str,
+    index: &UserIndex,
+    gone: &[Entry],
+) -> Result<(), StoreError> {
+    for sid in gone.iter().filter_map(|e| e.sid.as_deref()) {
+        if !index.sessions.iter().any(|e| e.sid.as_deref() == Some(sid)) {
+            store.delete(&sid_id(provider, sid)).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Removes session `id` from `user`'s index (after a logout).
@@ -154,7 +169,10 @@ pub(crate) async fn remove(
         return Ok(());
     };
     let id = id.to_string();
-    index.sessions.retain(|e| e.id != id);
+    let (gone, kept): (Vec<Entry>, Vec<Entry>) =
+        index.sessions.into_iter().partition(|e| e.id == id);
+    index.sessions = kept;
+    forget_sids(store, user.provider, &index, &gone).await?;
     if index.sessions.is_empty() {
         return store.delete(&key).await;
     }

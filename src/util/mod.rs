@@ -3,10 +3,14 @@
 
 mod net;
 mod random;
+#[cfg(test)]
+pub(crate) mod scratch;
+mod spelling;
 mod text;
 
 #[allow(unused_imports)]
 // TEMP: config/ switches to is_loopback_url when the config refactor lands.
 pub(crate) use self::net::{is_loopback_host, is_loopback_url};
 pub(crate) use self::random::random_token;
+pub(crate) use self::spelling::closest;
 pub(crate) use self::text::bounded;

@@ -6,6 +6,8 @@
 
 pub mod logs;
 pub mod redis;
+#[path = "../../src/util/scratch.rs"]
+pub mod scratch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -141,9 +143,15 @@ pub async fn start_app_on(
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let config = AuthConfig::from_toml_str(secrets).expect("valid test config");
-    let layer = customize(AuthLayer::builder(config).port(port))
-        .build()
-        .expect("layer builds");
+    // `{port}` stands for this app's port. A redirect_uri written out is another address (a
+    // load balancer's, another replica's), and an app behind one is built without `.port()`:
+    // the layer refuses a loopback redirect_uri on a port other than the one given.
+    let builder = if config.redirect_uri().contains("{port}") {
+        AuthLayer::builder(config).port(port)
+    } else {
+        AuthLayer::builder(config)
+    };
+    let layer = customize(builder).build().expect("layer builds");
     let app = router(prefix).layer(layer.clone());
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -47,7 +47,7 @@ pub struct Redis {
     port: u16,
     tls_port: Option<u16>,
     options: Options,
-    dir: tempfile::TempDir,
+    dir: super::scratch::TempDir,
     child: Option<Child>,
 }
 
@@ -72,7 +72,7 @@ impl Redis {
             port,
             tls_port: options.tls.as_ref().map(|_| super::free_port()),
             options,
-            dir: tempfile::tempdir().expect("a temporary directory for redis-server"),
+            dir: super::scratch::tempdir().expect("a temporary directory for redis-server"),
             child: None,
         };
         assert!(redis.spawn(), "redis-server did not start on port {port}");
@@ -86,7 +86,7 @@ impl Redis {
                 port: super::free_port(),
                 tls_port: options.tls.as_ref().map(|_| super::free_port()),
                 options: options.clone(),
-                dir: tempfile::tempdir().expect("a temporary directory for redis-server"),
+                dir: super::scratch::tempdir().expect("a temporary directory for redis-server"),
                 child: None,
             };
             if redis.spawn() {
@@ -163,7 +163,25 @@ impl Redis {
             .output()
             .expect("redis-cli runs (it comes with redis-server)");
         assert!(output.status.success(), "redis-cli {args:?} failed");
-        String::from_utf8(output.stdout).expect("UTF-8 from redis-cli")
+        // Session records are binary (MessagePack): compared by content, not decoded.
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The session records (found by content: keys are opaque ids).
+    pub fn session_keys(&self) -> Vec<String> {
+        self.keys_holding("tower_oidc_login.user")
+    }
+
+    /// The index records: a user's sessions and a provider session's user.
+    pub fn index_keys(&self) -> Vec<String> {
+        self.keys_holding("tower_oidc_login.index")
+    }
+
+    fn keys_holding(&self, marker: &str) -> Vec<String> {
+        self.keys()
+            .into_iter()
+            .filter(|k| self.cli(&["GET", k]).contains(marker))
+            .collect()
     }
 
     /// Every key in database 0.

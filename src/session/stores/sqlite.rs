@@ -183,7 +183,7 @@ mod tests {
 
     #[tokio::test]
     async fn expired_sessions_are_never_loaded_and_are_deleted_by_the_sweep() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::util::scratch::tempdir().unwrap();
         let path = dir.path().join("sessions.db");
         let store = open_sweeping_every(&path, Duration::from_millis(300)).unwrap();
         let mut expired = record(time::Duration::seconds(-1));
@@ -215,7 +215,7 @@ mod tests {
     /// written from the current one instead.)
     #[tokio::test]
     async fn a_relative_path_is_relative_to_the_working_directory() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = crate::util::scratch::tempdir().unwrap();
         let cwd = std::env::current_dir().unwrap();
         let mut relative = PathBuf::new();
         for _ in cwd

@@ -2,8 +2,8 @@
 //! measured path except the provider's own round trips). See BENCHMARKS.md.
 //!
 //! ```text
-//! cargo bench --bench per_request                 # everything
-//! cargo bench --bench per_request -- request/     # only the per-request cases
+//! cargo bench -p tower-oidc-login-benches --bench per_request                 # everything
+//! cargo bench -p tower-oidc-login-benches --bench per_request -- request/     # only the per-request cases
 //! ```
 //!
 //! Setup: the embedded `DevProvider` and the same layered router served on a loopback
