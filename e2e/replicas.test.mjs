@@ -316,12 +316,23 @@ describe('three quickstart replicas sharing Redis behind a round-robin proxy', (
     const loginsStarted = performance.now();
     const loginCpu = cpuNow();
     let claimed = 0;
+    // A user keeps at most 32 sessions (AuthLayerBuilder::max_sessions_per_user's default;
+    // a login past it ends that user's oldest session), so each browser hands over to a new
+    // browser and user after PER_USER logins: 10,000 sessions are those of 334 users.
+    const PER_USER = 30;
     await Promise.all(Array.from({ length: LOGIN_PARALLEL }, async (_, w) => {
-      const b = new FetchBrowser({ transport: 'http' });
-      const login = `user-${w}`;
+      let b;
+      let login;
       let signedIn = false;
+      let mine = 0;
       while (claimed < SESSIONS) {
         claimed += 1;
+        if (mine % PER_USER === 0) {
+          b = new FetchBrowser({ transport: 'http' });
+          login = `user-${w}-${mine / PER_USER}`;
+          signedIn = false;
+        }
+        mine += 1;
         b.jar.remove(proxy.origin, 'oidc_session');
         // Stop at the callback's redirect to the home page: the session cookie is set.
         await b.navigate(`${proxy.origin}/auth/login?provider=google`, {
