@@ -15,7 +15,7 @@ use support::logs::Logs;
 use support::*;
 use tower_oidc_login::extract::{Authorized, Policy};
 use tower_oidc_login::session::{Id, MemoryStore, Record, SessionStore, StoreError};
-use tower_oidc_login::testing::{DevLoginError, DevProvider, DevUser, LoginStep};
+use tower_oidc_login::testing::{DevLoginError, DevProvider, DevUser, LoginStep, Misbehaviour};
 use tower_oidc_login::{
     AfterLogin, AuthConfig, AuthLayer, AuthLayerBuilder, BoxError, LoginInfo, RequireLoginLayer,
     User,
@@ -528,4 +528,71 @@ async fn route_rules_answer_403_to_logged_in_users_they_refuse_even_under_nest()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+/// Microsoft Entra ID's `/common` shape (the development provider's `entra_multi_tenant`):
+/// the discovered issuer is the template `…/{tenantid}/v2.0`, each ID token's `iss` must be
+/// that template with the token's own `tid`, and `allowed_tenants` says which tenants enter.
+#[tokio::test]
+async fn entra_multi_tenant_admits_listed_tenants_and_checks_iss_against_tid() {
+    const LISTED: &str = "11111111-2222-3333-4444-555555555555";
+    const OTHER: &str = "99999999-8888-7777-6666-555555555555";
+    let logs = Logs::capture();
+    let provider = DevProvider::builder()
+        .entra_multi_tenant()
+        .start()
+        .await
+        .unwrap();
+    assert!(provider.server_metadata_url().contains("/common/v2.0/"));
+    assert!(provider.issuer().contains("{tenantid}"));
+    let secrets = format!(
+        "{}allowed_tenants = [\"{LISTED}\"]\n",
+        provider.secrets_toml(REDIRECT, COOKIE_SECRET)
+    );
+    let app = start_app_with(&secrets, "", |b| b).await;
+
+    // The right tenant: admitted, and the user carries its tid and the tenant's issuer.
+    let ada = DevUser::new("Ada", "ada@contoso.example").with_tenant(LISTED);
+    let me = assert_admitted(&provider, &app, &ada).await;
+    assert_eq!(me["tid"], LISTED);
+    assert_eq!(me["iss"], provider.tenant_issuer(LISTED));
+
+    // A tenant not listed: 403, no session.
+    let bob = DevUser::new("Bob", "bob@fabrikam.example").with_tenant(OTHER);
+    assert_not_admitted(
+        &provider,
+        &app,
+        &bob,
+        "your organization is not one this app admits",
+    )
+    .await;
+    assert_eq!(
+        logs.matching(&["INFO", "not admitted", "allowed_tenants"]).len(),
+        1,
+        "{:#?}",
+        logs.lines()
+    );
+
+    // A token whose iss names another tenant than its tid: refused before any rule, 400.
+    provider.misbehave(Misbehaviour::TenantIssuerMismatch);
+    match provider.login_as(&app.url("/auth/login"), &ada).await {
+        Err(DevLoginError::UnexpectedStatus {
+            step: LoginStep::AppCallback,
+            status: 400,
+            ..
+        }) => {}
+        other => panic!("expected a 400 at the callback, got {other:?}"),
+    }
+    provider.behave();
+
+    // allow_any_tenant = true: every tenant enters (the explicit choice a multi-tenant app
+    // makes), and the iss/tid check still holds.
+    let open = format!(
+        "{}allow_any_tenant = true\n",
+        provider.secrets_toml(REDIRECT, COOKIE_SECRET)
+    );
+    let app = start_app_with(&open, "", |b| b).await;
+    assert_eq!(assert_admitted(&provider, &app, &bob).await["tid"], OTHER);
+    provider.misbehave(Misbehaviour::TenantIssuerMismatch);
+    assert!(provider.login_as(&app.url("/auth/login"), &bob).await.is_err());
 }

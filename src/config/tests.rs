@@ -2266,3 +2266,36 @@ fn config_error_debug_is_the_variant_and_its_message() {
         assert_eq!(message, e.to_string());
     }
 }
+
+#[test]
+fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
+    for (written, meant) in [
+        ("[auth.google]\nallowed_email = [\"ada@example.com\"]\n", Some("allowed_emails")),
+        ("[auth.google]\nalowed_groups = [\"g\"]\n", Some("allowed_groups")),
+        ("[auth]\nallowed_domains = [\"example.com\"]\n", None),
+        ("[auth.google]\nallow_any_tenants = true\n", Some("allow_any_tenant")),
+    ] {
+        let file = format!("{}{}", shared(), google_table()).replace(
+            if written.starts_with("[auth]") { "[auth]\n" } else { "[auth.google]\n" },
+            written,
+        );
+        let e = err(&file);
+        let key = written.lines().nth(1).and_then(|l| l.split(' ').next()).unwrap_or("");
+        assert!(
+            matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k.ends_with(key)),
+            "{written}: {e:?}"
+        );
+        assert_mentions(&e, &[key, "admit everyone", "allowed_emails, allowed_email_domains", "passed in code"]);
+        if let Some(meant) = meant {
+            assert_mentions(&e, &[&format!("did you mean `{meant}`?")]);
+        }
+    }
+    // From a variable too.
+    let e = ok(&with_google(""))
+        .apply_env(env(&[("OIDC_AUTH__GOOGLE__ALLOWED_ROLE", "[\"Admin\"]")]))
+        .expect_err("refused from a variable");
+    assert_mentions(&e, &["OIDC_AUTH__GOOGLE__ALLOWED_ROLE", "allowed_roles"]);
+    // Other unknown keys stay warnings, as in Streamlit.
+    let c = ok(&with_google("[auth.google]\nfavourite_colour = \"blue\"\n").replace("[auth.google]\nfavourite", "favourite"));
+    assert!(has_warning(&c, &["favourite_colour"]), "{:?}", c.warnings());
+}

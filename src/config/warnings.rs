@@ -7,7 +7,7 @@
 //! (see `finish`), and [`ignored_key`] is the one place keys that are not used are reported.
 
 use super::error::ConfigError;
-use super::schema::Table;
+use super::schema::{Table, PROVIDER_DEFAULT_KEYS};
 use super::values::Field;
 use crate::util::closest;
 
@@ -178,10 +178,31 @@ pub(crate) fn ignored_key(issues: &mut Issues, field: Field<'_>, name: &str, why
             } else {
                 ""
             };
-            let meant = match closest(name, table.known_keys()) {
+            let near = closest(name, table.known_keys());
+            let meant = match near {
                 Some(known) => format!("; did you mean `{known}`?"),
                 None => String::new(),
             };
+            // A misspelt allow-list would silently admit everyone: an error, not a warning.
+            let rule_like = name.to_ascii_lowercase().starts_with("allow")
+                || near.is_some_and(|known| PROVIDER_DEFAULT_KEYS.contains(&known));
+            if rule_like {
+                issues.found.push((
+                    path.to_owned(),
+                    Issue::Error(ConfigError::InvalidValue {
+                        key: path.to_owned(),
+                        reason: format!(
+                            "`{name}` is not a rule this crate knows{} A misspelt \
+                             allow-list would admit everyone, so the app does not start. The \
+                             rules are {}.",
+                            if meant.is_empty() { "." } else { &meant },
+                            PROVIDER_DEFAULT_KEYS.join(", ")
+                        ),
+                        origin: origin.clone(),
+                    }),
+                ));
+                return;
+            }
             Issue::Unknown {
                 name: name.to_owned(),
                 message: format!(
