@@ -45,11 +45,12 @@ pub enum AssertionSource {
     /// `"azure_managed_identity"`: the App Service / Functions managed identity endpoint
     /// (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`), for the resource
     /// `api://AzureADTokenExchange`, as the user-assigned identity `client_id`
-    /// (`managed_identity_client_id`; Microsoft Entra ID trusts only user-assigned
-    /// identities as federated credentials).
+    /// (`managed_identity_client_id`), or without it as the app's system-assigned identity.
+    /// Microsoft Entra ID trusts only user-assigned identities as federated credentials, so
+    /// leaving the id out is a start-up warning.
     AzureManagedIdentity {
-        /// The user-assigned identity's client id.
-        client_id: String,
+        /// The user-assigned identity's client id; `None` for the system-assigned identity.
+        client_id: Option<String>,
     },
     /// `"azure_workload_identity"`: the token file Kubernetes workload identity mounts
     /// (`AZURE_FEDERATED_TOKEN_FILE`), read again when it changes.
@@ -124,7 +125,7 @@ impl CredentialDraft {
             ClientCredential::PrivateKey(key) => draft.key = Some((key, "client_private_key")),
             ClientCredential::Assertion(AssertionSource::AzureManagedIdentity { client_id }) => {
                 draft.assertion = Some(AssertionKind::AzureManagedIdentity);
-                draft.managed_identity_client_id = Some(client_id);
+                draft.managed_identity_client_id = client_id;
             }
             ClientCredential::Assertion(AssertionSource::AzureWorkloadIdentity) => {
                 draft.assertion = Some(AssertionKind::AzureWorkloadIdentity);
@@ -341,16 +342,9 @@ pub(crate) fn resolve(
             None => ClientCredential::PrivateKey(key),
         },
         (_, _, Some(AssertionKind::AzureManagedIdentity)) => {
-            let Some(client_id) = managed_identity_client_id else {
-                return Err(invalid(
-                    "client_assertion",
-                    "\"azure_managed_identity\" needs managed_identity_client_id, the client id \
-                     of the user-assigned identity the app registration's federated credential \
-                     trusts (Microsoft Entra ID does not accept a system-assigned identity there)"
-                        .to_owned(),
-                ));
-            };
-            ClientCredential::Assertion(AssertionSource::AzureManagedIdentity { client_id })
+            ClientCredential::Assertion(AssertionSource::AzureManagedIdentity {
+                client_id: managed_identity_client_id,
+            })
         }
         (_, _, Some(AssertionKind::AzureWorkloadIdentity)) => {
             ClientCredential::Assertion(AssertionSource::AzureWorkloadIdentity)

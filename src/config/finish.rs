@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::credential::{self, TablePlace};
+use super::credential::{self, AssertionSource, ClientCredential, TablePlace};
 use super::draft::{AuthDraft, ProviderDraft};
 use super::error::{ConfigError, Misspelling};
 use super::platform::Platform;
@@ -253,6 +253,19 @@ fn finish_provider(
     };
     let secret_method = kwargs.token_endpoint_auth_method.is_some();
     let credential = credential::resolve(credential, &table, secret_method)?;
+    if let Some(ClientCredential::Assertion(AssertionSource::AzureManagedIdentity {
+        client_id: None,
+    })) = &credential
+    {
+        warnings.warn(format!(
+            "`{}` in {} uses the app's system-assigned managed identity: Microsoft Entra ID \
+             trusts only user-assigned identities as federated credentials, so set \
+             `managed_identity_client_id` to the client id of the user-assigned identity the \
+             app registration trusts (other providers may accept the system-assigned one)",
+            place.key("client_assertion"),
+            origin_of(&place.key("client_assertion"))
+        ));
+    }
     let (Some(client_id), Some(credential), Some((written_url, discovery_url))) =
         (client_id, credential, server_metadata_url)
     else {

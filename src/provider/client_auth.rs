@@ -60,7 +60,8 @@ enum PlatformSource {
     ManagedIdentity {
         endpoint: Url,
         header: Secret,
-        client_id: String,
+        /// A user-assigned identity's client id; `None`: the system-assigned identity.
+        client_id: Option<String>,
     },
     TokenFile(PathBuf),
 }
@@ -169,7 +170,7 @@ impl PlatformAssertion {
                 endpoint,
                 header,
                 client_id,
-            } => managed_identity(http, endpoint, header, client_id).await?,
+            } => managed_identity(http, endpoint, header, client_id.as_deref()).await?,
             PlatformSource::TokenFile(path) => token_file(path)?,
         };
         if let Ok(mut cache) = self.cache.lock() {
@@ -202,7 +203,7 @@ async fn managed_identity(
     http: &HttpClient,
     endpoint: &Url,
     header: &Secret,
-    client_id: &str,
+    client_id: Option<&str>,
 ) -> Result<(String, i64), AssertionFailure> {
     let failed = |detail: String| AssertionFailure {
         public: "this app's managed identity did not give it a credential for the login \
@@ -213,8 +214,10 @@ async fn managed_identity(
     let mut url = endpoint.clone();
     url.query_pairs_mut()
         .append_pair("api-version", IDENTITY_API_VERSION)
-        .append_pair("resource", TOKEN_EXCHANGE_RESOURCE)
-        .append_pair("client_id", client_id);
+        .append_pair("resource", TOKEN_EXCHANGE_RESOURCE);
+    if let Some(client_id) = client_id {
+        url.query_pairs_mut().append_pair("client_id", client_id);
+    }
     let body = http
         .get_json_with(&url, &[("X-IDENTITY-HEADER", header.expose())])
         .await
