@@ -85,6 +85,8 @@ pub(crate) struct AuthState {
     pub(crate) follows_provider: bool,
     /// One refresh at a time per session in this process.
     pub(crate) refresh_locks: RefreshLocks,
+    /// `canonical_host`: a login started on any other host moves to `redirect_uri`'s first.
+    pub(crate) canonical_host: bool,
 }
 
 /// Who sent a request, as far as the layer can tell.

@@ -773,6 +773,43 @@ async fn a_login_started_on_localhost_moves_to_the_redirect_uri_host_first() {
 }
 
 #[tokio::test]
+async fn canonical_host_moves_a_login_from_any_other_host_to_the_redirect_uri_host() {
+    use reqwest::header::HOST;
+    let provider = DevProvider::start().await.unwrap();
+    let public = "https://app.example.com/oauth2callback";
+    let login_on = |app: &App, host: &'static str| {
+        let request = Browser::new()
+            .client
+            .get(app.url("/auth/login?return_to=%2Freports"))
+            .header(HOST, host);
+        async move { request.send().await.expect("GET /auth/login") }
+    };
+    // Off (the default): a login on another host goes to the provider from there.
+    let secrets = provider.secrets_toml(public, COOKIE_SECRET);
+    let app = start_app(&secrets).await;
+    let r = login_on(&app, "myapp-b7dq.westeurope-01.azurewebsites.net").await;
+    assert!(
+        location(r.headers()).starts_with(&provider.authorization_endpoint()),
+        "{:?}",
+        r.headers()
+    );
+
+    // On: sent to redirect_uri's host first, path and query kept, no cookie set here.
+    let secrets = secrets.replacen("[auth]\n", "[auth]\ncanonical_host = true\n", 1);
+    let app = start_app(&secrets).await;
+    let r = login_on(&app, "myapp-b7dq.westeurope-01.azurewebsites.net").await;
+    assert_eq!(r.status(), StatusCode::FOUND);
+    assert_eq!(
+        location(r.headers()),
+        "https://app.example.com/auth/login?return_to=%2Freports"
+    );
+    assert!(set_cookies(r.headers()).is_empty(), "no cookie on the wrong host");
+    // Already on that host (any case, any port): the login goes on.
+    let r = login_on(&app, "APP.example.com").await;
+    assert!(location(r.headers()).starts_with(&provider.authorization_endpoint()));
+}
+
+#[tokio::test]
 async fn client_secret_post_is_used_when_asked_for_or_when_it_is_all_the_provider_supports() {
     use tower_oidc_login::testing::TokenEndpointAuth;
     let provider = DevProvider::builder()

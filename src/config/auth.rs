@@ -35,6 +35,10 @@ pub(crate) fn apply_entry(draft: &mut AuthDraft, name: &str, entry: &RawEntry) {
     let key = format!("auth.{name}");
     let field = Field::new(&key, entry);
     draft.issues.enter(&key);
+    if let Err(e) = field.resolved() {
+        draft.issues.settle::<()>(&key, Err(e), Vec::new());
+        return;
+    }
     match name {
         k if SHARED_KEYS.contains(&k) => apply_shared(draft, k, field),
         k if is_top_level_provider_key(k) => provider::apply_entry(&mut draft.top_level, k, entry),
@@ -120,6 +124,11 @@ fn apply_shared(draft: &mut AuthDraft, name: &str, field: Field<'_>) {
         "session_follows_provider" => {
             if let Some(value) = issues.settle(at.key, field.boolean(), notes) {
                 draft.settings.session_follows_provider = value;
+            }
+        }
+        "canonical_host" => {
+            if let Some(value) = issues.settle(at.key, field.boolean(), notes) {
+                draft.settings.canonical_host = value;
             }
         }
         "session_store" => {

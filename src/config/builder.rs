@@ -34,6 +34,7 @@ pub struct AuthConfigBuilder {
     session_store: Option<SessionStoreConfig>,
     session_idle_timeout: Option<Duration>,
     session_follows_provider: bool,
+    canonical_host: bool,
     providers: Vec<ProviderConfig>,
 }
 
@@ -98,6 +99,13 @@ impl AuthConfigBuilder {
     /// `session_follows_provider`: a session ends when the provider's does. Default `false`.
     pub fn session_follows_provider(mut self, follows: bool) -> Self {
         self.session_follows_provider = follows;
+        self
+    }
+
+    /// `canonical_host`: a login started on a host other than `redirect_uri`'s is first sent
+    /// to `redirect_uri`'s host. Default `false`.
+    pub fn canonical_host(mut self, canonical: bool) -> Self {
+        self.canonical_host = canonical;
         self
     }
 
@@ -168,6 +176,10 @@ impl AuthConfigBuilder {
                 at("auth.session_follows_provider"),
             );
             draft.settings.session_follows_provider = true;
+        }
+        if self.canonical_host {
+            draft.replace("canonical_host", at("auth.canonical_host"));
+            draft.settings.canonical_host = true;
         }
         if let Some(store) = self.session_store {
             let at = at("auth.session_store");

@@ -24,6 +24,10 @@ pub(crate) fn apply_kwarg(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
     let field = Field::new(&key, entry);
     p.kwargs_issues.enter(&key);
     p.replace(field.at());
+    if let Err(e) = field.resolved() {
+        p.kwargs_issues.settle::<()>(&key, Err(e), Vec::new());
+        return;
+    }
     let mut notes = Vec::new();
     let issues = &mut p.kwargs_issues;
     match name {
@@ -87,6 +91,10 @@ pub(crate) fn apply_param(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
     let field = Field::new(&key, entry);
     p.param_issues.enter(&key);
     p.replace(field.at());
+    if let Err(e) = field.resolved() {
+        p.param_issues.settle::<()>(&key, Err(e), Vec::new());
+        return;
+    }
     let value = match &entry.value {
         RawValue::Str(value) => param_rule(field.at(), name, value).map(|()| value),
         other => Err(field.invalid(format!(

@@ -18,7 +18,10 @@ use super::error::{ConfigError, ConfigSource};
 use super::platform::Platform;
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
-use super::uri::{check_served_port, resolve_redirect_uri, substitute_port, UriKind};
+use super::platform::WEBSITE_HOSTNAME;
+use super::uri::{
+    check_served_port, resolve_redirect_uri, substitute_host, substitute_port, UriKind,
+};
 use super::values::At;
 
 /// Which tokens handlers may read through [`crate::User::tokens`] (Streamlit's `expose_tokens`).
@@ -298,6 +301,8 @@ pub(super) struct AuthSettings {
     pub(super) session_idle_timeout: Option<Duration>,
     /// `session_follows_provider`: a session ends when the provider's does.
     pub(super) session_follows_provider: bool,
+    /// `canonical_host`: a login started on another host is first sent to `redirect_uri`'s.
+    pub(super) canonical_host: bool,
 }
 
 impl Default for AuthSettings {
@@ -310,6 +315,7 @@ impl Default for AuthSettings {
             session_store: None,
             session_idle_timeout: None,
             session_follows_provider: false,
+            canonical_host: false,
         }
     }
 }
@@ -412,6 +418,13 @@ impl AuthConfig {
         self.settings.session_follows_provider
     }
 
+    /// `canonical_host`: whether a login started on a host other than `redirect_uri`'s is
+    /// first sent to `redirect_uri`'s host (always done between loopback names). Default
+    /// `false`.
+    pub fn canonical_host(&self) -> bool {
+        self.settings.canonical_host
+    }
+
     /// The hosting platform's variables, read with the configuration.
     pub(crate) fn platform(&self) -> &Platform {
         &self.platform
@@ -507,15 +520,12 @@ fn resolve_for_port(
     port: Option<u16>,
     kind: UriKind,
 ) -> Result<Url, ConfigError> {
-    let concrete = substitute_port(written, port)?;
     let origin = config.origin_of(key);
-    resolve_redirect_uri(
-        At {
-            key,
-            origin: &origin,
-        },
-        written,
-        &concrete,
-        kind,
-    )
+    let at = At {
+        key,
+        origin: &origin,
+    };
+    let concrete = substitute_port(written, port)?;
+    let concrete = substitute_host(at, &concrete, config.platform.get(WEBSITE_HOSTNAME))?;
+    resolve_redirect_uri(at, written, &concrete, kind)
 }

@@ -37,6 +37,10 @@ pub(crate) fn apply_entry(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
     p.issues.enter(&key);
     p.mark_given(name);
     p.replace(at);
+    if let Err(e) = field.resolved() {
+        p.issues.settle::<()>(&key, Err(e), Vec::new());
+        return;
+    }
     if let Some(sub) = Subtable::named(name) {
         match field.table() {
             Ok(table) => {

@@ -14,7 +14,7 @@ pub(crate) const ENV_PREFIX: &str = "OIDC_AUTH__";
 
 /// Keys only read from `[auth]` itself and shared by all providers, in the order
 /// documented.
-pub(crate) const SHARED_KEYS: [&str; 9] = [
+pub(crate) const SHARED_KEYS: [&str; 10] = [
     "redirect_uri",
     "cookie_secret",
     "expose_tokens",
@@ -24,6 +24,7 @@ pub(crate) const SHARED_KEYS: [&str; 9] = [
     "session_max_age",
     "session_idle_timeout",
     "session_follows_provider",
+    "canonical_host",
 ];
 
 /// The shared keys every configuration needs (Streamlit's first check), in schema order.

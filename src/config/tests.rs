@@ -2299,3 +2299,107 @@ fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
     let c = ok(&with_google("[auth.google]\nfavourite_colour = \"blue\"\n").replace("[auth.google]\nfavourite", "favourite"));
     assert!(has_warning(&c, &["favourite_colour"]), "{:?}", c.warnings());
 }
+
+#[test]
+fn an_unresolved_key_vault_reference_is_an_error_naming_the_key() {
+    let reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/oidc/)";
+    // In a file: the client secret, a list item, a client_kwargs value.
+    for (written, key) in [
+        (
+            with_google("").replace(CLIENT_SECRET, reference),
+            "auth.google.client_secret",
+        ),
+        (
+            with_google(&format!("[auth.google]\nallowed_emails = [\"a@example.com\", \"{reference}\"]\n"))
+                .replace("[auth.google]\nallowed", "allowed"),
+            "auth.google.allowed_emails",
+        ),
+        (
+            with_google(&format!("[auth.google.client_kwargs]\nscope = \"{reference}\"\n")),
+            "auth.google.client_kwargs.scope",
+        ),
+    ] {
+        let e = err(&written);
+        assert!(
+            matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k == key),
+            "{key}: {e:?}"
+        );
+        assert_mentions(&e, &[key, "Key Vault reference that was not resolved", "passed in code"]);
+    }
+    // From App Service's application settings: the cookie secret would otherwise silently
+    // become the signing key.
+    let e = ok(&with_google(""))
+        .apply_env(env(&[("OIDC_AUTH__COOKIE_SECRET", reference)]))
+        .expect_err("refused from a variable");
+    assert_mentions(&e, &["OIDC_AUTH__COOKIE_SECRET", "Key Vault Secrets User"]);
+    // The text elsewhere in a value is just text.
+    ok(&with_google("").replace(CLIENT_SECRET, "not @Microsoft.KeyVault(x)"));
+}
+
+#[test]
+fn host_in_redirect_uri_comes_from_website_hostname() {
+    assert!(
+        std::env::var_os("WEBSITE_HOSTNAME").is_none(),
+        "run the tests without WEBSITE_HOSTNAME"
+    );
+    let file = with_google("")
+        .replace(
+            "redirect_uri = \"http://localhost:8501/oauth2callback\"",
+            "redirect_uri = \"https://{host}/oauth2callback\"\npost_logout_redirect_uri = \"https://{host}/\"",
+        );
+    // Loaded anywhere (the placeholder is checked with a stand-in host)…
+    let c = ok(&file);
+    // …but only resolvable where the platform names the host.
+    let e = c.redirect_uri_for_port(None).expect_err("no WEBSITE_HOSTNAME");
+    assert!(
+        matches!(e, ConfigError::InvalidRedirectUri { ref key, .. } if key == "auth.redirect_uri"),
+        "{e:?}"
+    );
+    assert_mentions(&e, &["{host}", "WEBSITE_HOSTNAME", "not set"]);
+
+    let host = "MyApp-b7dqg3fpeyhxa2c.westeurope-01.azurewebsites.net";
+    let on_app_service = ok(&file)
+        .apply_env(env(&[("WEBSITE_HOSTNAME", host)]))
+        .expect("the platform's variables");
+    assert_eq!(
+        on_app_service.redirect_uri_for_port(None).expect("url").as_str(),
+        format!("https://{}/oauth2callback", host.to_ascii_lowercase())
+    );
+    assert_eq!(
+        on_app_service
+            .post_logout_redirect_uri_for_port(None)
+            .expect("ok")
+            .expect("set")
+            .as_str(),
+        format!("https://{}/", host.to_ascii_lowercase())
+    );
+    let e = ok(&file)
+        .apply_env(env(&[("WEBSITE_HOSTNAME", "evil.example/path?")]))
+        .expect("loads")
+        .redirect_uri_for_port(None)
+        .expect_err("not a host name");
+    assert_mentions(&e, &["not a host name"]);
+    // A plain-http {host} is refused at load, as any non-loopback http URL is.
+    err(&file.replace("https://{host}/oauth2callback", "http://{host}/oauth2callback"));
+}
+
+#[test]
+fn canonical_host_is_a_boolean_from_the_file_the_environment_or_code() {
+    assert!(!ok(&with_google("")).canonical_host());
+    let on = ok(&with_google("").replace("[auth]\n", "[auth]\ncanonical_host = true\n"));
+    assert!(on.canonical_host());
+    let e = err(&with_google("").replace("[auth]\n", "[auth]\ncanonical_host = \"yes\"\n"));
+    assert_mentions(&e, &["auth.canonical_host"]);
+    let from_env = ok(&with_google(""))
+        .apply_env(env(&[("OIDC_AUTH__CANONICAL_HOST", "true")]))
+        .expect("a variable");
+    assert!(from_env.canonical_host());
+    let built = AuthConfig::builder()
+        .redirect_uri("https://app.example.com/oauth2callback")
+        .cookie_secret(COOKIE_SECRET)
+        .provider(ProviderConfig::new("google", "id", "secret", GOOGLE_URL))
+        .canonical_host(true)
+        .build()
+        .expect("built");
+    assert!(built.canonical_host());
+}

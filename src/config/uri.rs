@@ -1,5 +1,5 @@
-//! The URL rules: `redirect_uri`, `post_logout_redirect_uri` (with their `{port}`
-//! placeholder), the port the app serves on, and `server_metadata_url`.
+//! The URL rules: `redirect_uri`, `post_logout_redirect_uri` (with their `{port}` and
+//! `{host}` placeholders), the port the app serves on, and `server_metadata_url`.
 //!
 //! The redirect URLs are checked when the configuration is loaded with a stand-in port, and
 //! resolved again with the real port when the layer is built; both go through
@@ -8,6 +8,7 @@
 use url::Url;
 
 use super::error::ConfigError;
+use super::platform::WEBSITE_HOSTNAME;
 use super::values::At;
 use crate::util::is_loopback_url;
 
@@ -36,13 +37,56 @@ pub(crate) fn substitute_port(value: &str, port: Option<u16>) -> Result<String, 
     }
 }
 
-/// Checks a redirect URL as it will be used, with `{port}` filled in by a stand-in.
+/// Stands in for `{host}` while validating: the platform's host name is only read when the
+/// layer is built.
+const PLACEHOLDER_HOST: &str = "app.example.com";
+
+/// Replaces `{host}` with `host` (App Service's `WEBSITE_HOSTNAME`, the app's default host
+/// name such as `<name>-<hash>.<region>-01.azurewebsites.net`). Without one, or with one that
+/// is not a host name, the placeholder cannot be filled: an error naming the variable.
+pub(crate) fn substitute_host(
+    at: At<'_>,
+    value: &str,
+    host: Option<&str>,
+) -> Result<String, ConfigError> {
+    if !value.contains("{host}") {
+        return Ok(value.to_owned());
+    }
+    let invalid = |reason: String| ConfigError::InvalidRedirectUri {
+        key: at.key.to_owned(),
+        value: redact_userinfo(value),
+        reason,
+        origin: at.origin.clone(),
+    };
+    let host = host.map(str::trim).unwrap_or("");
+    if host.is_empty() {
+        return Err(invalid(format!(
+            "{{host}} is filled from the {WEBSITE_HOSTNAME} variable, which App Service sets \
+             to the app's default host name, and it is not set here; outside App Service write \
+             the public host name itself"
+        )));
+    }
+    let is_host_name = host
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':'));
+    if !is_host_name {
+        return Err(invalid(format!(
+            "{WEBSITE_HOSTNAME} is \"{}\", which is not a host name",
+            host.escape_debug()
+        )));
+    }
+    Ok(value.replace("{host}", &host.to_ascii_lowercase()))
+}
+
+/// Checks a redirect URL as it will be used, with `{port}` and `{host}` filled in by
+/// stand-ins.
 pub(crate) fn check_redirect_uri(
     at: At<'_>,
     value: &str,
     kind: UriKind,
 ) -> Result<(), ConfigError> {
     let concrete = substitute_port(value, Some(PLACEHOLDER_PORT))?;
+    let concrete = substitute_host(at, &concrete, Some(PLACEHOLDER_HOST))?;
     resolve_redirect_uri(at, value, &concrete, kind).map(|_| ())
 }
 

@@ -37,6 +37,10 @@ pub(crate) fn non_empty<'v>(at: At<'_>, value: &'v str) -> Result<&'v str, Confi
     Ok(value)
 }
 
+/// How an App Service Key Vault reference starts (compared case-sensitively, as App Service
+/// recognises it).
+const KEY_VAULT_REFERENCE: &str = "@Microsoft.KeyVault(";
+
 /// One written value with its dotted key and origin.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Field<'a> {
@@ -83,6 +87,30 @@ impl<'a> Field<'a> {
     /// Whether the value is an environment variable's text (which still needs typing).
     pub(crate) fn is_env_text(&self) -> bool {
         self.origin.is_env_var()
+    }
+
+    /// `Err` when the value (or an item of a list) is an App Service Key Vault reference
+    /// that the platform did not resolve: App Service then hands the app the reference's
+    /// own text, `@Microsoft.KeyVault(...)`, which would otherwise become a client secret
+    /// refused at the first login, or silently the cookie signing key.
+    pub(crate) fn resolved(&self) -> Result<(), ConfigError> {
+        fn unresolved(value: &RawValue) -> bool {
+            match value {
+                RawValue::Str(s) => s.trim_start().starts_with(KEY_VAULT_REFERENCE),
+                RawValue::Array(items) => items.iter().any(unresolved),
+                _ => false,
+            }
+        }
+        if !unresolved(self.value) {
+            return Ok(());
+        }
+        Err(self.invalid(
+            "the value is an App Service Key Vault reference that was not resolved \
+             (@Microsoft.KeyVault(...) reached the app as text): the app's identity needs \
+             permission to read the secret (the Key Vault Secrets User role), the reference must \
+             name an existing secret, and App Service shows the reference's status under \
+             Environment variables; see docs/entra-id-on-azure-app-service.md, section 4",
+        ))
     }
 
     /// The value as a string.

@@ -257,6 +257,7 @@ impl AuthLayerBuilder {
                 keys,
                 follows_provider: config.session_follows_provider(),
                 refresh_locks: RefreshLocks::default(),
+                canonical_host: config.canonical_host(),
             }),
         })
     }

@@ -18,7 +18,7 @@ use crate::util::{bounded, is_loopback_host, random_token};
 const MAX_PROVIDER_NAME: usize = 64;
 
 pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Bytes>> {
-    if let Some(canonical) = loopback_alias_redirect(state, parts) {
+    if let Some(canonical) = other_host_redirect(state, parts) {
         return canonical;
     }
     let [provider_name, return_to] = match query_params(parts, ["provider", "return_to"]) {
@@ -88,21 +88,29 @@ pub(super) async fn login(state: &AuthState, parts: &Parts) -> Response<Full<Byt
     response
 }
 
-/// In development the app answers on `localhost` and on `127.0.0.1`, but the provider sends
-/// the browser back to the one host in `redirect_uri`, where a cookie set on the other is
-/// missing. Starting the login on `redirect_uri`'s own origin keeps the browser on one host.
-/// Only between loopback names: behind a proxy the `Host` header is the proxy's business,
-/// and it never changes where the provider sends the browser.
-fn loopback_alias_redirect(state: &AuthState, parts: &Parts) -> Option<Response<Full<Bytes>>> {
+/// The provider sends the browser back to the one host in `redirect_uri`, where the
+/// pending-login cookie set on any other host is missing. Starting the login on
+/// `redirect_uri`'s own origin keeps the browser on one host:
+/// - always between loopback names on the same port (in development the app answers on
+///   `localhost` and on `127.0.0.1`);
+/// - for any other host with `canonical_host = true` (an App Service app answers on its
+///   generated `*.azurewebsites.net` name and on its custom domain). Opt-in, because behind
+///   some proxies the `Host` header is not the public host. Only the `Host` header is read:
+///   forwarded headers are never trusted, and the target is always `redirect_uri`'s own
+///   origin, so a forged `Host` can at most send the browser to the configured host.
+fn other_host_redirect(state: &AuthState, parts: &Parts) -> Option<Response<Full<Bytes>>> {
     let target = &state.redirect_uri;
     let target_host = target.host_str()?;
     let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
     let authority: http::uri::Authority = host.parse().ok()?;
-    let same_port = authority.port_u16() == target.port_or_known_default();
-    if !same_port || authority.host() == target_host.trim_start_matches('[').trim_end_matches(']') {
+    let bare_target = target_host.trim_start_matches('[').trim_end_matches(']');
+    if authority.host().eq_ignore_ascii_case(bare_target) {
         return None;
     }
-    if !is_loopback_host(authority.host()) || !is_loopback_host(target_host) {
+    let same_port = authority.port_u16() == target.port_or_known_default();
+    let loopback_alias =
+        same_port && is_loopback_host(authority.host()) && is_loopback_host(target_host);
+    if !loopback_alias && !state.canonical_host {
         return None;
     }
     let path_and_query = parts
