@@ -68,7 +68,22 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let providers: Vec<String> = config.provider_names().map(str::to_owned).collect();
     let access_exposed = config.expose_tokens().access;
 
-    let auth = AuthLayer::builder(config).port(port).build()?;
+    // `.port()` fills `{port}` and makes `build()` refuse a loopback redirect_uri on another
+    // port. The quickstart also runs as one of several replicas, or behind a proxy on this
+    // machine, where redirect_uri names another port on purpose: so it gives the port only
+    // for the placeholder, and otherwise says what it sees.
+    let placeholder = config.redirect_uri().contains("{port}")
+        || config
+            .post_logout_redirect_uri()
+            .is_some_and(|uri| uri.contains("{port}"));
+    let builder = AuthLayer::builder(config.clone());
+    let auth = if placeholder {
+        builder.port(port)
+    } else {
+        warn_about_another_port(&config, port);
+        builder
+    }
+    .build()?;
     auth.warm_up().await;
 
     let app = Router::new()
@@ -83,6 +98,21 @@ async fn run() -> Result<(), Box<dyn Error>> {
     println!("Open http://127.0.0.1:{port}/ in your browser");
     axum::serve(listener, app).await?;
     Ok(())
+}
+
+/// A loopback `redirect_uri` on another port than this app's: right behind a proxy or for a
+/// replica, a mistake otherwise (the provider would send logins to a port nothing serves).
+fn warn_about_another_port(config: &tower_oidc_login::AuthConfig, port: u16) {
+    let Ok(uri) = config.redirect_uri_for_port(None) else {
+        return;
+    };
+    let loopback = matches!(uri.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    if loopback && uri.port_or_known_default() != Some(port) {
+        eprintln!(
+            "warning: redirect_uri {uri} is on another port than this app ({port}): fine when \
+             a proxy or another replica serves that port, otherwise write {{port}} there"
+        );
+    }
 }
 
 /// The log, filtered by RUST_LOG (targets and levels, such as `info,tower_oidc_login=debug`,

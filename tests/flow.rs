@@ -673,47 +673,46 @@ async fn building_the_layer_reports_configuration_errors() {
 }
 
 #[tokio::test]
-async fn a_loopback_redirect_uri_on_another_port_than_the_app_is_a_start_up_warning() {
-    use tower_oidc_login::{AuthConfig, AuthLayer};
+async fn a_loopback_redirect_uri_on_another_port_than_the_app_fails_the_build() {
+    use tower_oidc_login::{AuthConfig, AuthLayer, ConfigError};
     let provider = DevProvider::start().await.unwrap();
     let fixed = "http://localhost:8501/oauth2callback";
     let config = AuthConfig::from_toml_str(&provider.secrets_toml(fixed, COOKIE_SECRET)).unwrap();
-    let warned = |config: AuthConfig, port: Option<u16>| {
-        let logs = logs::Logs::capture();
-        let builder = AuthLayer::builder(config);
-        let builder = match port {
-            Some(port) => builder.port(port),
-            None => builder,
-        };
-        // A warning, never a refusal: a proxy on this machine (TLS in front, a load balancer
-        // before replicas) serves the app at the redirect URI's port.
-        assert!(builder.build().is_ok());
-        logs.matching(&["WARN", "auth.redirect_uri"])
-    };
 
-    let lines = warned(config.clone(), Some(8080));
-    assert_eq!(lines.len(), 1, "{lines:?}");
+    let err = AuthLayer::builder(config.clone())
+        .port(8080)
+        .build()
+        .expect_err("the app serves 8080, the provider would answer 8501");
+    assert!(
+        matches!(err, ConfigError::InvalidRedirectUri { ref key, ref value, .. }
+            if key == "auth.redirect_uri" && value == fixed),
+        "{err:?}"
+    );
+    let message = err.to_string();
     for needle in [
         "its port is 8501",
         "listens on port 8080",
         "http://localhost:{port}/oauth2callback",
         "the secrets.toml text passed in code",
     ] {
-        assert!(lines[0].contains(needle), "{needle:?} not in {}", lines[0]);
+        assert!(message.contains(needle), "{needle:?} not in {message}");
     }
 
-    // The same port, no port given, or not on loopback: no warning.
-    assert!(warned(config.clone(), Some(8501)).is_empty());
-    assert!(warned(config, None).is_empty());
+    // The same port, no port given (a proxy in front), or not on loopback: fine.
+    assert!(AuthLayer::builder(config.clone())
+        .port(8501)
+        .build()
+        .is_ok());
+    assert!(AuthLayer::builder(config).build().is_ok());
     let remote = AuthConfig::from_toml_str(
         &provider.secrets_toml("https://app.example.com/oauth2callback", COOKIE_SECRET),
     )
     .unwrap();
-    assert!(warned(remote, Some(8080)).is_empty());
+    assert!(AuthLayer::builder(remote).port(8080).build().is_ok());
     // {port} is the port given, whatever it is.
     let placeholder =
         AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
-    assert!(warned(placeholder, Some(8080)).is_empty());
+    assert!(AuthLayer::builder(placeholder).port(8080).build().is_ok());
     // The variable it came from is named.
     let from_env = AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET))
         .unwrap()
@@ -722,11 +721,11 @@ async fn a_loopback_redirect_uri_on_another_port_than_the_app_is_a_start_up_warn
             "http://127.0.0.1:9000/oauth2callback".to_owned(),
         )])
         .unwrap();
-    let lines = warned(from_env, Some(8080));
-    assert!(
-        lines.len() == 1 && lines[0].contains("OIDC_AUTH__REDIRECT_URI"),
-        "{lines:?}"
-    );
+    let err = AuthLayer::builder(from_env)
+        .port(8080)
+        .build()
+        .expect_err("9000 vs 8080");
+    assert!(err.to_string().contains("OIDC_AUTH__REDIRECT_URI"), "{err}");
 }
 
 #[tokio::test]

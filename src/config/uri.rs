@@ -182,7 +182,7 @@ pub(crate) fn check_served_port(
              AuthLayerBuilder::port), so the provider would send every login back to a port \
              this app does not serve; write the app's port, or {with_placeholder} to use the \
              port given to the builder (a proxy on this machine that serves the app at port \
-             {uri_port} is the one case where this is right)"
+             {uri_port}, or another replica there: leave out .port())"
         ),
         origin: at.origin.clone(),
     })

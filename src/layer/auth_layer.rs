@@ -182,12 +182,9 @@ impl AuthLayerBuilder {
     pub fn build(self) -> Result<AuthLayer, ConfigError> {
         let config = self.config;
         let redirect_uri = config.redirect_uri_for_port(self.port)?;
-        // A mistaken port would otherwise be found by the first user to log in. Only a
-        // warning: a proxy on this machine (TLS in front, or a load balancer before replicas)
-        // legitimately serves the app at the redirect URI's port.
-        if let Err(mismatch) = config.check_served_port(&redirect_uri, self.port) {
-            tracing::warn!(key = "auth.redirect_uri", "{mismatch}");
-        }
+        // A mistaken port would otherwise be found by the first user to log in. (A proxy or
+        // another replica on this machine serving the redirect URI's port: leave out .port().)
+        config.check_served_port(&redirect_uri, self.port)?;
         let post_logout = match config.post_logout_redirect_uri() {
             Some(_) => config.post_logout_redirect_uri_for_port(self.port)?,
             None => None,
