@@ -355,8 +355,8 @@ describe('quickstart behind nginx terminating TLS, in Chromium', () => {
       }
       const cookieNames = responses.filter((r) => ours(r.url)).flatMap((r) => r.setCookies).map((sc) => sc.split('=')[0]);
       assert.ok(cookieNames.includes('__Host-oidc_session'), cookieNames.join(', '));
-      assert.ok(cookieNames.some((n) => n.startsWith('__Secure-oidc_session_login_')), cookieNames.join(', '));
-      assert.ok(cookieNames.includes('__Secure-oidc_session_logout'), cookieNames.join(', '));
+      assert.ok(cookieNames.some((n) => n.startsWith('__Host-oidc_session_login_')), cookieNames.join(', '));
+      assert.ok(cookieNames.includes('__Host-oidc_session_logout'), cookieNames.join(', '));
       assert.deepEqual(blocked, []);
     } catch (err) {
       // A leak usually shows first as a timeout (a cookie the browser refused, a page that

@@ -69,7 +69,8 @@ async fn session_cookie_has_the_documented_flags() {
     let (_p, app) = one_provider_app().await;
     let browser = Browser::new();
     let r = browser.get(&app.url("/auth/login")).await;
-    // The pending login's own sealed cookie, sent back only to the callback.
+    // The pending login's own sealed cookie, on `/` (so `__Host-` on https) and deleted by
+    // the callback.
     let login_cookie = set_cookies(r.headers())
         .into_iter()
         .find(|c| c.starts_with("oidc_session_login_"))
@@ -77,7 +78,7 @@ async fn session_cookie_has_the_documented_flags() {
     for flag in [
         "HttpOnly",
         "SameSite=Lax",
-        "Path=/oauth2callback",
+        "Path=/;",
         "Max-Age=600",
     ] {
         assert!(
@@ -93,6 +94,16 @@ async fn session_cookie_has_the_documented_flags() {
     let done = browser
         .login(&app.url("/auth/login"), "A", "a@example.com")
         .await;
+    // After the login only the session cookie rides along: the callback deleted its
+    // pending-login cookie.
+    let removed: Vec<String> = set_cookies(done.headers())
+        .into_iter()
+        .filter(|c| c.starts_with("oidc_session_login_"))
+        .collect();
+    assert!(
+        removed.len() == 1 && removed[0].contains("Max-Age=0") && removed[0].contains("Path=/"),
+        "{removed:?}"
+    );
     let session = set_cookies(done.headers())
         .into_iter()
         .find(|c| c.starts_with("oidc_session="))

@@ -225,7 +225,6 @@ impl AuthLayerBuilder {
         let cookies = CookieJar::new(
             &self.cookie_name,
             &routes.cookie_path,
-            &routes.callback,
             secure,
             keys.clone(),
         );

@@ -4,14 +4,17 @@
 //!
 //! - the session cookie: a signed random session id, on the routes' path;
 //! - one pending-login cookie per login in progress: what the callback needs to finish it,
-//!   encrypted and authenticated (AES-256-GCM, the `cookie` crate's private jar), sent
-//!   only to the callback path;
+//!   encrypted and authenticated (AES-256-GCM, the `cookie` crate's private jar), on `/`
+//!   and deleted by the callback, so it rides along only while the user is at the provider;
 //! - the logout cookie: the signed `state` sent to the provider's end-session endpoint,
-//!   also sent only to the callback path.
+//!   also on `/` and deleted when the provider sends the browser back.
 //!
 //! On https every name carries a prefix browsers enforce: `__Host-` for a cookie on `/`
 //! (no `Domain`, so no sibling subdomain can plant one), `__Secure-` for a cookie on a
-//! narrower path. Keys come from `cookie_secret` ([`KeyRing`]): the current secret signs,
+//! narrower path. The pending-login and logout cookies are on `/` for that reason: a
+//! sibling subdomain that could plant a `__Secure-` pending-login cookie of a login it
+//! started itself could finish that login in the victim's browser (login CSRF). Only the
+//! session cookie of an app under a path prefix is `__Secure-`. Keys come from `cookie_secret` ([`KeyRing`]): the current secret signs,
 //! every configured secret verifies, and a cookie no key accepts is an anonymous visitor,
 //! never an error.
 
@@ -70,6 +73,9 @@ pub(crate) enum SessionCookie {
     Ambiguous,
 }
 
+/// The path of the pending-login and logout cookies: `/`, so they can be `__Host-` on https.
+const LOGIN_COOKIE_PATH: &str = "/";
+
 /// Cookie names and attributes shared by every cookie the layer sets.
 #[derive(Debug)]
 pub(crate) struct CookieJar {
@@ -78,8 +84,6 @@ pub(crate) struct CookieJar {
     /// The pending-login cookies' name before the per-login tag.
     pending_prefix: String,
     logout_name: String,
-    /// The path of the pending-login and logout cookies: the callback's own.
-    callback_path: String,
     secure: bool,
     keys: KeyRing,
     verified: Verified,
@@ -91,7 +95,6 @@ impl CookieJar {
     pub(crate) fn new(
         base: &str,
         session_path: &str,
-        callback_path: &str,
         secure: bool,
         keys: KeyRing,
     ) -> Self {
@@ -103,9 +106,8 @@ impl CookieJar {
         CookieJar {
             session_name: prefixed(base.to_owned(), session_path),
             session_path: session_path.to_owned(),
-            pending_prefix: prefixed(format!("{base}_login_"), callback_path),
-            logout_name: prefixed(format!("{base}_logout"), callback_path),
-            callback_path: callback_path.to_owned(),
+            pending_prefix: prefixed(format!("{base}_login_"), LOGIN_COOKIE_PATH),
+            logout_name: prefixed(format!("{base}_logout"), LOGIN_COOKIE_PATH),
             secure,
             keys,
             verified: Verified::default(),
@@ -161,12 +163,12 @@ impl CookieJar {
     /// A `Set-Cookie` remembering the `state` of a logout for the callback.
     pub(crate) fn set_logout_state(&self, state: &str, max_age: Duration) -> HeaderValue {
         let value = self.sign(Purpose::Logout, &self.logout_name, state);
-        self.build(&self.logout_name, value, &self.callback_path, Some(max_age))
+        self.build(&self.logout_name, value, LOGIN_COOKIE_PATH, Some(max_age))
     }
 
     /// A `Set-Cookie` that deletes the logout cookie.
     pub(crate) fn remove_logout_state(&self) -> HeaderValue {
-        self.build(&self.logout_name, String::new(), &self.callback_path, None)
+        self.build(&self.logout_name, String::new(), LOGIN_COOKIE_PATH, None)
     }
 
     /// A `Set-Cookie` sealing `content` for the login whose `state` it is: encrypted, so
@@ -186,7 +188,7 @@ impl CookieJar {
             .get(&name)
             .map(|c| c.value().to_owned())
             .unwrap_or_default();
-        self.build(&name, sealed, &self.callback_path, Some(max_age))
+        self.build(&name, sealed, LOGIN_COOKIE_PATH, Some(max_age))
     }
 
     /// The content sealed for `state`, if this browser sent its cookie and a key opens it.
@@ -211,7 +213,7 @@ impl CookieJar {
         self.build(
             &self.pending_name(state),
             String::new(),
-            &self.callback_path,
+            LOGIN_COOKIE_PATH,
             None,
         )
     }

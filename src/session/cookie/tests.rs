@@ -10,7 +10,6 @@ fn jar_with(secrets: &[&str], secure: bool) -> CookieJar {
     CookieJar::new(
         "oidc_session",
         "/app",
-        "/app/oauth2callback",
         secure,
         KeyRing::derive(secrets.iter().copied()),
     )
@@ -75,7 +74,6 @@ fn https_names_carry_the_prefix_browsers_enforce() {
     let root = CookieJar::new(
         "oidc_session",
         "/",
-        "/oauth2callback",
         true,
         KeyRing::derive(["s"]),
     );
@@ -89,20 +87,19 @@ fn https_names_carry_the_prefix_browsers_enforce() {
         .to_str()
         .unwrap()
         .starts_with("__Secure-oidc_session="));
+    // The pending-login and logout cookies are on `/` even then, so they are __Host- too:
+    // a sibling subdomain can plant a __Secure- cookie (with Domain=parent), and a planted
+    // pending-login cookie of the attacker's own login would finish it in the victim's
+    // browser (login CSRF).
     let pending = nested.seal_pending("state-1", "{}", MINUTE);
-    assert!(pending
-        .to_str()
-        .unwrap()
-        .starts_with("__Secure-oidc_session_login_"));
-    assert!(pending
-        .to_str()
-        .unwrap()
-        .contains("Path=/app/oauth2callback"));
-    assert!(nested
-        .set_logout_state("s", MINUTE)
-        .to_str()
-        .unwrap()
-        .starts_with("__Secure-oidc_session_logout="));
+    let pending = pending.to_str().unwrap();
+    assert!(pending.starts_with("__Host-oidc_session_login_"), "{pending}");
+    assert!(pending.contains("Path=/;") || pending.ends_with("Path=/"), "{pending}");
+    assert!(!pending.contains("Domain"), "{pending}");
+    let logout = nested.set_logout_state("s", MINUTE);
+    let logout = logout.to_str().unwrap();
+    assert!(logout.starts_with("__Host-oidc_session_logout="), "{logout}");
+    assert!(logout.contains("Path=/;") || logout.ends_with("Path=/"), "{logout}");
 }
 
 #[test]
@@ -227,7 +224,7 @@ fn a_pending_login_is_sealed_for_its_state_only() {
     let sealed = ours.seal_pending("state-1", r#"{"nonce":"n-123"}"#, MINUTE);
     let text = sealed.to_str().unwrap();
     assert!(!text.contains("n-123"), "the content is encrypted: {text}");
-    assert!(text.contains("Path=/app/oauth2callback"), "{text}");
+    assert!(text.contains("Path=/;") || text.ends_with("Path=/"), "{text}");
     let headers = request_with(&[&sealed]);
     assert_eq!(
         ours.open_pending(&headers, "state-1").as_deref(),
@@ -259,9 +256,7 @@ fn removal_expires_the_cookie() {
     assert!(text.contains("Max-Age=0"));
     assert!(text.contains("Path=/app"));
     let pending = jar.remove_pending("st");
-    assert!(pending.to_str().unwrap().contains("Max-Age=0"));
-    assert!(pending
-        .to_str()
-        .unwrap()
-        .contains("Path=/app/oauth2callback"));
+    let pending = pending.to_str().unwrap();
+    assert!(pending.contains("Max-Age=0"), "{pending}");
+    assert!(pending.contains("Path=/;") || pending.ends_with("Path=/"), "{pending}");
 }
