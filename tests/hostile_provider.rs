@@ -315,8 +315,10 @@ async fn rp_id_token_bad_sig_rs256_is_refused() {
         .await;
 }
 
-/// Not applicable: the app never calls userinfo (like Streamlit), so a userinfo answer with
-/// another `sub` cannot mislead it. The login succeeds on the (valid) ID token alone.
+/// Not applicable by default: without `fetch_userinfo` the app never calls userinfo (like
+/// Streamlit), so a userinfo answer with another `sub` cannot mislead it and the login
+/// succeeds on the (valid) ID token alone. (With `fetch_userinfo = true` such an answer fails
+/// the login: `tests/userinfo.rs`.)
 #[tokio::test]
 async fn rp_userinfo_bad_sub_claim_is_not_applicable() {
     let s = misbehaving(Misbehaviour::UserinfoWrongSubject).await;
@@ -325,8 +327,8 @@ async fn rp_userinfo_bad_sub_claim_is_not_applicable() {
     assert_eq!(me["sub"], user.subject());
 }
 
-/// Not applicable: the app reads claims from the ID token only and never calls userinfo, so
-/// claims a provider serves only from userinfo are missing (as in Streamlit).
+/// Not applicable by default: without `fetch_userinfo` the app reads claims from the ID token
+/// only, so claims a provider serves only from userinfo are missing (as in Streamlit).
 #[tokio::test]
 async fn rp_scope_userinfo_claims_is_not_applicable() {
     let s = misbehaving(Misbehaviour::ClaimsOnlyFromUserinfo).await;

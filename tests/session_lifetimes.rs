@@ -382,10 +382,16 @@ async fn tokens_are_sealed_at_rest() {
     let dir = scratch::tempdir().expect("tempdir");
     let db = dir.path().join("sessions.db");
     let store = format!("session_store = \"sqlite://{}\"\n{EXPOSE}", db.display());
-    let (dev, app) = setup(DevProvider::builder(), &store, OFFLINE).await;
+    // A kept (unrotated) refresh token: the one the app redeemed is the one it still stores.
+    let builder = DevProvider::builder()
+        .access_token_lifetime(SHORT)
+        .refresh_token_rotation(RefreshTokenRotation::Keep);
+    let (dev, app) = setup(builder, &store, OFFLINE).await;
     let browser = logged_in(&app).await;
+    past_half().await;
     let (_, body) = token(&browser, &app).await;
     let access = body["access_token"].as_str().expect("token").to_owned();
+    let refresh = redeemed(&dev).first().cloned().expect("a refresh was made");
     let mut on_disk = Vec::new();
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
         on_disk.extend(std::fs::read(entry.expect("entry").path()).expect("read"));
@@ -398,6 +404,10 @@ async fn tokens_are_sealed_at_rest() {
     assert!(
         !on_disk.contains(&access),
         "the access token is not readable at rest"
+    );
+    assert!(
+        !on_disk.contains(&refresh),
+        "the refresh token is not readable at rest"
     );
     assert!(dev.token_calls().len() >= 1);
 }

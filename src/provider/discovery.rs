@@ -454,9 +454,10 @@ const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-serve
 /// `configured_url` (Azure AD B2C's `?p=policy`) is not part of the comparison.
 ///
 /// Microsoft Entra ID's multi-tenant documents (`/common`, `/organizations`) name the
-/// template `https://login.microsoftonline.com/{tenantid}/v2.0`: no ID token's `iss` can be
-/// checked exactly against a template, so they are refused with a message pointing to the
-/// tenant-specific document.
+/// template `https://login.microsoftonline.com/{tenantid}/v2.0`: accepted only when the
+/// template with the document's own segment put in is where it was fetched from
+/// ([`IssuerKind::TenantTemplate`]); each ID token's `iss` is then checked against the
+/// template with the token's own `tid`. Any other templated issuer is refused.
 pub(crate) fn check_issuer(
     configured_url: &str,
     shown: &str,

@@ -1,9 +1,11 @@
 //! Server-side sessions behind a narrow seam.
 //!
-//! The layer keeps two kinds of record in one [`SessionStore`] (tower-sessions-core 0.14,
-//! the version every published store crate — Redis, SQL, moka — implements): the logged-in
-//! user, keyed by a random session id that the session cookie carries, and each pending
-//! login, keyed by a hash of its `state`. Nothing but that id ever leaves the server, so
+//! The layer keeps its records in one [`SessionStore`] (tower-sessions-core 0.14, the version
+//! every published store crate — Redis, SQL, moka — implements): the logged-in user, keyed
+//! by a random session id that the session cookie carries, and small records found by a hash
+//! of what they index (`index`: a user's sessions, a provider session's user, used login
+//! states, accepted logout tokens, refresh turns). Pending logins are not stored: they live
+//! sealed in the browser (`cookie`). Nothing but the session id ever leaves the server, so
 //! the cookie stays small however many claims the provider sends.
 
 mod cache;
