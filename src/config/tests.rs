@@ -2350,3 +2350,300 @@ fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
         .replace("[auth.google]\nfavourite", "favourite"));
     assert!(has_warning(&c, &["favourite_colour"]), "{:?}", c.warnings());
 }
+
+// ---------------------------------------------------------------- client credentials
+
+const CLIENT_KEY_RSA: &str = include_str!("../testing/client_key_rsa.pem");
+const CLIENT_CERT_RSA: &str = include_str!("../testing/client_cert_rsa.pem");
+const CLIENT_KEY_EC: &str = include_str!("../testing/client_key_ec.pem");
+
+/// `[auth.google]` with `lines` instead of its `client_secret`.
+fn google_without_secret(lines: &str) -> String {
+    with_google("").replace(
+        &format!("client_secret = \"{CLIENT_SECRET}\"\n"),
+        &format!("{}\n", lines.trim()),
+    )
+}
+
+/// `text` written to `name` in a fresh directory; the directory (keep it) and the path as
+/// a TOML string.
+fn pem_file(name: &str, text: &str) -> (TempDir, String) {
+    let dir = crate::util::scratch::tempdir().expect("a fresh temporary directory");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    let quoted = toml_quoted(&path.display().to_string());
+    (dir, quoted)
+}
+
+fn toml_quoted(text: &str) -> String {
+    format!("\"{}\"", text.escape_default())
+}
+
+fn credential_of(c: &AuthConfig) -> &ClientCredential {
+    c.provider("google").expect("google").credential()
+}
+
+fn invalid_key(e: &ConfigError) -> &str {
+    match e {
+        ConfigError::InvalidValue { key, .. } => key,
+        other => panic!("expected InvalidValue, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_private_key_file_reads_a_pem_key_instead_of_a_secret() {
+    for (pem, alg) in [(CLIENT_KEY_RSA, "RS256"), (CLIENT_KEY_EC, "ES256")] {
+        let (_dir, path) = pem_file("key.pem", pem);
+        let c = ok(&google_without_secret(&format!(
+            "client_private_key_file = {path}"
+        )));
+        match credential_of(&c) {
+            ClientCredential::PrivateKey(key) => assert_eq!(key.algorithm(), alg),
+            other => panic!("expected a private key, got {other:?}"),
+        }
+        assert!(c
+            .provider("google")
+            .is_some_and(|p| p.client_secret().is_none()));
+    }
+
+    // A file that is not there, or holds no private key: the key is named.
+    let e = err(&google_without_secret(
+        "client_private_key_file = \"no/such/key.pem\"",
+    ));
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key_file");
+    assert_mentions(
+        &e,
+        &["no/such/key.pem", "relative to the working directory"],
+    );
+    let (_dir, path) = pem_file("cert.pem", CLIENT_CERT_RSA);
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {path}"
+    )));
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key_file");
+    assert_mentions(&e, &["not a PEM private key"]);
+}
+
+#[test]
+fn client_private_key_takes_the_pem_text_with_escaped_newlines_from_a_variable() {
+    let d = dirs();
+    write_secrets(&d.cwd, &google_without_secret(""));
+    let one_line = CLIENT_KEY_EC.trim().replace('\n', "\\n");
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__GOOGLE__CLIENT_PRIVATE_KEY", &one_line)]),
+    )
+    .expect("config");
+    let expected = crate::ClientKey::from_pem(CLIENT_KEY_EC).expect("key");
+    assert_eq!(
+        *credential_of(&c),
+        ClientCredential::PrivateKey(expected),
+        "the same key as the PEM with real line breaks"
+    );
+    // In a file, the PEM with its line breaks.
+    let c = ok(&google_without_secret(&format!(
+        "client_private_key = \"\"\"\n{CLIENT_KEY_RSA}\"\"\""
+    )));
+    assert!(
+        matches!(credential_of(&c), ClientCredential::PrivateKey(k) if k.algorithm() == "RS256")
+    );
+
+    let e = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__GOOGLE__CLIENT_PRIVATE_KEY", "not a key")]),
+    )
+    .expect_err("garbage");
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key");
+    assert_mentions(
+        &e,
+        &[
+            "environment variable OIDC_AUTH__GOOGLE__CLIENT_PRIVATE_KEY",
+            "not a PEM private key",
+        ],
+    );
+    assert!(
+        !e.to_string().contains("not a key"),
+        "the value is not repeated: {e}"
+    );
+}
+
+#[test]
+fn client_certificate_file_gives_the_key_its_thumbprint_and_needs_the_key() {
+    let (_k, key) = pem_file("key.pem", CLIENT_KEY_RSA);
+    let (_c, cert) = pem_file("cert.pem", CLIENT_CERT_RSA);
+    let c = ok(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_certificate_file = {cert}"
+    )));
+    match credential_of(&c) {
+        ClientCredential::PrivateKey(k) => assert!(k.certificate_thumbprint().is_some()),
+        other => panic!("expected a private key, got {other:?}"),
+    }
+
+    let e = err(&with_google(&format!("client_certificate_file = {cert}\n")));
+    assert_eq!(invalid_key(&e), "auth.google.client_certificate_file");
+    assert_mentions(&e, &["client_private_key_file"]);
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_certificate_file = {key}"
+    )));
+    assert_eq!(invalid_key(&e), "auth.google.client_certificate_file");
+    assert_mentions(&e, &["not a PEM certificate"]);
+}
+
+#[test]
+fn client_assertion_names_a_platform_source() {
+    for (value, source) in [
+        (
+            "azure_managed_identity",
+            AssertionSource::AzureManagedIdentity { client_id: None },
+        ),
+        (
+            "azure_workload_identity",
+            AssertionSource::AzureWorkloadIdentity,
+        ),
+    ] {
+        let c = ok(&google_without_secret(&format!(
+            "client_assertion = \"{value}\""
+        )));
+        assert_eq!(*credential_of(&c), ClientCredential::Assertion(source));
+    }
+    let e = err(&google_without_secret(
+        "client_assertion = \"github_actions\"",
+    ));
+    assert_eq!(invalid_key(&e), "auth.google.client_assertion");
+    assert_mentions(
+        &e,
+        &[
+            "github_actions",
+            "azure_managed_identity",
+            "azure_workload_identity",
+        ],
+    );
+}
+
+#[test]
+fn managed_identity_client_id_picks_the_user_assigned_identity() {
+    let c = ok(&google_without_secret(
+        "client_assertion = \"azure_managed_identity\"\nmanaged_identity_client_id = \"mi-id\"",
+    ));
+    assert_eq!(
+        *credential_of(&c),
+        ClientCredential::Assertion(AssertionSource::AzureManagedIdentity {
+            client_id: Some("mi-id".to_owned())
+        })
+    );
+    assert!(!has_warning(&c, &["system-assigned"]));
+    // Without it: the system-assigned identity, which Entra does not trust; a warning.
+    let c = ok(&google_without_secret(
+        "client_assertion = \"azure_managed_identity\"",
+    ));
+    assert!(has_warning(
+        &c,
+        &[
+            "auth.google.client_assertion",
+            "system-assigned",
+            "managed_identity_client_id"
+        ]
+    ));
+    // It belongs to a managed identity only.
+    for lines in [
+        "client_assertion = \"azure_workload_identity\"\nmanaged_identity_client_id = \"mi-id\"",
+        "client_secret = \"s\"\nmanaged_identity_client_id = \"mi-id\"",
+    ] {
+        let e = err(&google_without_secret(lines));
+        assert_eq!(
+            invalid_key(&e),
+            "auth.google.managed_identity_client_id",
+            "{lines}"
+        );
+        assert_mentions(&e, &["azure_managed_identity"]);
+    }
+}
+
+#[test]
+fn a_provider_takes_exactly_one_kind_of_client_credential() {
+    let (_k, key) = pem_file("key.pem", CLIENT_KEY_RSA);
+    for (lines, first, second) in [
+        (
+            format!("client_private_key_file = {key}\n"),
+            "client_secret",
+            "client_private_key_file",
+        ),
+        (
+            "client_assertion = \"azure_workload_identity\"\n".to_owned(),
+            "client_secret",
+            "client_assertion",
+        ),
+    ] {
+        let e = err(&with_google(&lines));
+        assert_mentions(
+            &e,
+            &[first, second, "exactly one kind of client credential"],
+        );
+    }
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_assertion = \"azure_managed_identity\""
+    )));
+    assert_mentions(
+        &e,
+        &["client_private_key_file", "client_assertion", "exactly one"],
+    );
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_private_key = {}",
+        toml_quoted(CLIENT_KEY_RSA)
+    )));
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key");
+    assert_mentions(&e, &["client_private_key_file", "keep one"]);
+    // No credential at all: client_secret is what is missing.
+    let e = err(&google_without_secret(""));
+    assert!(matches!(e, ConfigError::MissingKeys { .. }), "{e:?}");
+    assert_mentions(&e, &["client_secret"]);
+}
+
+#[test]
+fn a_secret_method_without_a_secret_is_refused() {
+    let (_k, key) = pem_file("key.pem", CLIENT_KEY_EC);
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\n\
+         client_kwargs = {{ token_endpoint_auth_method = \"client_secret_post\" }}"
+    )));
+    assert_eq!(
+        invalid_key(&e),
+        "auth.google.client_kwargs.token_endpoint_auth_method"
+    );
+    assert_mentions(&e, &["private_key_jwt"]);
+}
+
+#[test]
+fn platform_variables_come_from_the_environment_given() {
+    let d = dirs();
+    write_secrets(&d.cwd, &with_google(""));
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[
+            ("IDENTITY_ENDPOINT", "http://localhost:8081/msi/token"),
+            ("IDENTITY_HEADER", "header-secret-value"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "  "),
+        ]),
+    )
+    .expect("config");
+    let platform = c.platform();
+    assert_eq!(
+        platform.get(IDENTITY_ENDPOINT),
+        Some("http://localhost:8081/msi/token")
+    );
+    assert_eq!(platform.get(IDENTITY_HEADER), Some("header-secret-value"));
+    assert_eq!(
+        platform.get(AZURE_FEDERATED_TOKEN_FILE),
+        None,
+        "blank is unset"
+    );
+    assert!(!format!("{platform:?}").contains("header-secret-value"));
+    // apply_env hands them in the same way.
+    let c = ok(&with_google("")).apply_env(env(&[("IDENTITY_ENDPOINT", "http://x/")]));
+    assert_eq!(
+        c.expect("config").platform().get(IDENTITY_ENDPOINT),
+        Some("http://x/")
+    );
+}
