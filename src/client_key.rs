@@ -63,7 +63,8 @@ pub struct ClientKey {
 }
 
 enum Signer {
-    Rs256(CoreRsaPrivateSigningKey),
+    // Boxed: an RSA key is several times the size of a P-256 one.
+    Rs256(Box<CoreRsaPrivateSigningKey>),
     Es256(p256::ecdsa::SigningKey),
 }
 
@@ -72,7 +73,7 @@ impl ClientKey {
     pub fn from_pem(pem: &str) -> Result<ClientKey, KeyError> {
         let pem = pem.trim();
         let signer = rsa_key(pem)
-            .map(Signer::Rs256)
+            .map(|key| Signer::Rs256(Box::new(key)))
             .or_else(|| ec_key(pem).map(Signer::Es256))
             .ok_or(KeyError::UnsupportedKey)?;
         let kid = thumbprint(&public_jwk_of(&signer)).into();
