@@ -4,7 +4,8 @@
 # driving Debian's /usr/bin/chromium); three quickstart replicas sharing a real Redis behind
 # a round-robin proxy; the quickstart on a SQLite sessions file; the quickstart behind nginx
 # terminating TLS (self-signed certificate) in Chromium; session lifetimes, refresh tokens and
-# back-channel logout (lifetimes.test.mjs). Everything listens on and talks to
+# back-channel logout (lifetimes.test.mjs); private_key_jwt and a stand-in managed identity
+# endpoint instead of a client secret (credentials.test.mjs). Everything listens on and talks to
 # loopback addresses only, and every process is stopped by PID. The test provider's own
 # options are checked first (provider.test.mjs).
 #
@@ -91,7 +92,7 @@ if [[ ${#missing[@]} -gt 0 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/nul
 fi
 [[ -x "$chromium" ]] || unavailable "no browser at $chromium and it could not be installed"
 export E2E_CHROMIUM="$chromium"
-tests=(provider.test.mjs http.test.mjs browser.test.mjs sqlite.test.mjs lifetimes.test.mjs)
+tests=(provider.test.mjs http.test.mjs credentials.test.mjs browser.test.mjs sqlite.test.mjs lifetimes.test.mjs)
 if [[ -n "$nginx" && -x "$nginx" ]] && command -v openssl >/dev/null; then
     export E2E_NGINX="$nginx"
     tests+=(proxy.test.mjs)

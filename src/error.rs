@@ -144,6 +144,19 @@ impl LoginError {
                     var_name(provider, "client_kwargs__prompt")
                 ))
             }
+            // The provider does not take the app's credential (a key it does not know, an
+            // expired secret, a federated credential that trusts another identity): trying
+            // again fails the same way until the registration or the configuration changes.
+            LoginError::TokenRejected(message) if message.starts_with("invalid_client") => {
+                let provider = provider.unwrap_or(DEFAULT_PROVIDER);
+                Some(format!(
+                    "the login provider \"{provider}\" does not accept this app's client \
+                     credential; check that its app registration holds the credential this app \
+                     is configured with (the client_secret, the public key or certificate of \
+                     client_private_key_file or client_private_key, or the federated credential \
+                     trusting the identity of client_assertion)"
+                ))
+            }
             _ => None,
         }
     }
@@ -168,9 +181,7 @@ impl LoginError {
             }
             LoginError::Session { .. }
             | LoginError::AfterLoginFailed
-            | LoginError::ClientCredentialUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            | LoginError::ClientCredentialUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             LoginError::NotAdmitted { .. } => StatusCode::FORBIDDEN,
         }
     }

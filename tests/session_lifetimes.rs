@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::logs::Logs;
-use support::{cookie_pair, scratch, start_app_with, App, Browser, COOKIE_SECRET, REDIRECT};
+use support::{cookie_pair, start_app_with, App, Browser, COOKIE_SECRET, REDIRECT};
 use tower_oidc_login::testing::{
     DevProvider, DevProviderBuilder, Misbehaviour, RefreshTokenIssue, RefreshTokenRotation,
 };
@@ -143,10 +143,7 @@ async fn twenty_concurrent_calls_make_one_refresh_and_share_its_token() {
         );
     }
     let expires = answers[0].1["expires_at"].as_i64().expect("expires_at");
-    assert!(
-        expires > tower_oidc_login_now(),
-        "the new token's expiry"
-    );
+    assert!(expires > tower_oidc_login_now(), "the new token's expiry");
 }
 
 #[tokio::test]
@@ -379,7 +376,7 @@ async fn userinfo_claims_join_the_user_and_another_sub_is_refused() {
 #[cfg(feature = "sqlite")]
 #[tokio::test]
 async fn tokens_are_sealed_at_rest() {
-    let dir = scratch::tempdir().expect("tempdir");
+    let dir = support::scratch::tempdir().expect("tempdir");
     let db = dir.path().join("sessions.db");
     let store = format!("session_store = \"sqlite://{}\"\n{EXPOSE}", db.display());
     // A kept (unrotated) refresh token: the one the app redeemed is the one it still stores.
@@ -409,7 +406,7 @@ async fn tokens_are_sealed_at_rest() {
         !on_disk.contains(&refresh),
         "the refresh token is not readable at rest"
     );
-    assert!(dev.token_calls().len() >= 1);
+    assert!(!dev.token_calls().is_empty());
 }
 
 #[tokio::test]

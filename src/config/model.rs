@@ -12,7 +12,6 @@ use std::time::Duration;
 use url::Url;
 
 use super::access::AccessRules;
-pub use super::secret::Secret;
 use super::credential::ClientCredential;
 use super::error::{ConfigError, ConfigSource};
 use super::platform::Platform;
@@ -22,6 +21,7 @@ use super::platform::WEBSITE_HOSTNAME;
 use super::uri::{
     check_served_port, resolve_redirect_uri, substitute_host, substitute_port, UriKind,
 };
+pub use super::secret::Secret;
 use super::values::At;
 
 /// Which tokens handlers may read through [`crate::User::tokens`] (Streamlit's `expose_tokens`).

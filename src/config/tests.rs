@@ -1553,7 +1553,8 @@ fn a_variable_replaces_a_broken_file_value() {
     )
     .expect("config");
     assert_eq!(
-        c.provider("google").map(|p| p.client_secret().unwrap().expose()),
+        c.provider("google")
+            .map(|p| p.client_secret().unwrap().expose()),
         Some(CLIENT_SECRET)
     );
     assert_eq!(c.session_lifetime(), Duration::from_secs(3 * 24 * 3600));
@@ -2138,9 +2139,12 @@ fn an_unknown_key_near_a_known_one_says_which_it_meant() {
 
 #[test]
 fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
-    let instead = "https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration";
+    let instead =
+        "https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration";
     for segment in ["common", "organizations"] {
-        let url = format!("https://login.microsoftonline.com/{segment}/v2.0/.well-known/openid-configuration");
+        let url = format!(
+            "https://login.microsoftonline.com/{segment}/v2.0/.well-known/openid-configuration"
+        );
         let file = with_google("").replace(GOOGLE_URL, &url);
         let e = err(&file);
         assert!(
@@ -2149,7 +2153,14 @@ fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
         );
         assert_mentions(
             &e,
-            &[&url, &format!("(/{segment})"), "allowed_tenants", "allow_any_tenant = true", instead, "passed in code"],
+            &[
+                &url,
+                &format!("(/{segment})"),
+                "allowed_tenants",
+                "allow_any_tenant = true",
+                instead,
+                "passed in code",
+            ],
         );
         // A tenant rule, in the provider's table or in [auth], or an explicit yes to all.
         let in_table = file.replace(
@@ -2158,11 +2169,20 @@ fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
         );
         assert_ne!(in_table, file);
         ok(&in_table);
-        let in_auth = file.replace("[auth]\n", "[auth]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n");
+        let in_auth = file.replace(
+            "[auth]\n",
+            "[auth]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n",
+        );
         assert_ne!(in_auth, file);
         ok(&in_auth);
-        ok(&file.replace("[auth.google]\n", "[auth.google]\nallow_any_tenant = true\n"));
-        let e = err(&file.replace("[auth.google]\n", "[auth.google]\nallow_any_tenant = false\n"));
+        ok(&file.replace(
+            "[auth.google]\n",
+            "[auth.google]\nallow_any_tenant = true\n",
+        ));
+        let e = err(&file.replace(
+            "[auth.google]\n",
+            "[auth.google]\nallow_any_tenant = false\n",
+        ));
         assert_mentions(&e, &["allowed_tenants"]);
 
         let e = AuthConfig::builder()
@@ -2171,11 +2191,16 @@ fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
             .provider(ProviderConfig::new("entra", "id", "secret", url.as_str()))
             .build()
             .expect_err("refused in code too");
-        assert_mentions(&e, &["auth.entra.server_metadata_url", "allowed_tenants", instead]);
+        assert_mentions(
+            &e,
+            &["auth.entra.server_metadata_url", "allowed_tenants", instead],
+        );
         AuthConfig::builder()
             .redirect_uri("http://localhost:8501/oauth2callback")
             .cookie_secret(COOKIE_SECRET)
-            .provider(ProviderConfig::new("entra", "id", "secret", url.as_str()).allow_any_tenant(true))
+            .provider(
+                ProviderConfig::new("entra", "id", "secret", url.as_str()).allow_any_tenant(true),
+            )
             .build()
             .expect("allowed in code");
     }
@@ -2270,22 +2295,47 @@ fn config_error_debug_is_the_variant_and_its_message() {
 #[test]
 fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
     for (written, meant) in [
-        ("[auth.google]\nallowed_email = [\"ada@example.com\"]\n", Some("allowed_emails")),
-        ("[auth.google]\nalowed_groups = [\"g\"]\n", Some("allowed_groups")),
+        (
+            "[auth.google]\nallowed_email = [\"ada@example.com\"]\n",
+            Some("allowed_emails"),
+        ),
+        (
+            "[auth.google]\nalowed_groups = [\"g\"]\n",
+            Some("allowed_groups"),
+        ),
         ("[auth]\nallowed_domains = [\"example.com\"]\n", None),
-        ("[auth.google]\nallow_any_tenants = true\n", Some("allow_any_tenant")),
+        (
+            "[auth.google]\nallow_any_tenants = true\n",
+            Some("allow_any_tenant"),
+        ),
     ] {
         let file = format!("{}{}", shared(), google_table()).replace(
-            if written.starts_with("[auth]") { "[auth]\n" } else { "[auth.google]\n" },
+            if written.starts_with("[auth]") {
+                "[auth]\n"
+            } else {
+                "[auth.google]\n"
+            },
             written,
         );
         let e = err(&file);
-        let key = written.lines().nth(1).and_then(|l| l.split(' ').next()).unwrap_or("");
+        let key = written
+            .lines()
+            .nth(1)
+            .and_then(|l| l.split(' ').next())
+            .unwrap_or("");
         assert!(
             matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k.ends_with(key)),
             "{written}: {e:?}"
         );
-        assert_mentions(&e, &[key, "admit everyone", "allowed_emails, allowed_email_domains", "passed in code"]);
+        assert_mentions(
+            &e,
+            &[
+                key,
+                "admit everyone",
+                "allowed_emails, allowed_email_domains",
+                "passed in code",
+            ],
+        );
         if let Some(meant) = meant {
             assert_mentions(&e, &[&format!("did you mean `{meant}`?")]);
         }
@@ -2296,7 +2346,8 @@ fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
         .expect_err("refused from a variable");
     assert_mentions(&e, &["OIDC_AUTH__GOOGLE__ALLOWED_ROLE", "allowed_roles"]);
     // Other unknown keys stay warnings, as in Streamlit.
-    let c = ok(&with_google("[auth.google]\nfavourite_colour = \"blue\"\n").replace("[auth.google]\nfavourite", "favourite"));
+    let c = ok(&with_google("[auth.google]\nfavourite_colour = \"blue\"\n")
+        .replace("[auth.google]\nfavourite", "favourite"));
     assert!(has_warning(&c, &["favourite_colour"]), "{:?}", c.warnings());
 }
 
@@ -2402,4 +2453,301 @@ fn canonical_host_is_a_boolean_from_the_file_the_environment_or_code() {
         .build()
         .expect("built");
     assert!(built.canonical_host());
+}
+
+// ---------------------------------------------------------------- client credentials
+
+const CLIENT_KEY_RSA: &str = include_str!("../testing/client_key_rsa.pem");
+const CLIENT_CERT_RSA: &str = include_str!("../testing/client_cert_rsa.pem");
+const CLIENT_KEY_EC: &str = include_str!("../testing/client_key_ec.pem");
+
+/// `[auth.google]` with `lines` instead of its `client_secret`.
+fn google_without_secret(lines: &str) -> String {
+    with_google("").replace(
+        &format!("client_secret = \"{CLIENT_SECRET}\"\n"),
+        &format!("{}\n", lines.trim()),
+    )
+}
+
+/// `text` written to `name` in a fresh directory; the directory (keep it) and the path as
+/// a TOML string.
+fn pem_file(name: &str, text: &str) -> (TempDir, String) {
+    let dir = crate::util::scratch::tempdir().expect("a fresh temporary directory");
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    let quoted = toml_quoted(&path.display().to_string());
+    (dir, quoted)
+}
+
+fn toml_quoted(text: &str) -> String {
+    format!("\"{}\"", text.escape_default())
+}
+
+fn credential_of(c: &AuthConfig) -> &ClientCredential {
+    c.provider("google").expect("google").credential()
+}
+
+fn invalid_key(e: &ConfigError) -> &str {
+    match e {
+        ConfigError::InvalidValue { key, .. } => key,
+        other => panic!("expected InvalidValue, got {other:?}"),
+    }
+}
+
+#[test]
+fn client_private_key_file_reads_a_pem_key_instead_of_a_secret() {
+    for (pem, alg) in [(CLIENT_KEY_RSA, "RS256"), (CLIENT_KEY_EC, "ES256")] {
+        let (_dir, path) = pem_file("key.pem", pem);
+        let c = ok(&google_without_secret(&format!(
+            "client_private_key_file = {path}"
+        )));
+        match credential_of(&c) {
+            ClientCredential::PrivateKey(key) => assert_eq!(key.algorithm(), alg),
+            other => panic!("expected a private key, got {other:?}"),
+        }
+        assert!(c
+            .provider("google")
+            .is_some_and(|p| p.client_secret().is_none()));
+    }
+
+    // A file that is not there, or holds no private key: the key is named.
+    let e = err(&google_without_secret(
+        "client_private_key_file = \"no/such/key.pem\"",
+    ));
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key_file");
+    assert_mentions(
+        &e,
+        &["no/such/key.pem", "relative to the working directory"],
+    );
+    let (_dir, path) = pem_file("cert.pem", CLIENT_CERT_RSA);
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {path}"
+    )));
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key_file");
+    assert_mentions(&e, &["not a PEM private key"]);
+}
+
+#[test]
+fn client_private_key_takes_the_pem_text_with_escaped_newlines_from_a_variable() {
+    let d = dirs();
+    write_secrets(&d.cwd, &google_without_secret(""));
+    let one_line = CLIENT_KEY_EC.trim().replace('\n', "\\n");
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__GOOGLE__CLIENT_PRIVATE_KEY", &one_line)]),
+    )
+    .expect("config");
+    let expected = crate::ClientKey::from_pem(CLIENT_KEY_EC).expect("key");
+    assert_eq!(
+        *credential_of(&c),
+        ClientCredential::PrivateKey(expected),
+        "the same key as the PEM with real line breaks"
+    );
+    // In a file, the PEM with its line breaks.
+    let c = ok(&google_without_secret(&format!(
+        "client_private_key = \"\"\"\n{CLIENT_KEY_RSA}\"\"\""
+    )));
+    assert!(
+        matches!(credential_of(&c), ClientCredential::PrivateKey(k) if k.algorithm() == "RS256")
+    );
+
+    let e = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[("OIDC_AUTH__GOOGLE__CLIENT_PRIVATE_KEY", "not a key")]),
+    )
+    .expect_err("garbage");
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key");
+    assert_mentions(
+        &e,
+        &[
+            "environment variable OIDC_AUTH__GOOGLE__CLIENT_PRIVATE_KEY",
+            "not a PEM private key",
+        ],
+    );
+    assert!(
+        !e.to_string().contains("not a key"),
+        "the value is not repeated: {e}"
+    );
+}
+
+#[test]
+fn client_certificate_file_gives_the_key_its_thumbprint_and_needs_the_key() {
+    let (_k, key) = pem_file("key.pem", CLIENT_KEY_RSA);
+    let (_c, cert) = pem_file("cert.pem", CLIENT_CERT_RSA);
+    let c = ok(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_certificate_file = {cert}"
+    )));
+    match credential_of(&c) {
+        ClientCredential::PrivateKey(k) => assert!(k.certificate_thumbprint().is_some()),
+        other => panic!("expected a private key, got {other:?}"),
+    }
+
+    let e = err(&with_google(&format!("client_certificate_file = {cert}\n")));
+    assert_eq!(invalid_key(&e), "auth.google.client_certificate_file");
+    assert_mentions(&e, &["client_private_key_file"]);
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_certificate_file = {key}"
+    )));
+    assert_eq!(invalid_key(&e), "auth.google.client_certificate_file");
+    assert_mentions(&e, &["not a PEM certificate"]);
+}
+
+#[test]
+fn client_assertion_names_a_platform_source() {
+    for (value, source) in [
+        (
+            "azure_managed_identity",
+            AssertionSource::AzureManagedIdentity { client_id: None },
+        ),
+        (
+            "azure_workload_identity",
+            AssertionSource::AzureWorkloadIdentity,
+        ),
+    ] {
+        let c = ok(&google_without_secret(&format!(
+            "client_assertion = \"{value}\""
+        )));
+        assert_eq!(*credential_of(&c), ClientCredential::Assertion(source));
+    }
+    let e = err(&google_without_secret(
+        "client_assertion = \"github_actions\"",
+    ));
+    assert_eq!(invalid_key(&e), "auth.google.client_assertion");
+    assert_mentions(
+        &e,
+        &[
+            "github_actions",
+            "azure_managed_identity",
+            "azure_workload_identity",
+        ],
+    );
+}
+
+#[test]
+fn managed_identity_client_id_picks_the_user_assigned_identity() {
+    let c = ok(&google_without_secret(
+        "client_assertion = \"azure_managed_identity\"\nmanaged_identity_client_id = \"mi-id\"",
+    ));
+    assert_eq!(
+        *credential_of(&c),
+        ClientCredential::Assertion(AssertionSource::AzureManagedIdentity {
+            client_id: Some("mi-id".to_owned())
+        })
+    );
+    assert!(!has_warning(&c, &["system-assigned"]));
+    // Without it: the system-assigned identity, which Entra does not trust; a warning.
+    let c = ok(&google_without_secret(
+        "client_assertion = \"azure_managed_identity\"",
+    ));
+    assert!(has_warning(
+        &c,
+        &[
+            "auth.google.client_assertion",
+            "system-assigned",
+            "managed_identity_client_id"
+        ]
+    ));
+    // It belongs to a managed identity only.
+    for lines in [
+        "client_assertion = \"azure_workload_identity\"\nmanaged_identity_client_id = \"mi-id\"",
+        "client_secret = \"s\"\nmanaged_identity_client_id = \"mi-id\"",
+    ] {
+        let e = err(&google_without_secret(lines));
+        assert_eq!(
+            invalid_key(&e),
+            "auth.google.managed_identity_client_id",
+            "{lines}"
+        );
+        assert_mentions(&e, &["azure_managed_identity"]);
+    }
+}
+
+#[test]
+fn a_provider_takes_exactly_one_kind_of_client_credential() {
+    let (_k, key) = pem_file("key.pem", CLIENT_KEY_RSA);
+    for (lines, first, second) in [
+        (
+            format!("client_private_key_file = {key}\n"),
+            "client_secret",
+            "client_private_key_file",
+        ),
+        (
+            "client_assertion = \"azure_workload_identity\"\n".to_owned(),
+            "client_secret",
+            "client_assertion",
+        ),
+    ] {
+        let e = err(&with_google(&lines));
+        assert_mentions(
+            &e,
+            &[first, second, "exactly one kind of client credential"],
+        );
+    }
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_assertion = \"azure_managed_identity\""
+    )));
+    assert_mentions(
+        &e,
+        &["client_private_key_file", "client_assertion", "exactly one"],
+    );
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\nclient_private_key = {}",
+        toml_quoted(CLIENT_KEY_RSA)
+    )));
+    assert_eq!(invalid_key(&e), "auth.google.client_private_key");
+    assert_mentions(&e, &["client_private_key_file", "keep one"]);
+    // No credential at all: client_secret is what is missing.
+    let e = err(&google_without_secret(""));
+    assert!(matches!(e, ConfigError::MissingKeys { .. }), "{e:?}");
+    assert_mentions(&e, &["client_secret"]);
+}
+
+#[test]
+fn a_secret_method_without_a_secret_is_refused() {
+    let (_k, key) = pem_file("key.pem", CLIENT_KEY_EC);
+    let e = err(&google_without_secret(&format!(
+        "client_private_key_file = {key}\n\
+         client_kwargs = {{ token_endpoint_auth_method = \"client_secret_post\" }}"
+    )));
+    assert_eq!(
+        invalid_key(&e),
+        "auth.google.client_kwargs.token_endpoint_auth_method"
+    );
+    assert_mentions(&e, &["private_key_jwt"]);
+}
+
+#[test]
+fn platform_variables_come_from_the_environment_given() {
+    let d = dirs();
+    write_secrets(&d.cwd, &with_google(""));
+    let c = AuthConfig::load_from(
+        Some(&d.home),
+        &d.cwd,
+        env(&[
+            ("IDENTITY_ENDPOINT", "http://localhost:8081/msi/token"),
+            ("IDENTITY_HEADER", "header-secret-value"),
+            ("AZURE_FEDERATED_TOKEN_FILE", "  "),
+        ]),
+    )
+    .expect("config");
+    let platform = c.platform();
+    assert_eq!(
+        platform.get(IDENTITY_ENDPOINT),
+        Some("http://localhost:8081/msi/token")
+    );
+    assert_eq!(platform.get(IDENTITY_HEADER), Some("header-secret-value"));
+    assert_eq!(
+        platform.get(AZURE_FEDERATED_TOKEN_FILE),
+        None,
+        "blank is unset"
+    );
+    assert!(!format!("{platform:?}").contains("header-secret-value"));
+    // apply_env hands them in the same way.
+    let c = ok(&with_google("")).apply_env(env(&[("IDENTITY_ENDPOINT", "http://x/")]));
+    assert_eq!(
+        c.expect("config").platform().get(IDENTITY_ENDPOINT),
+        Some("http://x/")
+    );
 }

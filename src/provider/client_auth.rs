@@ -81,9 +81,10 @@ impl ClientAuth {
             ClientCredential::Secret(secret) => ClientAuth::Secret(secret.clone()),
             ClientCredential::PrivateKey(key) => ClientAuth::Key(key.clone()),
             ClientCredential::Assertion(AssertionSource::AzureManagedIdentity { client_id }) => {
-                let (Some(endpoint), Some(header)) =
-                    (platform.get(IDENTITY_ENDPOINT), platform.get(IDENTITY_HEADER))
-                else {
+                let (Some(endpoint), Some(header)) = (
+                    platform.get(IDENTITY_ENDPOINT),
+                    platform.get(IDENTITY_HEADER),
+                ) else {
                     return Err(format!(
                         "{IDENTITY_ENDPOINT} and {IDENTITY_HEADER} are not set: the app is not \
                          running with a managed identity (turn one on for the App Service, \
@@ -157,9 +158,9 @@ impl PlatformAssertion {
 
     async fn get(&self, http: &HttpClient, now: i64) -> Result<String, AssertionFailure> {
         let modified = match &self.source {
-            PlatformSource::TokenFile(path) => std::fs::metadata(path)
-                .and_then(|m| m.modified())
-                .ok(),
+            PlatformSource::TokenFile(path) => {
+                std::fs::metadata(path).and_then(|m| m.modified()).ok()
+            }
             PlatformSource::ManagedIdentity { .. } => None,
         };
         if let Some(cached) = self.cached(now, modified) {
@@ -173,6 +174,25 @@ impl PlatformAssertion {
             } => managed_identity(http, endpoint, header, client_id.as_deref()).await?,
             PlatformSource::TokenFile(path) => token_file(path)?,
         };
+        // The provider would refuse it as `invalid_client`, which reads as a registration
+        // problem; the platform failed to renew it, so say that (and keep nothing).
+        if expires_at <= now {
+            return Err(AssertionFailure {
+                public: match &self.source {
+                    PlatformSource::ManagedIdentity { .. } => {
+                        "this app's managed identity gave it an expired credential"
+                    }
+                    PlatformSource::TokenFile(_) => {
+                        "this app's workload identity token has expired"
+                    }
+                }
+                .to_owned(),
+                detail: format!(
+                    "the platform's client assertion expired {} seconds ago",
+                    now - expires_at
+                ),
+            });
+        }
         if let Ok(mut cache) = self.cache.lock() {
             *cache = Some(Cached {
                 assertion: assertion.clone(),
@@ -243,8 +263,12 @@ fn token_file(path: &std::path::Path) -> Result<(String, i64), AssertionFailure>
         .map_err(|e| failed(format!("{}: {e}", path.display())))?
         .trim()
         .to_owned();
-    let expires_at = expiry_of(&token)
-        .ok_or_else(|| failed(format!("{} does not hold a JWT with an exp", path.display())))?;
+    let expires_at = expiry_of(&token).ok_or_else(|| {
+        failed(format!(
+            "{} does not hold a JWT with an exp",
+            path.display()
+        ))
+    })?;
     Ok((token, expires_at))
 }
 

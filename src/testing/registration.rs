@@ -72,8 +72,10 @@ impl From<TokenEndpointAuth> for ClientAuthMethod {
 ///
 /// The assertion must carry `iss` = the issuer, `sub` = the subject, an `aud` containing the
 /// audience (default `api://AzureADTokenExchange`, Entra's), an `exp` in the future and a
-/// `jti` not seen before, and be signed (RS256 or ES256) with a key of the issuer's key set;
-/// the token request must name the client with `client_id`.
+/// `jti`, and be signed (RS256 or ES256) with a key of the issuer's key set; the token
+/// request must name the client with `client_id`. Unlike a `private_key_jwt` assertion, the
+/// same token is accepted again until it expires, as Entra accepts a managed identity's
+/// cached token or a workload identity's token file for every request.
 ///
 /// ```
 /// use tower_oidc_login::testing::{DevClientKey, DevProvider, FederatedCredential};

@@ -138,11 +138,22 @@ pub async fn start_app_on(
     prefix: &str,
     customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
 ) -> App {
+    let config = AuthConfig::from_toml_str(secrets).expect("valid test config");
+    start_configured_on(port, config, prefix, customize).await
+}
+
+/// [`start_app_on`] for a configuration loaded by the test itself (from files and
+/// variables, with the platform's variables it hands in).
+pub async fn start_configured_on(
+    port: u16,
+    config: AuthConfig,
+    prefix: &str,
+    customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
+) -> App {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let config = AuthConfig::from_toml_str(secrets).expect("valid test config");
     // `{port}` stands for this app's port. A redirect_uri written out is another address (a
     // load balancer's, another replica's), and an app behind one is built without `.port()`:
     // the layer refuses a loopback redirect_uri on a port other than the one given.

@@ -189,6 +189,13 @@ pub(crate) fn verify_assertion(
     let jti = text("jti")
         .filter(|jti| !jti.is_empty())
         .ok_or_else(|| refuse("the assertion has no jti".to_owned()))?;
+    // A federated token is the platform's, fetched once and presented until it nears its
+    // expiry (a managed identity's token is cached for hours, a workload identity's file
+    // read for every request), and Entra accepts it again and again; only an assertion the
+    // client signs itself is single-use.
+    if expected.method == ClientAuthMethod::FederatedCredential {
+        return Ok(expected.method);
+    }
     let mut seen = lock(&shared.assertion_jtis);
     seen.retain(|_, until| *until >= now);
     let key = format!("{iss} {jti}");

@@ -377,6 +377,15 @@ async fn federated_credentials_accept_the_trusted_issuers_tokens() -> TestResult
         provider.token_calls().last().and_then(|c| c.client_auth),
         Some(ClientAuthMethod::FederatedCredential)
     );
+    // The platform's token is presented again until it expires (cached, or a token file).
+    let cached = token(&|_| {});
+    for _ in 0..2 {
+        let answer = with_assertion(&provider, &cached, &client_id).await;
+        assert!(
+            authenticated(&answer),
+            "a federated token is reusable: {answer:?}"
+        );
+    }
     let answer = with_assertion(&provider, &token(&|_| {}), &[]).await;
     assert!(refused_for(&answer, "client_id is required"), "{answer:?}");
     let answer = with_assertion(
