@@ -168,9 +168,7 @@ impl LoginError {
             }
             LoginError::Session { .. }
             | LoginError::AfterLoginFailed
-            | LoginError::ClientCredentialUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            | LoginError::ClientCredentialUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             LoginError::NotAdmitted { .. } => StatusCode::FORBIDDEN,
         }
     }

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::access;
 use crate::config::ExposeTokens;
+use crate::headers::IgnoredHeaders;
 use crate::hook::AfterLoginHook;
 use crate::keys::KeyRing;
 use crate::pages;
@@ -85,6 +86,9 @@ pub(crate) struct AuthState {
     pub(crate) follows_provider: bool,
     /// One refresh at a time per session in this process.
     pub(crate) refresh_locks: RefreshLocks,
+    /// Warns once that requests carry a front end's identity headers, which this layer
+    /// ignores.
+    pub(crate) ignored_headers: IgnoredHeaders,
 }
 
 /// Who sent a request, as far as the layer can tell.

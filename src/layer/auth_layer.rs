@@ -220,7 +220,11 @@ impl AuthLayerBuilder {
             let name = provider.name().to_owned();
             providers.insert(
                 name,
-                Arc::new(Provider::new(provider, redirect_uri.clone(), config.platform())?),
+                Arc::new(Provider::new(
+                    provider,
+                    redirect_uri.clone(),
+                    config.platform(),
+                )?),
             );
         }
         let keys = KeyRing::derive(config.cookie_secrets().map(Secret::expose));
@@ -257,6 +261,7 @@ impl AuthLayerBuilder {
                 keys,
                 follows_provider: config.session_follows_provider(),
                 refresh_locks: RefreshLocks::default(),
+                ignored_headers: Default::default(),
             }),
         })
     }
