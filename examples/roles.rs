@@ -98,7 +98,8 @@ async fn resolve_groups_overage(login: LoginInfo) -> Result<AfterLogin, BoxError
     if !login.has_groups_overage() {
         return Ok(AfterLogin::Admit);
     }
-    let graph = std::env::var("GRAPH_URL").unwrap_or_else(|_| "https://graph.microsoft.com".into());
+    let graph =
+        std::env::var("GRAPH_URL").unwrap_or_else(|_| "https://graph.microsoft.com".into());
     let answer: Value = reqwest::Client::new()
         .post(format!("{graph}/v1.0/me/getMemberObjects"))
         .bearer_auth(login.access_token())

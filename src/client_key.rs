@@ -163,10 +163,7 @@ impl ClientKey {
         );
         let signature = match &*self.signer {
             Signer::Rs256(key) => key
-                .sign(
-                    &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-                    signing_input.as_bytes(),
-                )
+                .sign(&CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, signing_input.as_bytes())
                 .map_err(|_| KeyError::Signing)?,
             Signer::Es256(key) => {
                 let signature: p256::ecdsa::Signature = key.sign(signing_input.as_bytes());
@@ -174,10 +171,7 @@ impl ClientKey {
                 signature.to_bytes().to_vec()
             }
         };
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
-        ))
+        Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
     }
 }
 
@@ -295,14 +289,8 @@ mod tests {
             assert_eq!(claims["aud"], "https://op/token");
             assert_eq!(claims["exp"], 1_000 + ASSERTION_LIFETIME);
             assert!(claims["jti"].as_str().is_some_and(|j| j.len() >= 20));
-            let other = key
-                .client_assertion("app", "https://op/token", 1_000)
-                .unwrap();
-            assert_ne!(
-                part(&other, 1)["jti"],
-                claims["jti"],
-                "a fresh jti each time"
-            );
+            let other = key.client_assertion("app", "https://op/token", 1_000).unwrap();
+            assert_ne!(part(&other, 1)["jti"], claims["jti"], "a fresh jti each time");
             // The public JWK is what a provider registers; its kid is the thumbprint.
             let jwk = key.public_jwk();
             assert_eq!(jwk["kid"], key.key_id());
@@ -319,34 +307,17 @@ mod tests {
             .unwrap();
         let jwt = key.client_assertion("app", "aud", 0).unwrap();
         let header = part(&jwt, 0);
-        let der = pem_rfc7468::decode_vec(RSA_CERT.trim().as_bytes())
-            .unwrap()
-            .1;
-        assert_eq!(
-            header["x5t#S256"],
-            URL_SAFE_NO_PAD.encode(Sha256::digest(&der))
-        );
-        assert_eq!(
-            header["x5t"],
-            URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der))
-        );
+        let der = pem_rfc7468::decode_vec(RSA_CERT.trim().as_bytes()).unwrap().1;
+        assert_eq!(header["x5t#S256"], URL_SAFE_NO_PAD.encode(Sha256::digest(&der)));
+        assert_eq!(header["x5t"], URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der)));
         assert_eq!(key.certificate_thumbprint(), header["x5t#S256"].as_str());
     }
 
     #[test]
     fn what_is_not_a_usable_key_is_a_clear_error() {
-        assert_eq!(
-            ClientKey::from_pem("").unwrap_err(),
-            KeyError::UnsupportedKey
-        );
-        assert_eq!(
-            ClientKey::from_pem(RSA_CERT).unwrap_err(),
-            KeyError::UnsupportedKey
-        );
+        assert_eq!(ClientKey::from_pem("").unwrap_err(), KeyError::UnsupportedKey);
+        assert_eq!(ClientKey::from_pem(RSA_CERT).unwrap_err(), KeyError::UnsupportedKey);
         let key = ClientKey::from_pem(EC).unwrap();
-        assert_eq!(
-            key.with_certificate_pem(EC).unwrap_err(),
-            KeyError::BadCertificate
-        );
+        assert_eq!(key.with_certificate_pem(EC).unwrap_err(), KeyError::BadCertificate);
     }
 }

@@ -168,7 +168,9 @@ impl LoginError {
             }
             LoginError::Session { .. }
             | LoginError::AfterLoginFailed
-            | LoginError::ClientCredentialUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            | LoginError::ClientCredentialUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             LoginError::NotAdmitted { .. } => StatusCode::FORBIDDEN,
         }
     }

@@ -143,7 +143,10 @@ async fn twenty_concurrent_calls_make_one_refresh_and_share_its_token() {
         );
     }
     let expires = answers[0].1["expires_at"].as_i64().expect("expires_at");
-    assert!(expires > tower_oidc_login_now(), "the new token's expiry");
+    assert!(
+        expires > tower_oidc_login_now(),
+        "the new token's expiry"
+    );
 }
 
 #[tokio::test]

@@ -567,8 +567,7 @@ async fn entra_multi_tenant_admits_listed_tenants_and_checks_iss_against_tid() {
     )
     .await;
     assert_eq!(
-        logs.matching(&["INFO", "not admitted", "allowed_tenants"])
-            .len(),
+        logs.matching(&["INFO", "not admitted", "allowed_tenants"]).len(),
         1,
         "{:#?}",
         logs.lines()
@@ -595,8 +594,5 @@ async fn entra_multi_tenant_admits_listed_tenants_and_checks_iss_against_tid() {
     let app = start_app_with(&open, "", |b| b).await;
     assert_eq!(assert_admitted(&provider, &app, &bob).await["tid"], OTHER);
     provider.misbehave(Misbehaviour::TenantIssuerMismatch);
-    assert!(provider
-        .login_as(&app.url("/auth/login"), &bob)
-        .await
-        .is_err());
+    assert!(provider.login_as(&app.url("/auth/login"), &bob).await.is_err());
 }

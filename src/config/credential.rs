@@ -154,11 +154,7 @@ impl CredentialDraft {
 }
 
 /// Applies one credential key of a provider table; `None` when `name` is not one.
-pub(crate) fn apply(
-    draft: &mut CredentialDraft,
-    name: &str,
-    field: &Field<'_>,
-) -> Option<Result<(), ConfigError>> {
+pub(crate) fn apply(draft: &mut CredentialDraft, name: &str, field: &Field<'_>) -> Option<Result<(), ConfigError>> {
     let at = field.at();
     let result = match name {
         "client_private_key_file" => field
@@ -320,8 +316,7 @@ pub(crate) fn resolve(
                 .to_owned(),
         ));
     }
-    if managed_identity_client_id.is_some()
-        && assertion != Some(AssertionKind::AzureManagedIdentity)
+    if managed_identity_client_id.is_some() && assertion != Some(AssertionKind::AzureManagedIdentity)
     {
         return Err(invalid(
             "managed_identity_client_id",
@@ -341,10 +336,9 @@ pub(crate) fn resolve(
     let credential = match (secret, private_key, assertion) {
         (Some(secret), _, _) => ClientCredential::Secret(secret),
         (_, Some((key, _)), _) => match certificate {
-            Some(pem) => ClientCredential::PrivateKey(
-                key.with_certificate_pem(&pem)
-                    .map_err(|e| invalid("client_certificate_file", e.to_string()))?,
-            ),
+            Some(pem) => ClientCredential::PrivateKey(key.with_certificate_pem(&pem).map_err(
+                |e| invalid("client_certificate_file", e.to_string()),
+            )?),
             None => ClientCredential::PrivateKey(key),
         },
         (_, _, Some(AssertionKind::AzureManagedIdentity)) => {

@@ -12,11 +12,11 @@ use std::collections::BTreeMap;
 use super::credential::{self, AssertionSource, ClientCredential, TablePlace};
 use super::draft::{AuthDraft, ProviderDraft};
 use super::error::{ConfigError, Misspelling};
-use super::model::{AuthConfig, ProviderConfig, ProviderSettings, ValidProvider};
 use super::platform::Platform;
+use super::model::{AuthConfig, ProviderConfig, ProviderSettings, ValidProvider};
 use super::provider::check_provider_name;
-use super::schema::{DEFAULT_PROVIDER, REQUIRED_PROVIDER_KEYS, REQUIRED_SHARED_KEYS};
 use super::uri::{entra_multi_tenant_reason, entra_multi_tenant_segment};
+use super::schema::{DEFAULT_PROVIDER, REQUIRED_PROVIDER_KEYS, REQUIRED_SHARED_KEYS};
 use super::warnings::Warnings;
 use crate::util::closest;
 
@@ -143,13 +143,9 @@ pub(crate) fn finish(draft: AuthDraft) -> Result<AuthConfig, ConfigError> {
 /// The keys a provider table must have: `client_secret` is not one when another kind of
 /// credential is given (`resolve` then sees that there is exactly one).
 fn required_provider_keys(given: &[String]) -> Vec<&'static str> {
-    let other_credential = [
-        "client_private_key_file",
-        "client_private_key",
-        "client_assertion",
-    ]
-    .iter()
-    .any(|k| given.iter().any(|g| g == k));
+    let other_credential = ["client_private_key_file", "client_private_key", "client_assertion"]
+        .iter()
+        .any(|k| given.iter().any(|g| g == k));
     REQUIRED_PROVIDER_KEYS
         .into_iter()
         .filter(|k| !(other_credential && *k == "client_secret"))
@@ -239,12 +235,7 @@ fn finish_provider(
     }
     kwargs.authorize_params = params;
 
-    let origin_of = |key: &str| {
-        provenance
-            .get(key)
-            .cloned()
-            .unwrap_or_else(|| origin.clone())
-    };
+    let origin_of = |key: &str| provenance.get(key).cloned().unwrap_or_else(|| origin.clone());
     let both_keys = ["client_private_key_file", "client_private_key"]
         .iter()
         .all(|k| given.iter().any(|g| g == k));

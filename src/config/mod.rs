@@ -239,9 +239,7 @@ pub use model::{
 pub use schema::DEFAULT_PROVIDER;
 
 pub(crate) use model::ValidProvider;
-pub(crate) use platform::{
-    Platform, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER,
-};
+pub(crate) use platform::{Platform, AZURE_FEDERATED_TOKEN_FILE, IDENTITY_ENDPOINT, IDENTITY_HEADER};
 pub(crate) use schema::reserved_param;
 pub(crate) use schema::var_name;
 #[cfg(test)]

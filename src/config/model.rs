@@ -12,12 +12,12 @@ use std::time::Duration;
 use url::Url;
 
 use super::access::AccessRules;
+pub use super::secret::Secret;
 use super::credential::ClientCredential;
 use super::error::{ConfigError, ConfigSource};
 use super::platform::Platform;
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
-pub use super::secret::Secret;
 use super::uri::{check_served_port, resolve_redirect_uri, substitute_port, UriKind};
 use super::values::At;
 

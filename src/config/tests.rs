@@ -1553,8 +1553,7 @@ fn a_variable_replaces_a_broken_file_value() {
     )
     .expect("config");
     assert_eq!(
-        c.provider("google")
-            .map(|p| p.client_secret().unwrap().expose()),
+        c.provider("google").map(|p| p.client_secret().unwrap().expose()),
         Some(CLIENT_SECRET)
     );
     assert_eq!(c.session_lifetime(), Duration::from_secs(3 * 24 * 3600));
@@ -2139,12 +2138,9 @@ fn an_unknown_key_near_a_known_one_says_which_it_meant() {
 
 #[test]
 fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
-    let instead =
-        "https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration";
+    let instead = "https://login.microsoftonline.com/<tenant ID>/v2.0/.well-known/openid-configuration";
     for segment in ["common", "organizations"] {
-        let url = format!(
-            "https://login.microsoftonline.com/{segment}/v2.0/.well-known/openid-configuration"
-        );
+        let url = format!("https://login.microsoftonline.com/{segment}/v2.0/.well-known/openid-configuration");
         let file = with_google("").replace(GOOGLE_URL, &url);
         let e = err(&file);
         assert!(
@@ -2153,14 +2149,7 @@ fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
         );
         assert_mentions(
             &e,
-            &[
-                &url,
-                &format!("(/{segment})"),
-                "allowed_tenants",
-                "allow_any_tenant = true",
-                instead,
-                "passed in code",
-            ],
+            &[&url, &format!("(/{segment})"), "allowed_tenants", "allow_any_tenant = true", instead, "passed in code"],
         );
         // A tenant rule, in the provider's table or in [auth], or an explicit yes to all.
         let in_table = file.replace(
@@ -2169,20 +2158,11 @@ fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
         );
         assert_ne!(in_table, file);
         ok(&in_table);
-        let in_auth = file.replace(
-            "[auth]\n",
-            "[auth]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n",
-        );
+        let in_auth = file.replace("[auth]\n", "[auth]\nallowed_tenants = [\"72f988bf-86f1-41af-91ab-2d7cd011db47\"]\n");
         assert_ne!(in_auth, file);
         ok(&in_auth);
-        ok(&file.replace(
-            "[auth.google]\n",
-            "[auth.google]\nallow_any_tenant = true\n",
-        ));
-        let e = err(&file.replace(
-            "[auth.google]\n",
-            "[auth.google]\nallow_any_tenant = false\n",
-        ));
+        ok(&file.replace("[auth.google]\n", "[auth.google]\nallow_any_tenant = true\n"));
+        let e = err(&file.replace("[auth.google]\n", "[auth.google]\nallow_any_tenant = false\n"));
         assert_mentions(&e, &["allowed_tenants"]);
 
         let e = AuthConfig::builder()
@@ -2191,16 +2171,11 @@ fn entra_multi_tenant_documents_need_a_tenant_rule_or_allow_any_tenant() {
             .provider(ProviderConfig::new("entra", "id", "secret", url.as_str()))
             .build()
             .expect_err("refused in code too");
-        assert_mentions(
-            &e,
-            &["auth.entra.server_metadata_url", "allowed_tenants", instead],
-        );
+        assert_mentions(&e, &["auth.entra.server_metadata_url", "allowed_tenants", instead]);
         AuthConfig::builder()
             .redirect_uri("http://localhost:8501/oauth2callback")
             .cookie_secret(COOKIE_SECRET)
-            .provider(
-                ProviderConfig::new("entra", "id", "secret", url.as_str()).allow_any_tenant(true),
-            )
+            .provider(ProviderConfig::new("entra", "id", "secret", url.as_str()).allow_any_tenant(true))
             .build()
             .expect("allowed in code");
     }
@@ -2295,47 +2270,22 @@ fn config_error_debug_is_the_variant_and_its_message() {
 #[test]
 fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
     for (written, meant) in [
-        (
-            "[auth.google]\nallowed_email = [\"ada@example.com\"]\n",
-            Some("allowed_emails"),
-        ),
-        (
-            "[auth.google]\nalowed_groups = [\"g\"]\n",
-            Some("allowed_groups"),
-        ),
+        ("[auth.google]\nallowed_email = [\"ada@example.com\"]\n", Some("allowed_emails")),
+        ("[auth.google]\nalowed_groups = [\"g\"]\n", Some("allowed_groups")),
         ("[auth]\nallowed_domains = [\"example.com\"]\n", None),
-        (
-            "[auth.google]\nallow_any_tenants = true\n",
-            Some("allow_any_tenant"),
-        ),
+        ("[auth.google]\nallow_any_tenants = true\n", Some("allow_any_tenant")),
     ] {
         let file = format!("{}{}", shared(), google_table()).replace(
-            if written.starts_with("[auth]") {
-                "[auth]\n"
-            } else {
-                "[auth.google]\n"
-            },
+            if written.starts_with("[auth]") { "[auth]\n" } else { "[auth.google]\n" },
             written,
         );
         let e = err(&file);
-        let key = written
-            .lines()
-            .nth(1)
-            .and_then(|l| l.split(' ').next())
-            .unwrap_or("");
+        let key = written.lines().nth(1).and_then(|l| l.split(' ').next()).unwrap_or("");
         assert!(
             matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k.ends_with(key)),
             "{written}: {e:?}"
         );
-        assert_mentions(
-            &e,
-            &[
-                key,
-                "admit everyone",
-                "allowed_emails, allowed_email_domains",
-                "passed in code",
-            ],
-        );
+        assert_mentions(&e, &[key, "admit everyone", "allowed_emails, allowed_email_domains", "passed in code"]);
         if let Some(meant) = meant {
             assert_mentions(&e, &[&format!("did you mean `{meant}`?")]);
         }
@@ -2346,7 +2296,6 @@ fn a_misspelt_rule_key_stops_the_app_instead_of_admitting_everyone() {
         .expect_err("refused from a variable");
     assert_mentions(&e, &["OIDC_AUTH__GOOGLE__ALLOWED_ROLE", "allowed_roles"]);
     // Other unknown keys stay warnings, as in Streamlit.
-    let c = ok(&with_google("[auth.google]\nfavourite_colour = \"blue\"\n")
-        .replace("[auth.google]\nfavourite", "favourite"));
+    let c = ok(&with_google("[auth.google]\nfavourite_colour = \"blue\"\n").replace("[auth.google]\nfavourite", "favourite"));
     assert!(has_warning(&c, &["favourite_colour"]), "{:?}", c.warnings());
 }

@@ -81,10 +81,9 @@ impl ClientAuth {
             ClientCredential::Secret(secret) => ClientAuth::Secret(secret.clone()),
             ClientCredential::PrivateKey(key) => ClientAuth::Key(key.clone()),
             ClientCredential::Assertion(AssertionSource::AzureManagedIdentity { client_id }) => {
-                let (Some(endpoint), Some(header)) = (
-                    platform.get(IDENTITY_ENDPOINT),
-                    platform.get(IDENTITY_HEADER),
-                ) else {
+                let (Some(endpoint), Some(header)) =
+                    (platform.get(IDENTITY_ENDPOINT), platform.get(IDENTITY_HEADER))
+                else {
                     return Err(format!(
                         "{IDENTITY_ENDPOINT} and {IDENTITY_HEADER} are not set: the app is not \
                          running with a managed identity (turn one on for the App Service, \
@@ -158,9 +157,9 @@ impl PlatformAssertion {
 
     async fn get(&self, http: &HttpClient, now: i64) -> Result<String, AssertionFailure> {
         let modified = match &self.source {
-            PlatformSource::TokenFile(path) => {
-                std::fs::metadata(path).and_then(|m| m.modified()).ok()
-            }
+            PlatformSource::TokenFile(path) => std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok(),
             PlatformSource::ManagedIdentity { .. } => None,
         };
         if let Some(cached) = self.cached(now, modified) {
@@ -244,12 +243,8 @@ fn token_file(path: &std::path::Path) -> Result<(String, i64), AssertionFailure>
         .map_err(|e| failed(format!("{}: {e}", path.display())))?
         .trim()
         .to_owned();
-    let expires_at = expiry_of(&token).ok_or_else(|| {
-        failed(format!(
-            "{} does not hold a JWT with an exp",
-            path.display()
-        ))
-    })?;
+    let expires_at = expiry_of(&token)
+        .ok_or_else(|| failed(format!("{} does not hold a JWT with an exp", path.display())))?;
     Ok((token, expires_at))
 }
 

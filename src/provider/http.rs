@@ -148,10 +148,12 @@ impl HttpClient {
         for (name, value) in headers {
             builder = builder.header(*name, *value);
         }
-        let request = builder.body(Vec::new()).map_err(|e| HttpError::Other {
-            url: display_url(url),
-            cause: e.to_string(),
-        })?;
+        let request = builder
+            .body(Vec::new())
+            .map_err(|e| HttpError::Other {
+                url: display_url(url),
+                cause: e.to_string(),
+            })?;
         let response = self.execute(request).await?;
         let status = response.status();
         if status.is_redirection() {

@@ -34,6 +34,8 @@ use crate::util::bounded;
 
 use self::claims::{IdToken, TokenClient, TokenErrorResponse};
 use self::client_auth::ClientAuth;
+use crate::client_key::JWT_BEARER;
+use crate::config::Platform;
 use self::discovery::{tenant_issuer, IssuerKind};
 use self::discovery::{Cache, Discovered, Snapshot, MAX_SHOWN};
 use self::http::{HttpClient, HttpError};
@@ -42,8 +44,6 @@ pub(crate) use self::logout_token::{peek_issuer, LogoutTarget};
 pub(crate) use self::refresh::{RefreshError, Refreshed};
 pub(crate) use self::userinfo::UserInfoFailure;
 use self::verify::{Expected, NonceRule, Rejection};
-use crate::client_key::JWT_BEARER;
-use crate::config::Platform;
 
 /// One configured OpenID provider: its configuration, its HTTP client and its cached discovery
 /// document and key set.
@@ -385,10 +385,7 @@ impl Provider {
     }
 
     /// The client assertion for a token request, `None` with a secret.
-    async fn client_assertion(
-        &self,
-        discovered: &Discovered,
-    ) -> Result<Option<String>, LoginError> {
+    async fn client_assertion(&self, discovered: &Discovered) -> Result<Option<String>, LoginError> {
         self.auth
             .assertion(
                 &self.http,

@@ -59,9 +59,7 @@ impl Provider {
         let assertion = self
             .client_assertion(&snapshot.discovered)
             .await
-            .map_err(|e| {
-                RefreshError::Unavailable(e.log_detail().unwrap_or_default().to_owned())
-            })?;
+            .map_err(|e| RefreshError::Unavailable(e.log_detail().unwrap_or_default().to_owned()))?;
         let token = RefreshToken::new(refresh_token.to_owned());
         let mut request = client.exchange_refresh_token(&token);
         if let Some(assertion) = &assertion {

@@ -43,11 +43,7 @@ fn new_provider(
         server_metadata_url,
     ));
     let valid = ValidProvider::unchecked(config, Url::parse(server_metadata_url).unwrap());
-    Provider::new(
-        &valid,
-        Url::parse(REDIRECT_URI).unwrap(),
-        &crate::config::Platform::default(),
-    )
+    Provider::new(&valid, Url::parse(REDIRECT_URI).unwrap(), &crate::config::Platform::default())
 }
 
 /// A provider named `test` for `dev`, with `settings` applied.

@@ -20,12 +20,7 @@ pub(super) async fn frontchannel_logout(state: &AuthState, parts: &Parts) -> Res
     let [iss, sid] = match query_params(parts, ["iss", "sid"]) {
         Ok(params) => params,
         Err(e) => {
-            return pages::error_page(
-                StatusCode::BAD_REQUEST,
-                &e.to_string(),
-                None,
-                &state.routes.home,
-            )
+            return pages::error_page(StatusCode::BAD_REQUEST, &e.to_string(), None, &state.routes.home)
         }
     };
     let (Some(iss), Some(sid)) = (iss, sid) else {
