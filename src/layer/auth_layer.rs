@@ -220,11 +220,7 @@ impl AuthLayerBuilder {
             let name = provider.name().to_owned();
             providers.insert(
                 name,
-                Arc::new(Provider::new(
-                    provider,
-                    redirect_uri.clone(),
-                    config.platform(),
-                )?),
+                Arc::new(Provider::new(provider, redirect_uri.clone(), config.platform())?),
             );
         }
         let keys = KeyRing::derive(config.cookie_secrets().map(Secret::expose));
