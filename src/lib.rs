@@ -16,6 +16,7 @@ pub mod error;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod extract;
 pub mod guard;
+pub mod headers;
 pub mod hook;
 mod keys;
 pub mod layer;

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::access;
 use crate::config::ExposeTokens;
+use crate::headers::IgnoredHeaders;
 use crate::hook::AfterLoginHook;
 use crate::keys::KeyRing;
 use crate::pages;
@@ -87,6 +88,9 @@ pub(crate) struct AuthState {
     pub(crate) refresh_locks: RefreshLocks,
     /// `canonical_host`: a login started on any other host moves to `redirect_uri`'s first.
     pub(crate) canonical_host: bool,
+    /// Warns once that requests carry a front end's identity headers, which this layer
+    /// ignores.
+    pub(crate) ignored_headers: IgnoredHeaders,
 }
 
 /// Who sent a request, as far as the layer can tell.

@@ -26,13 +26,7 @@ impl LoginRequired {
         let return_to = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let login_url = extensions
             .get::<User>()
-            .and_then(User::login_path)
-            .map(|login_path| {
-                let query = form_urlencoded::Serializer::new(String::new())
-                    .append_pair("return_to", return_to)
-                    .finish();
-                format!("{login_path}?{query}")
-            });
+            .and_then(|user| user.login_url(return_to));
         LoginRequired {
             login_url,
             browser: pages::wants_html(headers),
@@ -86,8 +80,7 @@ impl AccessDenied {
             browser: pages::wants_html(headers),
             home: extensions
                 .get::<User>()
-                .and_then(User::login_path)
-                .and_then(|login| login.strip_suffix("auth/login"))
+                .and_then(User::home)
                 .map(str::to_owned),
         }
     }

@@ -258,6 +258,7 @@ impl AuthLayerBuilder {
                 follows_provider: config.session_follows_provider(),
                 refresh_locks: RefreshLocks::default(),
                 canonical_host: config.canonical_host(),
+                ignored_headers: Default::default(),
             }),
         })
     }

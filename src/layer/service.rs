@@ -13,7 +13,7 @@ use crate::pages;
 use crate::refresh::AfterUpkeep;
 use crate::session::Id;
 use crate::state::{AuthState, StoreAnswer, Upkeep, Visitor};
-use crate::user::{LoggedIn, User, UserContext};
+use crate::user::{LoggedIn, Login, User, UserContext};
 
 /// The [`Service`] made by [`AuthLayer`](super::AuthLayer).
 #[derive(Clone)]
@@ -29,7 +29,7 @@ impl<S> AuthService<S> {
     pub(super) fn new(inner: S, state: Arc<AuthState>) -> Self {
         let context = Arc::new(UserContext {
             expose: state.expose,
-            login_path: Arc::from(state.routes.login.as_str()),
+            login: Login::Layer(Arc::from(state.routes.login.as_str())),
             source: state.clone(),
         });
         AuthService {
@@ -121,6 +121,16 @@ where
             return AuthFuture::route(Box::pin(async move {
                 crate::routes::handle(&state, route, parts, body).await
             }));
+        }
+        match req.extensions().get::<User>() {
+            // A TrustedHeadersLayer outside found the user in a front end's headers: that
+            // user wins, and the session cookie is not read.
+            Some(user) if user.is_from_front_end() && user.is_logged_in() => {
+                return AuthFuture::inner(self.inner.call(req), None)
+            }
+            // It found nobody there: the session decides, as without it.
+            Some(user) if user.is_from_front_end() => {}
+            _ => self.state.ignored_headers.notice(req.headers()),
         }
         let (user, stale) = match self.state.visitor_now(req.headers()) {
             Visitor::Anonymous => (None, false),

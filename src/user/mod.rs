@@ -5,6 +5,7 @@
 //! per session ([`logged_in`]); [`tokens`] holds the provider's tokens and the fresh
 //! access token handlers ask for.
 
+mod front_end;
 mod logged_in;
 mod stored;
 mod tokens;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::config::ExposeTokens;
 
+pub(crate) use self::front_end::{FrontEndLogin, FrontEndUser};
 pub(crate) use self::logged_in::LoggedIn;
 pub(crate) use self::stored::StoredUser;
 pub(crate) use self::tokens::ProviderTokens;
@@ -39,12 +41,37 @@ pub(crate) trait TokenSource: Send + Sync {
     fn fresh_access_token<'a>(&'a self, user: &'a Arc<LoggedIn>) -> TokenFuture<'a>;
 }
 
-/// What every [`User`] made by one layer shares: which tokens handlers may see, where the
-/// login is, and the source of fresh tokens.
+/// A source for users who hold no tokens of ours (those a front end logged in).
+#[derive(Debug)]
+pub(crate) struct NoTokens;
+
+impl TokenSource for NoTokens {
+    fn open(&self, _: &StoredUser) -> Option<ProviderTokens> {
+        None
+    }
+    fn fresh_access_token<'a>(&'a self, _: &'a Arc<LoggedIn>) -> TokenFuture<'a> {
+        Box::pin(std::future::ready(Err(TokenError::FrontEndLogin)))
+    }
+}
+
+/// Who logs visitors in, for the [`User`]s of one layer: where extractors and guards send an
+/// anonymous visitor.
+#[derive(Debug, Clone)]
+pub(crate) enum Login {
+    /// [`AuthLayer`](crate::AuthLayer): its login route, which takes `return_to`.
+    Layer(Arc<str>),
+    /// A front end that sets trusted identity headers
+    /// ([`TrustedHeadersLayer`](crate::headers::TrustedHeadersLayer)), with its login page
+    /// when one is known.
+    FrontEnd(Option<FrontEndLogin>),
+}
+
+/// What every [`User`] made by one layer shares: which tokens handlers may see, who logs
+/// visitors in, and the source of fresh tokens.
 pub(crate) struct UserContext {
     pub(crate) expose: ExposeTokens,
-    /// The layer's login route, for extractors and guards that send the visitor there.
-    pub(crate) login_path: Arc<str>,
+    /// Where extractors and guards send an anonymous visitor.
+    pub(crate) login: Login,
     pub(crate) source: Arc<dyn TokenSource>,
 }
 
@@ -52,14 +79,43 @@ impl std::fmt::Debug for UserContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserContext")
             .field("expose", &self.expose)
-            .field("login_path", &self.login_path)
+            .field("login", &self.login)
             .finish_non_exhaustive()
+    }
+}
+
+/// A logged-in visitor: from a session of [`AuthLayer`](crate::AuthLayer), or from a
+/// front end's identity headers.
+#[derive(Clone)]
+enum Who {
+    Session(Arc<LoggedIn>),
+    FrontEnd(Arc<FrontEndUser>),
+}
+
+impl Who {
+    fn claims(&self) -> &Map<String, Value> {
+        match self {
+            Who::Session(u) => u.claims(),
+            Who::FrontEnd(u) => u.claims(),
+        }
+    }
+
+    fn provider(&self) -> &str {
+        match self {
+            Who::Session(u) => &u.stored().provider,
+            Who::FrontEnd(u) => u.provider(),
+        }
     }
 }
 
 /// The current visitor, carried in the extensions of every request that passes through
 /// [`AuthLayer`](crate::AuthLayer): anonymous, or logged in with a provider and every
 /// claim of its ID token. Cheap to clone.
+///
+/// Behind a front end that logs users in itself (App Service Easy Auth, oauth2-proxy),
+/// [`TrustedHeadersLayer`](crate::headers::TrustedHeadersLayer) makes the same `User`
+/// from the front end's identity headers: the claims are the front end's, mapped to the
+/// names an ID token uses, and there are no tokens.
 ///
 /// In axum, take it as an extractor (`user: User`, never rejects) or use
 /// [`CurrentUser`](crate::CurrentUser) to require a login. In plain hyper or tower code,
@@ -78,7 +134,7 @@ impl std::fmt::Debug for UserContext {
 /// ```
 #[derive(Clone, Default)]
 pub struct User {
-    inner: Option<Arc<LoggedIn>>,
+    inner: Option<Who>,
     /// `None` for a value no layer made ([`User::anonymous`]).
     context: Option<Arc<UserContext>>,
 }
@@ -112,14 +168,54 @@ impl User {
     /// The visitor as the layer hands it to the wrapped service.
     pub(crate) fn new(inner: Option<Arc<LoggedIn>>, context: Arc<UserContext>) -> Self {
         User {
-            inner,
+            inner: inner.map(Who::Session),
             context: Some(context),
         }
     }
 
-    /// The layer's login route; `None` when no layer made this value.
-    pub(crate) fn login_path(&self) -> Option<&str> {
-        self.context.as_deref().map(|c| &*c.login_path)
+    /// A visitor a front end logged in, as its identity headers describe them.
+    pub(crate) fn from_front_end(user: FrontEndUser, context: Arc<UserContext>) -> Self {
+        User {
+            inner: Some(Who::FrontEnd(Arc::new(user))),
+            context: Some(context),
+        }
+    }
+
+    /// Whether a front end's identity headers made this value (logged in or not), rather
+    /// than [`AuthLayer`](crate::AuthLayer).
+    pub(crate) fn is_from_front_end(&self) -> bool {
+        matches!(
+            self.context.as_deref(),
+            Some(UserContext {
+                login: Login::FrontEnd(_),
+                ..
+            })
+        )
+    }
+
+    /// Where to log in and come back to `return_to` (a path and query); `None` when no layer
+    /// made this value or the front end's login page is not known.
+    pub(crate) fn login_url(&self, return_to: &str) -> Option<String> {
+        let (path, param) = match &self.context.as_deref()?.login {
+            Login::Layer(path) => (&**path, "return_to"),
+            Login::FrontEnd(page) => {
+                let page = page.as_ref()?;
+                (page.path(), page.return_param())
+            }
+        };
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair(param, return_to)
+            .finish();
+        Some(format!("{path}?{query}"))
+    }
+
+    /// The site's home: the path prefix of [`AuthLayer`](crate::AuthLayer)'s routes, `/`
+    /// behind a front end; `None` when no layer made this value.
+    pub(crate) fn home(&self) -> Option<&str> {
+        match &self.context.as_deref()?.login {
+            Login::Layer(path) => path.strip_suffix("auth/login"),
+            Login::FrontEnd(_) => Some("/"),
+        }
     }
 
     /// Whether the visitor is logged in (`st.user.is_logged_in`).
@@ -129,12 +225,12 @@ impl User {
 
     /// The provider name the user logged in with (`default` for the unnamed one).
     pub fn provider(&self) -> Option<&str> {
-        self.inner.as_deref().map(|u| &*u.stored().provider)
+        self.inner.as_ref().map(Who::provider)
     }
 
     /// Every ID-token claim, or `None` when anonymous.
     pub fn claims(&self) -> Option<&Map<String, Value>> {
-        self.inner.as_deref().map(LoggedIn::claims)
+        self.inner.as_ref().map(Who::claims)
     }
 
     /// One claim as raw JSON.
@@ -217,7 +313,8 @@ impl User {
     /// them now (after the latest refresh this request saw). The access token may have
     /// expired: to call an API, ask for a fresh one with [`User::access_token`].
     pub fn tokens(&self) -> Tokens<'_> {
-        let (Some(u), Some(context)) = (self.inner.as_deref(), self.context.as_deref()) else {
+        let (Some(Who::Session(u)), Some(context)) = (self.inner.as_ref(), self.context.as_deref())
+        else {
             return Tokens::default();
         };
         Tokens {
@@ -237,6 +334,9 @@ impl User {
     /// refresh. Concurrent calls for one session make one refresh request; a rotated
     /// refresh token is saved before this returns.
     ///
+    /// A user a front end logged in ([`crate::headers`]) has no tokens here:
+    /// [`TokenError::FrontEndLogin`].
+    ///
     /// Needs `expose_tokens` to include `"access"`. A refresh needs a refresh token (ask
     /// the provider for one: the `offline_access` scope for Microsoft Entra ID, Okta,
     /// Keycloak, Auth0; `access_type = "offline"` for Google).
@@ -250,8 +350,11 @@ impl User {
     /// # Ok(header) }
     /// ```
     pub async fn access_token(&self) -> Result<AccessToken, TokenError> {
-        let (Some(user), Some(context)) = (self.inner.as_ref(), self.context.as_deref()) else {
+        let (Some(who), Some(context)) = (self.inner.as_ref(), self.context.as_deref()) else {
             return Err(TokenError::NotLoggedIn);
+        };
+        let Who::Session(user) = who else {
+            return Err(TokenError::FrontEndLogin);
         };
         if !context.expose.access {
             return Err(TokenError::NotExposed);
@@ -268,12 +371,9 @@ impl User {
     /// ```
     pub fn to_json(&self) -> Value {
         let mut out = Map::new();
-        if let Some(u) = self.inner.as_deref() {
+        if let Some(u) = self.inner.as_ref() {
             out.extend(u.claims().iter().map(|(k, v)| (k.clone(), v.clone())));
-            out.insert(
-                "provider".into(),
-                Value::String(u.stored().provider.to_string()),
-            );
+            out.insert("provider".into(), Value::String(u.provider().to_owned()));
         }
         out.insert("is_logged_in".into(), Value::Bool(self.is_logged_in()));
         Value::Object(out)
@@ -284,7 +384,7 @@ impl Serialize for User {
     // The same object as `to_json`, written straight from the session's claims: no copy.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let Some(u) = self.inner.as_deref() else {
+        let Some(u) = self.inner.as_ref() else {
             let mut map = serializer.serialize_map(Some(1))?;
             map.serialize_entry("is_logged_in", &false)?;
             return map.end();
@@ -300,7 +400,7 @@ impl Serialize for User {
                 map.serialize_entry(name, value)?;
             }
         }
-        map.serialize_entry("provider", &*u.stored().provider)?;
+        map.serialize_entry("provider", u.provider())?;
         map.serialize_entry("is_logged_in", &true)?;
         map.end()
     }
@@ -309,11 +409,11 @@ impl Serialize for User {
 impl std::fmt::Debug for User {
     // Claims are personal data and tokens are secrets: Debug names only who it is.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.inner.as_deref() {
+        match self.inner.as_ref() {
             None => f.write_str("User(anonymous)"),
             Some(u) => f
                 .debug_struct("User")
-                .field("provider", &u.stored().provider)
+                .field("provider", &u.provider())
                 .field("sub", &u.claims().get("sub"))
                 .finish_non_exhaustive(),
         }
@@ -356,7 +456,7 @@ mod tests {
     fn context(expose: ExposeTokens) -> Arc<UserContext> {
         Arc::new(UserContext {
             expose,
-            login_path: Arc::from("/auth/login"),
+            login: Login::Layer(Arc::from("/auth/login")),
             source: Arc::new(Plain(Some(ProviderTokens {
                 access_token: "at".into(),
                 access_expires_at: Some(4_000_000_000),

@@ -112,6 +112,10 @@ pub enum TokenError {
     /// survives and a later call may succeed.
     #[error("the login provider cannot be reached right now; try again in a moment")]
     Unavailable,
+    /// The user was logged in by a front end that sets trusted identity headers
+    /// ([`crate::headers`]): this app holds none of their tokens.
+    #[error("the user was logged in by the front end; this app holds none of their tokens")]
+    FrontEndLogin,
 }
 
 impl TokenError {
@@ -123,17 +127,21 @@ impl TokenError {
             TokenError::Expired => "access_token_expired",
             TokenError::SessionEnded => "session_ended",
             TokenError::Unavailable => "provider_unavailable",
+            TokenError::FrontEndLogin => "front_end_login",
         }
     }
 
     /// The HTTP status that says it: 401 when the visitor must log in (again), 503 when a
-    /// later try may work, 500 when the app is not configured for access tokens.
+    /// later try may work, 500 when the app is not configured for access tokens (or its
+    /// users come from a front end's headers, which carry none).
     pub fn status(&self) -> http::StatusCode {
         match self {
             TokenError::NotLoggedIn | TokenError::Expired | TokenError::SessionEnded => {
                 http::StatusCode::UNAUTHORIZED
             }
-            TokenError::NotExposed => http::StatusCode::INTERNAL_SERVER_ERROR,
+            TokenError::NotExposed | TokenError::FrontEndLogin => {
+                http::StatusCode::INTERNAL_SERVER_ERROR
+            }
             TokenError::Unavailable => http::StatusCode::SERVICE_UNAVAILABLE,
         }
     }
