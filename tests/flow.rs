@@ -75,12 +75,7 @@ async fn session_cookie_has_the_documented_flags() {
         .into_iter()
         .find(|c| c.starts_with("oidc_session_login_"))
         .expect("pending-login cookie");
-    for flag in [
-        "HttpOnly",
-        "SameSite=Lax",
-        "Path=/;",
-        "Max-Age=600",
-    ] {
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/;", "Max-Age=600"] {
         assert!(
             login_cookie.contains(flag),
             "{flag} missing in {login_cookie}"
@@ -813,7 +808,10 @@ async fn canonical_host_moves_a_login_from_any_other_host_to_the_redirect_uri_ho
         location(r.headers()),
         "https://app.example.com/auth/login?return_to=%2Freports"
     );
-    assert!(set_cookies(r.headers()).is_empty(), "no cookie on the wrong host");
+    assert!(
+        set_cookies(r.headers()).is_empty(),
+        "no cookie on the wrong host"
+    );
     // Already on that host (any case, any port): the login goes on.
     let r = login_on(&app, "APP.example.com").await;
     assert!(location(r.headers()).starts_with(&provider.authorization_endpoint()));

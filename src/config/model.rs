@@ -15,13 +15,13 @@ use super::access::AccessRules;
 use super::credential::ClientCredential;
 use super::error::{ConfigError, ConfigSource};
 use super::platform::Platform;
+use super::platform::WEBSITE_HOSTNAME;
 use super::provenance::{key_and_parents, Provenance};
 use super::schema::DEFAULT_PROVIDER;
-use super::platform::WEBSITE_HOSTNAME;
+pub use super::secret::Secret;
 use super::uri::{
     check_served_port, resolve_redirect_uri, substitute_host, substitute_port, UriKind,
 };
-pub use super::secret::Secret;
 use super::values::At;
 
 /// Which tokens handlers may read through [`crate::User::tokens`] (Streamlit's `expose_tokens`).

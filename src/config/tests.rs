@@ -2361,12 +2361,16 @@ fn an_unresolved_key_vault_reference_is_an_error_naming_the_key() {
             "auth.google.client_secret",
         ),
         (
-            with_google(&format!("[auth.google]\nallowed_emails = [\"a@example.com\", \"{reference}\"]\n"))
-                .replace("[auth.google]\nallowed", "allowed"),
+            with_google(&format!(
+                "[auth.google]\nallowed_emails = [\"a@example.com\", \"{reference}\"]\n"
+            ))
+            .replace("[auth.google]\nallowed", "allowed"),
             "auth.google.allowed_emails",
         ),
         (
-            with_google(&format!("[auth.google.client_kwargs]\nscope = \"{reference}\"\n")),
+            with_google(&format!(
+                "[auth.google.client_kwargs]\nscope = \"{reference}\"\n"
+            )),
             "auth.google.client_kwargs.scope",
         ),
     ] {
@@ -2375,7 +2379,14 @@ fn an_unresolved_key_vault_reference_is_an_error_naming_the_key() {
             matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k == key),
             "{key}: {e:?}"
         );
-        assert_mentions(&e, &[key, "Key Vault reference that was not resolved", "passed in code"]);
+        assert_mentions(
+            &e,
+            &[
+                key,
+                "Key Vault reference that was not resolved",
+                "passed in code",
+            ],
+        );
     }
     // From App Service's application settings: the cookie secret would otherwise silently
     // become the signing key.
@@ -2401,7 +2412,9 @@ fn host_in_redirect_uri_comes_from_website_hostname() {
     // Loaded anywhere (the placeholder is checked with a stand-in host)…
     let c = ok(&file);
     // …but only resolvable where the platform names the host.
-    let e = c.redirect_uri_for_port(None).expect_err("no WEBSITE_HOSTNAME");
+    let e = c
+        .redirect_uri_for_port(None)
+        .expect_err("no WEBSITE_HOSTNAME");
     assert!(
         matches!(e, ConfigError::InvalidRedirectUri { ref key, .. } if key == "auth.redirect_uri"),
         "{e:?}"
@@ -2413,7 +2426,10 @@ fn host_in_redirect_uri_comes_from_website_hostname() {
         .apply_env(env(&[("WEBSITE_HOSTNAME", host)]))
         .expect("the platform's variables");
     assert_eq!(
-        on_app_service.redirect_uri_for_port(None).expect("url").as_str(),
+        on_app_service
+            .redirect_uri_for_port(None)
+            .expect("url")
+            .as_str(),
         format!("https://{}/oauth2callback", host.to_ascii_lowercase())
     );
     assert_eq!(
@@ -2431,7 +2447,10 @@ fn host_in_redirect_uri_comes_from_website_hostname() {
         .expect_err("not a host name");
     assert_mentions(&e, &["not a host name"]);
     // A plain-http {host} is refused at load, as any non-loopback http URL is.
-    err(&file.replace("https://{host}/oauth2callback", "http://{host}/oauth2callback"));
+    err(&file.replace(
+        "https://{host}/oauth2callback",
+        "http://{host}/oauth2callback",
+    ));
 }
 
 #[test]

@@ -226,12 +226,7 @@ impl AuthLayerBuilder {
         }
         let keys = KeyRing::derive(config.cookie_secrets().map(Secret::expose));
         let secure = redirect_uri.scheme() == "https";
-        let cookies = CookieJar::new(
-            &self.cookie_name,
-            &routes.cookie_path,
-            secure,
-            keys.clone(),
-        );
+        let cookies = CookieJar::new(&self.cookie_name, &routes.cookie_path, secure, keys.clone());
         let lifetime = self.lifetime.unwrap_or(config.session_lifetime());
         let sessions = match self.store {
             StoreChoice::Default => configured_sessions(&config, lifetime)?,

@@ -92,12 +92,7 @@ pub(crate) struct CookieJar {
 impl CookieJar {
     /// `base` is the session cookie's name as configured; on https the `__Host-` or
     /// `__Secure-` prefix is added to every name.
-    pub(crate) fn new(
-        base: &str,
-        session_path: &str,
-        secure: bool,
-        keys: KeyRing,
-    ) -> Self {
+    pub(crate) fn new(base: &str, session_path: &str, secure: bool, keys: KeyRing) -> Self {
         let prefixed = |name: String, path: &str| match (secure, path) {
             (false, _) => name,
             (true, "/") => format!("__Host-{name}"),

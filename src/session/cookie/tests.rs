@@ -71,12 +71,7 @@ fn no_secure_flag_and_no_prefix_on_plain_http() {
 #[test]
 fn https_names_carry_the_prefix_browsers_enforce() {
     // On `/`: __Host- (no Domain attribute can ever be set on such a cookie).
-    let root = CookieJar::new(
-        "oidc_session",
-        "/",
-        true,
-        KeyRing::derive(["s"]),
-    );
+    let root = CookieJar::new("oidc_session", "/", true, KeyRing::derive(["s"]));
     let set = root.set_session(&Id::default(), MINUTE);
     assert!(set.to_str().unwrap().starts_with("__Host-oidc_session="));
     assert!(set.to_str().unwrap().contains("Path=/;"));
@@ -93,13 +88,25 @@ fn https_names_carry_the_prefix_browsers_enforce() {
     // browser (login CSRF).
     let pending = nested.seal_pending("state-1", "{}", MINUTE);
     let pending = pending.to_str().unwrap();
-    assert!(pending.starts_with("__Host-oidc_session_login_"), "{pending}");
-    assert!(pending.contains("Path=/;") || pending.ends_with("Path=/"), "{pending}");
+    assert!(
+        pending.starts_with("__Host-oidc_session_login_"),
+        "{pending}"
+    );
+    assert!(
+        pending.contains("Path=/;") || pending.ends_with("Path=/"),
+        "{pending}"
+    );
     assert!(!pending.contains("Domain"), "{pending}");
     let logout = nested.set_logout_state("s", MINUTE);
     let logout = logout.to_str().unwrap();
-    assert!(logout.starts_with("__Host-oidc_session_logout="), "{logout}");
-    assert!(logout.contains("Path=/;") || logout.ends_with("Path=/"), "{logout}");
+    assert!(
+        logout.starts_with("__Host-oidc_session_logout="),
+        "{logout}"
+    );
+    assert!(
+        logout.contains("Path=/;") || logout.ends_with("Path=/"),
+        "{logout}"
+    );
 }
 
 #[test]
@@ -224,7 +231,10 @@ fn a_pending_login_is_sealed_for_its_state_only() {
     let sealed = ours.seal_pending("state-1", r#"{"nonce":"n-123"}"#, MINUTE);
     let text = sealed.to_str().unwrap();
     assert!(!text.contains("n-123"), "the content is encrypted: {text}");
-    assert!(text.contains("Path=/;") || text.ends_with("Path=/"), "{text}");
+    assert!(
+        text.contains("Path=/;") || text.ends_with("Path=/"),
+        "{text}"
+    );
     let headers = request_with(&[&sealed]);
     assert_eq!(
         ours.open_pending(&headers, "state-1").as_deref(),
@@ -258,5 +268,8 @@ fn removal_expires_the_cookie() {
     let pending = jar.remove_pending("st");
     let pending = pending.to_str().unwrap();
     assert!(pending.contains("Max-Age=0"), "{pending}");
-    assert!(pending.contains("Path=/;") || pending.ends_with("Path=/"), "{pending}");
+    assert!(
+        pending.contains("Path=/;") || pending.ends_with("Path=/"),
+        "{pending}"
+    );
 }
