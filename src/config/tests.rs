@@ -1730,7 +1730,8 @@ fn every_schema_key_has_a_rule() {
                   cookie_secret = \"0123456789abcdef0123456789abcdef\"\nexpose_tokens = \"id\"\n\
                   post_logout_redirect_uri = \"http://localhost:8501/\"\n\
                   session_max_age = \"2d\"\nsession_store = \"memory\"\n\
-                  session_idle_timeout = \"30m\"\nsession_follows_provider = true\n";
+                  session_idle_timeout = \"30m\"\nsession_follows_provider = true\n\
+                  canonical_host = true\n";
     // `session_lifetime_days` says what `session_max_age` says: never both in one file.
     let older = "session_lifetime_days = 2\n";
     let o = ok(&format!("{shared}{}", google_table()).replace("session_max_age = \"2d\"\n", older));
