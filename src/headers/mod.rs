@@ -307,9 +307,16 @@ impl IgnoredHeaders {
         if self.0.load(Ordering::Relaxed) {
             return;
         }
-        let carried = [X_MS_CLIENT_PRINCIPAL, X_FORWARDED_USER, X_FORWARDED_EMAIL]
-            .into_iter()
-            .find(|name| headers.contains_key(name));
+        // One pass over the request's header names (a handful) instead of three map
+        // lookups, each of which hashes its name: this runs on every request until the
+        // first such header arrives.
+        let watched = [X_MS_CLIENT_PRINCIPAL, X_FORWARDED_USER, X_FORWARDED_EMAIL];
+        let carried = headers.keys().find_map(|name| {
+            watched
+                .iter()
+                .find(|w| w.as_str().len() == name.as_str().len() && *w == name)
+                .cloned()
+        });
         if let Some(header) = carried {
             if !self.0.swap(true, Ordering::Relaxed) {
                 tracing::warn!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::service::AuthService;
+use super::service::{user_context, AuthService};
 use crate::config::{AuthConfig, ConfigError, Secret, SessionStoreConfig};
 use crate::hook::AfterLoginHook;
 use crate::keys::KeyRing;
@@ -18,6 +18,7 @@ use crate::session::{
     CookieJar, MemoryStore, RefreshLocks, SessionStore, Sessions, CACHE_TTL, DEFAULT_MAX_PER_USER,
 };
 use crate::state::{logout_csrf_check, AuthState, ProviderRules};
+use crate::user::UserContext;
 
 /// The longest [`AuthLayerBuilder::login_timeout`]: nobody needs an hour at a sign-in
 /// page, and a longer window only keeps a login's sealed nonce and verifier usable longer.
@@ -43,6 +44,8 @@ pub const DEFAULT_COOKIE_NAME: &str = "oidc_session";
 #[derive(Clone)]
 pub struct AuthLayer {
     state: Arc<AuthState>,
+    /// Shared by every service and request of this layer (see `service::user_context`).
+    context: Arc<UserContext>,
 }
 
 /// Builds an [`AuthLayer`]; everything is validated in [`build`](Self::build).
@@ -237,25 +240,25 @@ impl AuthLayerBuilder {
         .with_idle_timeout(config.session_idle_timeout())
         .with_admission(Arc::new(ProviderRules(providers.clone())));
         let csrf = logout_csrf_check(&redirect_uri);
-        Ok(AuthLayer {
-            state: Arc::new(AuthState {
-                providers,
-                sessions,
-                cookies,
-                routes,
-                expose: config.expose_tokens(),
-                post_logout_redirect_uri: post_logout,
-                redirect_uri,
-                csrf,
-                login_lifetime: self.login_timeout,
-                after_login: self.after_login,
-                keys,
-                follows_provider: config.session_follows_provider(),
-                refresh_locks: RefreshLocks::default(),
-                canonical_host: config.canonical_host(),
-                ignored_headers: Default::default(),
-            }),
-        })
+        let state = Arc::new(AuthState {
+            providers,
+            sessions,
+            cookies,
+            routes,
+            expose: config.expose_tokens(),
+            post_logout_redirect_uri: post_logout,
+            redirect_uri,
+            csrf,
+            login_lifetime: self.login_timeout,
+            after_login: self.after_login,
+            keys,
+            follows_provider: config.session_follows_provider(),
+            refresh_locks: RefreshLocks::default(),
+            canonical_host: config.canonical_host(),
+            ignored_headers: Default::default(),
+        });
+        let context = user_context(&state);
+        Ok(AuthLayer { state, context })
     }
 }
 
@@ -270,7 +273,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.state.clone())
+        AuthService::new(inner, self.state.clone(), self.context.clone())
     }
 }
 

@@ -25,13 +25,19 @@ pub struct AuthService<S> {
     context: Arc<UserContext>,
 }
 
+/// What every request's [`User`] of one layer shares. Made once per layer: axum may call
+/// `Layer::layer` for every request (routes added with `Router::layer`), so
+/// [`AuthService::new`] must not allocate.
+pub(super) fn user_context(state: &Arc<AuthState>) -> Arc<UserContext> {
+    Arc::new(UserContext {
+        expose: state.expose,
+        login: Login::Layer(Arc::from(state.routes.login.as_str())),
+        source: state.clone(),
+    })
+}
+
 impl<S> AuthService<S> {
-    pub(super) fn new(inner: S, state: Arc<AuthState>) -> Self {
-        let context = Arc::new(UserContext {
-            expose: state.expose,
-            login: Login::Layer(Arc::from(state.routes.login.as_str())),
-            source: state.clone(),
-        });
+    pub(super) fn new(inner: S, state: Arc<AuthState>, context: Arc<UserContext>) -> Self {
         AuthService {
             inner,
             state,
