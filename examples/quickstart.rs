@@ -76,11 +76,13 @@ async fn run() -> Result<(), Box<dyn Error>> {
         || config
             .post_logout_redirect_uri()
             .is_some_and(|uri| uri.contains("{port}"));
-    let builder = AuthLayer::builder(config.clone());
+    if !placeholder {
+        warn_about_another_port(&config, port);
+    }
+    let builder = AuthLayer::builder(config);
     let auth = if placeholder {
         builder.port(port)
     } else {
-        warn_about_another_port(&config, port);
         builder
     }
     .build()?;

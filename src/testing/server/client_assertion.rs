@@ -54,11 +54,7 @@ pub(crate) fn verify_assertion(
     params: &Params,
     target: &TokenRequestTarget,
 ) -> Result<ClientAuthMethod, TokenError> {
-    let single = |name: &str| {
-        params
-            .get(name)
-            .map_err(|e| TokenError::bad_request("invalid_request", e))
-    };
+    let single = |name: &str| TokenError::param(params, name);
     let refuse = |why: String| TokenError::invalid_client(why, false);
     match single("client_assertion_type")? {
         Some(JWT_BEARER) => {}

@@ -58,11 +58,7 @@ pub(crate) fn authenticate_client(
             })?,
         ),
     };
-    let single = |name: &str| {
-        params
-            .get(name)
-            .map_err(|e| TokenError::bad_request("invalid_request", e))
-    };
+    let single = |name: &str| TokenError::param(params, name);
     let body_id = single("client_id")?;
     let body_secret = single("client_secret")?;
     let assertion =

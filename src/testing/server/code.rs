@@ -23,11 +23,7 @@ pub(crate) fn redeem(
     behaviour: &Behaviour,
     params: &Params,
 ) -> Result<Response, TokenError> {
-    let single = |name: &str| {
-        params
-            .get(name)
-            .map_err(|e| TokenError::bad_request("invalid_request", e))
-    };
+    let single = |name: &str| TokenError::param(params, name);
     let code = single("code")?
         .ok_or_else(|| TokenError::bad_request("invalid_request", "code is required"))?;
     let redirect_uri = single("redirect_uri")?;

@@ -18,11 +18,7 @@ pub(crate) fn refresh(
     behaviour: &Behaviour,
     params: &Params,
 ) -> Result<Response, TokenError> {
-    let single = |name: &str| {
-        params
-            .get(name)
-            .map_err(|e| TokenError::bad_request("invalid_request", e))
-    };
+    let single = |name: &str| TokenError::param(params, name);
     let presented = single("refresh_token")?
         .ok_or_else(|| TokenError::bad_request("invalid_request", "refresh_token is required"))?;
     let requested_scope = single("scope")?;

@@ -11,6 +11,7 @@ use serde_json::json;
 use url::Url;
 
 use super::pages;
+use super::params::Params;
 use super::state::{bump, Shared};
 #[cfg(test)]
 use crate::testing::behaviour::Canned;
@@ -139,6 +140,13 @@ impl TokenError {
             description: description.into(),
             basic_challenge,
         }
+    }
+
+    /// The one value of token-request parameter `name`; a repeated one is `invalid_request`.
+    pub(crate) fn param<'p>(params: &'p Params, name: &str) -> Result<Option<&'p str>, TokenError> {
+        params
+            .get(name)
+            .map_err(|e| TokenError::bad_request("invalid_request", e))
     }
 
     pub(crate) fn bad_request(error: &'static str, description: impl Into<String>) -> TokenError {
