@@ -422,9 +422,19 @@ impl std::fmt::Debug for User {
 
 #[cfg(test)]
 mod tests {
-    use super::stored::tests::jwt;
     use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
     use tower_sessions_core::session::Id;
+
+    fn jwt(header: &str, payload: &str, signature: &[u8]) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload),
+            URL_SAFE_NO_PAD.encode(signature)
+        )
+    }
 
     /// Tokens kept in the clear, as a source for these tests.
     struct Plain(Option<ProviderTokens>);

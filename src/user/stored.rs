@@ -249,14 +249,13 @@ impl std::fmt::Debug for StoredUser {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::user::LoggedIn;
     use std::sync::Arc;
     use tower_sessions_core::session::Id;
 
-    /// A compact JWT of these parts (the signature is not checked by what these test).
-    pub(crate) fn jwt(header: &str, payload: &str, signature: &[u8]) -> String {
+    fn jwt(header: &str, payload: &str, signature: &[u8]) -> String {
         format!(
             "{}.{}.{}",
             URL_SAFE_NO_PAD.encode(header),
