@@ -21,7 +21,9 @@
 # sessions) and login throughput with the CPU time each process spent per login.
 #
 # The apps (one binary, benches/apps/src/bin/ours.rs): `bare` and `bare_ct` (no layer;
-# multi-thread and current-thread), `ours`/`ours_ct` (in-memory store), `ours_redis`/
+# multi-thread and current-thread), the floors `identity`/`identity_ct` (a do-nothing layer
+# through `Router::layer`) and `extension`/`extension_ct` (axum's `Extension` layer handing
+# each request an anonymous `User`), `ours`/`ours_ct` (in-memory store), `ours_redis`/
 # `ours_redis_ct`, `ours_sqlite`/`ours_sqlite_ct`, `ours_outer`; plus `axum_oidc`. The
 # store is named in the app's configuration (`session_store`), as a user would.
 #
@@ -125,6 +127,15 @@ done
 OUR_APPS=(ours ours_outer "${MATRIX_APPS[@]}")
 BARE_APPS=(bare)
 [[ " $RUNTIMES " == *" current_thread "* ]] && BARE_APPS+=(bare_ct)
+# The floors, paired with bare like ours: the bare app plus a layer that does nothing
+# (`identity`: axum's own price for any `Router::layer`) and plus axum's `Extension` layer
+# handing every request an anonymous `User` (`extension`: the least a layer that gives
+# handlers a user costs). Same binary, same handler, `Router::layer`.
+FLOOR_APPS=()
+for rt in $RUNTIMES; do
+    sfx=$([ "$rt" = current_thread ] && echo _ct || true)
+    FLOOR_APPS+=("identity$sfx" "extension$sfx")
+done
 
 free_port() { # a port nothing listens on at 127.0.0.1, a moment ago
     local p
@@ -168,6 +179,9 @@ wait_file "$BENCH_DIR/issuer"
 for app in "${BARE_APPS[@]}"; do
     start "$app" "$APP_CPU" env OURS_WRAP=none BENCH_APP_NAME="$app" OURS_RUNTIME="$(runtime_of "$app")" "$BIN/ours"
 done
+for app in "${FLOOR_APPS[@]}"; do
+    start "$app" "$APP_CPU" env OURS_WRAP="${app%_ct}" BENCH_APP_NAME="$app" OURS_RUNTIME="$(runtime_of "$app")" "$BIN/ours"
+done
 start ours "$APP_CPU" "$BIN/ours"
 start ours_outer "$APP_CPU" env BENCH_APP_NAME=ours_outer OURS_WRAP=outer "$BIN/ours"
 for app in "${MATRIX_APPS[@]}"; do
@@ -175,7 +189,7 @@ for app in "${MATRIX_APPS[@]}"; do
         OURS_STORE="$(store_of "$app")" "$BIN/ours"
 done
 start axum_oidc "$APP_CPU" "$BIN/axum_oidc"
-for app in "${BARE_APPS[@]}" "${OUR_APPS[@]}" axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
+for app in "${BARE_APPS[@]}" "${FLOOR_APPS[@]}" "${OUR_APPS[@]}" axum_oidc; do wait_file "$BENCH_DIR/$app.port"; done
 for app in "${OUR_APPS[@]}" axum_oidc; do wait_file "$BENCH_DIR/$app.cookie"; done
 
 port() { cat "$BENCH_DIR/$1.port"; }
@@ -185,14 +199,14 @@ cpu_s() { awk '{ sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100 }' "/proc/$1
 # (in the paired runs, the cookie of the app they are paired with).
 cookie_for() {
     case $1 in
-        bare*) cat "$BENCH_DIR/ours.cookie" ;;
+        bare* | identity* | extension*) cat "$BENCH_DIR/ours.cookie" ;;
         *) cat "$BENCH_DIR/$1.cookie" ;;
     esac
 }
 
 # Each app answers what it should before anything is measured.
-for app in "${BARE_APPS[@]}" "${OUR_APPS[@]}" axum_oidc; do
-    want=$([[ "$app" == bare* ]] && echo "hello anonymous" || echo "hello Adele Vance")
+for app in "${BARE_APPS[@]}" "${FLOOR_APPS[@]}" "${OUR_APPS[@]}" axum_oidc; do
+    want=$([[ "$app" == bare* || "$app" == identity* || "$app" == extension* ]] && echo "hello anonymous" || echo "hello Adele Vance")
     got=$(curl -sf -H "Cookie: $(cookie_for "$app")" "http://127.0.0.1:$(port "$app")/")
     [ "$got" = "$want" ] || { echo "$app logged-in route answered '$got'" >&2; exit 1; }
     got=$(curl -sf "http://127.0.0.1:$(port "$app")/")
@@ -295,8 +309,10 @@ done
 # both on the app CPU, with the same Cookie header, so the scheduler splits that core
 # between them and whatever the host does hits both alike. With the core saturated, each
 # gets about half of it, and the ratio of their throughputs is the inverse ratio of their
-# costs per request.
-PAIRED_APPS=(ours ours_outer "${MATRIX_APPS[@]}")
+# costs per request. The scheduler's split is not always even, so each run also records
+# the CPU time each app used: requests per CPU second, app over bare, compares the costs
+# per request directly (`cpu_ratio`), whatever share of the core each got.
+PAIRED_APPS=(ours ours_outer "${MATRIX_APPS[@]}" "${FLOOR_APPS[@]}")
 echo "# paired: a bare app and one of ours (same runtime, same Cookie header) under load at the same time on cpu $APP_CPU, $ROUNDS rounds x ${DURATION}s; apps: ${PAIRED_APPS[*]}" | tee -a "$RESULTS"
 PAIRED="$BENCH_DIR/paired.txt"
 : >"$PAIRED"
@@ -329,18 +345,22 @@ for round in $(seq 1 "$ROUNDS"); do
             done
             rb=$(awk '/^Requests\/sec:/ {print $2}' "$BENCH_DIR/paired-bare.txt")
             ra=$(awk '/^Requests\/sec:/ {print $2}' "$BENCH_DIR/paired-app.txt")
+            cpu_ratio=$(awk -v rb="$rb" -v ra="$ra" -v b="$(awk -v x="$b1" -v y="$b0" 'BEGIN { print x - y }')" \
+                -v a="$(awk -v x="$a1" -v y="$a0" 'BEGIN { print x - y }')" 'BEGIN { printf "%.4f", (a > 0 && b > 0) ? (ra / a) / (rb / b) : 0 }')
             line=$(awk -v rb="$rb" -v ra="$ra" -v b0="$b0" -v b1="$b1" -v a0="$a0" -v a1="$a1" -v d="$DURATION" 'BEGIN {
                 printf "rps_bare=%.0f rps_app=%.0f ratio=%.4f core_busy=%.2f", rb, ra, ra / rb, (b1 - b0 + a1 - a0) / d }')
-            echo "paired round=$round app=$app bare=$bare route=$route $line" | tee -a "$RESULTS"
-            echo "$round $app $route $(awk -v rb="$rb" -v ra="$ra" 'BEGIN { print ra / rb }')" >>"$PAIRED"
+            echo "paired round=$round app=$app bare=$bare route=$route $line cpu_ratio=$cpu_ratio" | tee -a "$RESULTS"
+            echo "$round $app $route $(awk -v rb="$rb" -v ra="$ra" 'BEGIN { print ra / rb }') $cpu_ratio" >>"$PAIRED"
             sleep "$PAUSE"
         done
     done
 done
-# paired_median APP ROUTE: the median over rounds of APP's paired ratio, and the sorted list.
+# paired_median APP ROUTE [list|cpu]: the median over rounds of APP's paired ratio (with
+# `list`, and the sorted list; with `cpu`, of its CPU-time ratio instead).
 paired_median() {
-    local ratios n
-    ratios=$(awk -v app="$1" -v rt="$2" '$2 == app && $3 == rt { print $4 }' "$PAIRED" | sort -g)
+    local ratios n col=4
+    [ "${3:-}" = cpu ] && col=5
+    ratios=$(awk -v app="$1" -v rt="$2" -v c="$col" '$2 == app && $3 == rt { print $c }' "$PAIRED" | sort -g)
     n=$(wc -l <<<"$ratios")
     awk -v n="$n" 'NR == int((n + 1) / 2) { a = $1 } NR == int(n / 2) + 1 { b = $1 } END { printf "%.3f", (a + b) / 2 }' <<<"$ratios"
     [ "${3:-}" = list ] && printf ' (per round: %s)' "$(awk '{ printf "%.3f ", $1 }' <<<"$ratios")"
@@ -349,17 +369,23 @@ paired_median() {
 echo "# paired: median over rounds of app/bare throughput (= bare's cost / the app's)" | tee -a "$RESULTS"
 for route in logged_in anonymous; do
     for app in "${PAIRED_APPS[@]}"; do
-        echo "  $route $app/$(bare_of "$(runtime_of "$app")") paired_ratio_median=$(paired_median "$app" "$route" list)" | tee -a "$RESULTS"
+        echo "  $route $app/$(bare_of "$(runtime_of "$app")") paired_ratio_median=$(paired_median "$app" "$route" list) cpu_ratio_median=$(paired_median "$app" "$route" cpu)" | tee -a "$RESULTS"
     done
 done
-echo "# summary: paired ratio median (ours / bare of the same runtime), store x runtime x route (Router::layer)" | tee -a "$RESULTS"
-printf '  %-7s %-15s %-15s %9s %9s\n' store runtime app logged_in anonymous | tee -a "$RESULTS"
+echo "# summary: paired medians (app / bare of the same runtime; throughput, and per CPU second), store x runtime x route (Router::layer)" | tee -a "$RESULTS"
+printf '  %-9s %-15s %-15s %9s %9s %9s %9s\n' store runtime app logged_in anonymous li_cpu anon_cpu | tee -a "$RESULTS"
+summary_row() { # STORE RUNTIME APP
+    printf '  %-9s %-15s %-15s %9s %9s %9s %9s\n' "$1" "$2" "$3" \
+        "$(paired_median "$3" logged_in)" "$(paired_median "$3" anonymous)" \
+        "$(paired_median "$3" logged_in cpu)" "$(paired_median "$3" anonymous cpu)" | tee -a "$RESULTS"
+}
 for store in $STORES; do
     for rt in $RUNTIMES; do
-        app=$(variant "$store" "$rt")
-        printf '  %-7s %-15s %-15s %9s %9s\n' "$store" "$rt" "$app" \
-            "$(paired_median "$app" logged_in)" "$(paired_median "$app" anonymous)" | tee -a "$RESULTS"
+        summary_row "$store" "$rt" "$(variant "$store" "$rt")"
     done
+done
+for app in "${FLOOR_APPS[@]}"; do
+    summary_row "(${app%_ct})" "$(runtime_of "$app")" "$app"
 done
 
 echo "# login throughput: $LOGINS logins, $LOGIN_CONCURRENCY at a time (client on cpu $LOAD_CPU with the provider)" | tee -a "$RESULTS"

@@ -57,8 +57,19 @@ impl std::fmt::Debug for PendingLogin {
     }
 }
 
+/// Unix seconds now. Read from `SystemTime` directly: `OffsetDateTime::now_utc` works out
+/// the calendar date as well, which a logged-in request has no use for.
 pub(crate) fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
+    i64::try_from(now_unix_nanos().div_euclid(1_000_000_000)).unwrap_or(i64::MAX)
+}
+
+/// Unix nanoseconds now (negative before 1970, on a clock set that way).
+pub(crate) fn now_unix_nanos() -> i128 {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(after) => after.as_nanos() as i128,
+        Err(before) => -(before.duration().as_nanos() as i128),
+    }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use foldhash::fast::RandomState;
 use tower_sessions_core::session::Id;
 
 use crate::user::LoggedIn;
@@ -22,7 +23,10 @@ pub(crate) const DEFAULT_TTL: Duration = Duration::from_millis(750);
 const CAPACITY: usize = 16_384;
 const SHARDS: usize = 16;
 
-type Shard = HashMap<Id, (Arc<LoggedIn>, Instant)>;
+/// foldhash, seeded per process: ids are random values this process read back from its
+/// own store, and SipHash cost more than the rest of a lookup.
+/// Each copy with the instant it stops being trusted.
+type Shard = HashMap<Id, (Arc<LoggedIn>, Instant), RandomState>;
 
 pub(crate) struct LocalCache {
     shards: [Mutex<Shard>; SHARDS],
@@ -32,7 +36,7 @@ pub(crate) struct LocalCache {
 impl LocalCache {
     pub(crate) fn new(ttl: Duration) -> Self {
         LocalCache {
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
             ttl,
         }
     }
@@ -46,28 +50,39 @@ impl LocalCache {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The session, if it was read from the store less than the TTL ago.
+    /// The session, if it was read from the store less than the TTL ago and has not
+    /// expired since. One monotonic clock read: both limits were turned into one instant
+    /// when the copy was made.
     pub(crate) fn get(&self, id: &Id) -> Option<Arc<LoggedIn>> {
         let mut shard = self.shard(id);
-        let (user, read_at) = shard.get(id)?;
-        // An idle timeout may end a session before the copy's time is up.
-        if read_at.elapsed() < self.ttl && user.expires_at() > crate::pending::now_unix() {
+        let (user, until) = shard.get(id)?;
+        if Instant::now() < *until {
             return Some(user.clone());
         }
         shard.remove(id);
         None
     }
 
+    /// Keeps `user` for the TTL, or until its session expires if that is sooner. An idle
+    /// timeout that later moves the expiry out only makes the copy end early: the next
+    /// request asks the store again.
     pub(crate) fn insert(&self, id: Id, user: Arc<LoggedIn>) {
+        let now = Instant::now();
+        let left = i128::from(user.expires_at()) * 1_000_000_000 - crate::pending::now_unix_nanos();
+        let keep = self.ttl.min(Duration::from_nanos(
+            u64::try_from(left.clamp(0, i128::from(u64::MAX))).unwrap_or(0),
+        ));
+        if keep.is_zero() {
+            return;
+        }
         let mut shard = self.shard(&id);
         if shard.len() >= CAPACITY / SHARDS {
-            let ttl = self.ttl;
-            shard.retain(|_, (_, read_at)| read_at.elapsed() < ttl);
+            shard.retain(|_, (_, until)| *until > now);
             if shard.len() >= CAPACITY / SHARDS {
                 shard.clear();
             }
         }
-        shard.insert(id, (user, Instant::now()));
+        shard.insert(id, (user, now + keep));
     }
 
     pub(crate) fn remove(&self, id: &Id) {
@@ -80,5 +95,40 @@ impl std::fmt::Debug for LocalCache {
         f.debug_struct("LocalCache")
             .field("ttl", &self.ttl)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::memory::tests::user_entry;
+
+    fn user(id: Id, expires_in: i64) -> Arc<LoggedIn> {
+        LoggedIn::decode(user_entry(1), id, crate::pending::now_unix() + expires_in).unwrap()
+    }
+
+    #[test]
+    fn a_copy_is_trusted_for_the_ttl_only() {
+        let cache = LocalCache::new(Duration::from_millis(200));
+        let id = Id::default();
+        cache.insert(id, user(id, 3600));
+        assert!(cache.get(&id).is_some());
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(cache.get(&id).is_none());
+        cache.insert(id, user(id, 3600));
+        cache.remove(&id);
+        assert!(cache.get(&id).is_none());
+    }
+
+    #[test]
+    fn a_session_that_expires_first_is_not_served_past_its_expiry() {
+        let cache = LocalCache::new(Duration::from_secs(60));
+        let (soon, gone) = (Id::default(), Id::default());
+        cache.insert(soon, user(soon, 1));
+        cache.insert(gone, user(gone, 0));
+        assert!(cache.get(&gone).is_none(), "already expired: never kept");
+        assert!(cache.get(&soon).is_some());
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(cache.get(&soon).is_none(), "expired within the TTL");
     }
 }

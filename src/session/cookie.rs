@@ -112,15 +112,16 @@ impl CookieJar {
     /// The session id the request's session cookie carries.
     pub(crate) fn session(&self, headers: &HeaderMap) -> SessionCookie {
         let mut found = SessionCookie::Absent;
-        for (pair, raw) in pairs(headers, &self.session_name).take(MAX_SAME_NAME) {
-            let id = match self.verified.get(raw) {
+        for pair in pairs(headers, &self.session_name).take(MAX_SAME_NAME) {
+            let id = match self.verified.get(pair.value) {
                 Some(id) => Some(id),
                 None => {
-                    let id = self
-                        .verify(Purpose::Session, pair)
+                    let id = pair
+                        .text()
+                        .and_then(|text| self.verify(Purpose::Session, text))
                         .and_then(|v| v.parse().ok());
                     if let Some(id) = id {
-                        self.verified.insert(raw, id);
+                        self.verified.insert(pair.value, id);
                     }
                     id
                 }
@@ -152,7 +153,7 @@ impl CookieJar {
     pub(crate) fn logout_state(&self, headers: &HeaderMap) -> Option<String> {
         pairs(headers, &self.logout_name)
             .take(MAX_SAME_NAME)
-            .find_map(|(pair, _)| self.verify(Purpose::Logout, pair))
+            .find_map(|pair| self.verify(Purpose::Logout, pair.text()?))
     }
 
     /// A `Set-Cookie` remembering the `state` of a logout for the callback.
@@ -189,17 +190,15 @@ impl CookieJar {
     /// The content sealed for `state`, if this browser sent its cookie and a key opens it.
     pub(crate) fn open_pending(&self, headers: &HeaderMap, state: &str) -> Option<String> {
         let name = self.pending_name(state);
-        let opened = pairs(headers, &name)
-            .take(MAX_SAME_NAME)
-            .find_map(|(pair, _)| {
-                let sealed = Cookie::parse_encoded(pair).ok()?.into_owned();
-                self.keys.all().find_map(|keys| {
-                    let jar = cookie::CookieJar::new();
-                    jar.private(Purpose::Pending.key(keys))
-                        .decrypt(sealed.clone())
-                        .map(|c| c.value().to_owned())
-                })
-            });
+        let opened = pairs(headers, &name).take(MAX_SAME_NAME).find_map(|pair| {
+            let sealed = Cookie::parse_encoded(pair.text()?).ok()?.into_owned();
+            self.keys.all().find_map(|keys| {
+                let jar = cookie::CookieJar::new();
+                jar.private(Purpose::Pending.key(keys))
+                    .decrypt(sealed.clone())
+                    .map(|c| c.value().to_owned())
+            })
+        });
         opened
     }
 
@@ -278,20 +277,79 @@ impl CookieJar {
     }
 }
 
-/// Every cookie called `name` in the request's `Cookie` headers, as `(name=value, value)`
-/// with the value still as sent (encoded, signature included). Headers that are not text
-/// or are far larger than a browser sends are skipped.
-fn pairs<'a>(headers: &'a HeaderMap, name: &'a str) -> impl Iterator<Item = (&'a str, &'a str)> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|header| header.to_str().ok())
-        .filter(|text| text.len() <= MAX_COOKIE_HEADER)
-        .flat_map(|text| text.split(';'))
-        .filter_map(move |pair| {
-            let (n, value) = pair.split_once('=')?;
-            (n.trim() == name).then(|| (pair.trim(), value.trim()))
-        })
+/// Every cookie called `name` in the request's `Cookie` headers (at most
+/// [`MAX_COOKIE_HEADER`] bytes each; a larger header is no browser's and is skipped).
+fn pairs<'a>(headers: &'a HeaderMap, name: &'a str) -> Pairs<'a> {
+    Pairs {
+        headers: headers.get_all(COOKIE).iter(),
+        rest: &[],
+        name: name.as_bytes(),
+    }
+}
+
+/// The iterator of [`pairs`]. Bytes and a plain loop, not `str` and iterator adapters:
+/// this runs on every request, and checking whole headers for text, splitting them with a
+/// char pattern and trimming Unicode whitespace cost more than the rest of a logged-in
+/// request's own work. Separators are found with `memchr`; only a value that has to be
+/// verified is checked for UTF-8.
+struct Pairs<'a> {
+    headers: http::header::ValueIter<'a, HeaderValue>,
+    /// What is left of the header being read.
+    rest: &'a [u8],
+    name: &'a [u8],
+}
+
+impl<'a> Iterator for Pairs<'a> {
+    type Item = Pair<'a>;
+
+    fn next(&mut self) -> Option<Pair<'a>> {
+        loop {
+            if self.rest.is_empty() {
+                let header = self.headers.next()?.as_bytes();
+                if header.len() <= MAX_COOKIE_HEADER {
+                    self.rest = header;
+                }
+                continue;
+            }
+            let pair = match memchr::memchr(b';', self.rest) {
+                Some(end) => {
+                    let (pair, tail) = self.rest.split_at(end);
+                    self.rest = tail.get(1..).unwrap_or_default();
+                    pair
+                }
+                None => std::mem::take(&mut self.rest),
+            };
+            if let Some(found) = Pair::named(pair, self.name) {
+                return Some(found);
+            }
+        }
+    }
+}
+
+/// One `name=value` of a `Cookie` header, trimmed, the value still as sent (encoded,
+/// signature included).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pair<'a> {
+    pair: &'a [u8],
+    value: &'a [u8],
+}
+
+impl<'a> Pair<'a> {
+    /// `pair` if it is a cookie called `name`.
+    fn named(pair: &'a [u8], name: &[u8]) -> Option<Self> {
+        let pair = pair.trim_ascii();
+        let value = pair
+            .strip_prefix(name)?
+            .trim_ascii_start()
+            .strip_prefix(b"=")?
+            .trim_ascii_start();
+        Some(Pair { pair, value })
+    }
+
+    /// `name=value` as text, for the `cookie` crate.
+    fn text(self) -> Option<&'a str> {
+        std::str::from_utf8(self.pair).ok()
+    }
 }
 
 #[cfg(test)]

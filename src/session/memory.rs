@@ -4,6 +4,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use foldhash::fast::RandomState;
 use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -49,7 +50,9 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    entries: HashMap<Id, Entry>,
+    /// Keyed with foldhash (seeded per process): SipHash cost more than the rest of the
+    /// lookup, and ids are random values this process made, not chosen by a client.
+    entries: HashMap<Id, Entry, RandomState>,
     /// Every entry's expiry, soonest first, so a sweep pops what expired and stops.
     expiries: BTreeSet<(OffsetDateTime, i128)>,
     /// Used-state ids in arrival order, for evicting the oldest. May hold ids already
@@ -257,10 +260,15 @@ impl MemoryStore {
     /// logged-in request. Claims are parsed outside the lock, once per session while it
     /// stays among the recently used.
     pub(crate) fn load_user(&self, id: &Id) -> Option<Arc<LoggedIn>> {
-        let now = OffsetDateTime::now_utc();
+        // Nanoseconds, not `OffsetDateTime::now_utc()`: the same comparison without working
+        // out today's date on every logged-in request.
+        let now = crate::pending::now_unix_nanos();
         let (user, expiry) = {
             let inner = self.lock();
-            let entry = inner.entries.get(id).filter(|e| e.expiry > now)?;
+            let entry = inner
+                .entries
+                .get(id)
+                .filter(|e| e.expiry.unix_timestamp_nanos() > now)?;
             let expiry = entry.expiry;
             let user = match &entry.data {
                 Data::User {
@@ -442,7 +450,7 @@ impl SessionStore for MemoryStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn record(seconds: i64) -> Record {
@@ -540,7 +548,8 @@ mod tests {
         assert!(store.is_empty());
     }
 
-    fn user_entry(n: usize) -> Arc<StoredUser> {
+    /// A stored user `user-{n}` (also for the local cache's tests).
+    pub(in crate::session) fn user_entry(n: usize) -> Arc<StoredUser> {
         use base64::Engine;
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         let token = format!(

@@ -1,6 +1,7 @@
 //! Small helpers shared by several modules, one job per file. Nothing here imports
 //! anything else from the crate.
 
+mod ct;
 mod net;
 mod random;
 #[cfg(test)]
@@ -8,8 +9,7 @@ pub(crate) mod scratch;
 mod spelling;
 mod text;
 
-#[allow(unused_imports)]
-// TEMP: config/ switches to is_loopback_url when the config refactor lands.
+pub(crate) use self::ct::same_bytes;
 pub(crate) use self::net::{is_loopback_host, is_loopback_url};
 pub(crate) use self::random::random_token;
 pub(crate) use self::spelling::closest;

@@ -273,3 +273,65 @@ fn removal_expires_the_cookie() {
         "{pending}"
     );
 }
+
+/// The `(name=value, value)` texts `pairs` finds.
+fn found<'a>(headers: &'a HeaderMap, name: &'a str) -> Vec<(&'a str, &'a str)> {
+    pairs(headers, name)
+        .map(|p| {
+            let text = |bytes| std::str::from_utf8(bytes).unwrap();
+            (text(p.pair), text(p.value))
+        })
+        .collect()
+}
+
+#[test]
+fn pairs_are_found_in_every_cookie_header_whatever_the_spacing() {
+    let mut headers = HeaderMap::new();
+    headers.append(
+        COOKIE,
+        HeaderValue::from_static("a=1;oidc_session=first; oidc_session_x=no ;x=oidc_session=no"),
+    );
+    headers.append(
+        COOKIE,
+        HeaderValue::from_static("  oidc_session = second=x ;;"),
+    );
+    headers.append(
+        COOKIE,
+        HeaderValue::from_bytes(b"other=\xff\xfe; oidc_session=third").unwrap(),
+    );
+    headers.append(COOKIE, HeaderValue::from_static(""));
+    headers.append(COOKIE, HeaderValue::from_static("oidc_session"));
+    headers.append(COOKIE, HeaderValue::from_static("oidc_session=;"));
+    assert_eq!(
+        found(&headers, "oidc_session"),
+        [
+            ("oidc_session=first", "first"),
+            ("oidc_session = second=x", "second=x"),
+            ("oidc_session=third", "third"),
+            ("oidc_session=", ""),
+        ]
+    );
+    assert_eq!(found(&headers, "a"), [("a=1", "1")]);
+    assert!(found(&headers, "missing").is_empty());
+}
+
+#[test]
+fn a_pair_that_is_not_text_is_never_verified() {
+    let ours = jar("secret", false);
+    let mut headers = HeaderMap::new();
+    headers.append(
+        COOKIE,
+        HeaderValue::from_bytes(b"oidc_session=\xff; oidc_session_logout=\xff").unwrap(),
+    );
+    assert_eq!(ours.session(&headers), SessionCookie::Invalid);
+    assert_eq!(ours.logout_state(&headers), None);
+}
+
+#[test]
+fn an_oversized_cookie_header_is_not_read() {
+    let mut headers = HeaderMap::new();
+    let big = format!("oidc_session=x; pad={}", "a".repeat(MAX_COOKIE_HEADER));
+    headers.append(COOKIE, HeaderValue::from_str(&big).unwrap());
+    headers.append(COOKIE, HeaderValue::from_static("oidc_session=y"));
+    assert_eq!(found(&headers, "oidc_session"), [("oidc_session=y", "y")]);
+}

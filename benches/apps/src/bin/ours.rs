@@ -3,7 +3,9 @@
 //! BENCH_MAX_SECONDS, OURS_WRAP (`route_layer`: `Router::layer` as the README shows, the
 //! default; `outer`: the layer around the whole router; `none`: no layer at all, the bare
 //! app: the same binary, so code layout and build differences cannot pose as the layer's
-//! cost), OURS_RUNTIME (`multi_thread`, the default, with TOKIO_WORKER_THREADS workers as
+//! cost; `identity`: the bare app with a do-nothing layer added by `Router::layer`, axum's
+//! own price for any layer; `extension`: the bare app with axum's `Extension` layer handing
+//! every request an anonymous `User`, the floor of any layer that gives handlers a user), OURS_RUNTIME (`multi_thread`, the default, with TOKIO_WORKER_THREADS workers as
 //! `#[tokio::main]` makes it; `current_thread`: tokio's single-threaded runtime, as
 //! `#[tokio::main(flavor = "current_thread")]` makes it), OURS_STORE (the `session_store`
 //! the app's secrets.toml names: `memory`, the default, `redis://HOST:PORT` or
@@ -36,9 +38,19 @@ async fn serve() {
     let dir = state_dir();
     let name = env_or("BENCH_APP_NAME", "ours");
     let wrap = env_or("OURS_WRAP", "");
-    if wrap == "none" {
+    if matches!(wrap.as_str(), "none" | "identity" | "extension") {
         let (listener, _) = bind(&format!("{dir}/{name}.port")).await;
         let app = Router::new().route("/", get(hello_user));
+        // The floors, through `Router::layer` as the README adds ours: `identity` adds a
+        // layer that does nothing (what axum itself charges for any layer: it boxes and
+        // clones the layered route per request); `extension` adds axum's own layer that
+        // hands every request a value (an anonymous `User`), the least any layer that
+        // gives handlers a user does.
+        let app = match wrap.as_str() {
+            "identity" => app.layer(tower::layer::util::Identity::new()),
+            "extension" => app.layer(axum::Extension(tower_oidc_login::User::anonymous())),
+            _ => app,
+        };
         axum::serve(listener, app).await.expect("serve");
         return;
     }
