@@ -147,7 +147,10 @@ impl LoginError {
             // The provider does not take the app's credential (a key it does not know, an
             // expired secret, a federated credential that trusts another identity): trying
             // again fails the same way until the registration or the configuration changes.
-            LoginError::TokenRejected(message) if message.starts_with("invalid_client") => {
+            // The message is `code` or `code (description)` (`Provider::token_error`).
+            LoginError::TokenRejected(message)
+                if message == "invalid_client" || message.starts_with("invalid_client (") =>
+            {
                 let provider = provider.unwrap_or(DEFAULT_PROVIDER);
                 Some(format!(
                     "the login provider \"{provider}\" does not accept this app's client \

@@ -46,7 +46,7 @@ fn same_origin_path(candidate: &str) -> Option<String> {
 /// no `\` (browsers treat it like `/`), no control characters or whitespace (browsers drop
 /// tabs and newlines inside URLs), and none of those percent-encoded either, since a
 /// front-end router that decodes once would see them.
-fn plain_path(path: &str) -> bool {
+pub(crate) fn plain_path(path: &str) -> bool {
     if path.is_empty() || path.len() > MAX_RETURN_TO {
         return false;
     }

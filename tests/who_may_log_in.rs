@@ -600,3 +600,36 @@ async fn entra_multi_tenant_admits_listed_tenants_and_checks_iss_against_tid() {
         .await
         .is_err());
 }
+
+/// The same `/common` shape on a host that is not one of Entra's (the configuration cannot
+/// tell it from the URL, here 127.0.0.1): with no tenant rule, discovery refuses the
+/// document that admits every tenant, so nobody is logged in, and the log says what to set.
+#[tokio::test]
+async fn a_document_admitting_every_tenant_needs_a_tenant_rule_on_any_host() {
+    let logs = Logs::capture();
+    let provider = DevProvider::builder()
+        .entra_multi_tenant()
+        .start()
+        .await
+        .unwrap();
+    let app = start_app_with(&provider.secrets_toml(REDIRECT, COOKIE_SECRET), "", |b| b).await;
+    let ada = DevUser::new("Ada", "ada@contoso.example")
+        .with_tenant("11111111-2222-3333-4444-555555555555");
+    match provider.login_as(&app.url("/auth/login"), &ada).await {
+        Err(DevLoginError::UnexpectedStatus { status, .. }) => {
+            assert!(status >= 500, "{status}")
+        }
+        other => panic!("expected the login to fail, got {other:?}"),
+    }
+    assert!(provider.token_calls().is_empty(), "no code was redeemed");
+    assert!(
+        !logs
+            .matching(&[
+                "admits users of every Microsoft Entra tenant",
+                "allowed_tenants"
+            ])
+            .is_empty(),
+        "{:#?}",
+        logs.lines()
+    );
+}

@@ -35,16 +35,18 @@ pub(crate) fn apply_entry(draft: &mut AuthDraft, name: &str, entry: &RawEntry) {
     let key = format!("auth.{name}");
     let field = Field::new(&key, entry);
     draft.issues.enter(&key);
-    if let Err(e) = field.resolved() {
-        draft.issues.settle::<()>(&key, Err(e), Vec::new());
-        return;
-    }
+    // Each branch checks for an unresolved Key Vault reference once it has recorded the
+    // key as given, so the error is about the value, never "missing cookie_secret" for a
+    // variable that was set (provider keys: `provider::apply_entry`).
     match name {
         k if SHARED_KEYS.contains(&k) => apply_shared(draft, k, field),
         k if is_top_level_provider_key(k) => provider::apply_entry(&mut draft.top_level, k, entry),
         k if PROVIDER_DEFAULT_KEYS.contains(&k) => {
             draft.issues.forget(&key);
             draft.provenance.record(&key, &entry.origin);
+            if let Err(e) = field.resolved() {
+                return draft.issues.error(&key, e);
+            }
             apply_default_key(
                 &mut draft.provider_defaults,
                 &mut draft.issues,
@@ -92,6 +94,9 @@ pub(crate) fn apply_entry(draft: &mut AuthDraft, name: &str, entry: &RawEntry) {
 fn apply_shared(draft: &mut AuthDraft, name: &str, field: Field<'_>) {
     let at = field.at();
     draft.replace(name, at);
+    if let Err(e) = field.resolved() {
+        return draft.issues.error(at.key, e);
+    }
     let mut notes = Vec::new();
     let issues = &mut draft.issues;
     match name {

@@ -25,8 +25,7 @@ pub(crate) fn apply_kwarg(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
     p.kwargs_issues.enter(&key);
     p.replace(field.at());
     if let Err(e) = field.resolved() {
-        p.kwargs_issues.settle::<()>(&key, Err(e), Vec::new());
-        return;
+        return p.kwargs_issues.error(&key, e);
     }
     let mut notes = Vec::new();
     let issues = &mut p.kwargs_issues;
@@ -92,8 +91,7 @@ pub(crate) fn apply_param(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
     p.param_issues.enter(&key);
     p.replace(field.at());
     if let Err(e) = field.resolved() {
-        p.param_issues.settle::<()>(&key, Err(e), Vec::new());
-        return;
+        return p.param_issues.error(&key, e);
     }
     let value = match &entry.value {
         RawValue::Str(value) => param_rule(field.at(), name, value).map(|()| value),

@@ -244,6 +244,7 @@ pub(crate) use platform::{
 };
 pub(crate) use schema::reserved_param;
 pub(crate) use schema::var_name;
+pub(crate) use schema::ADMITS_EVERY_TENANT;
 #[cfg(test)]
 pub(crate) use schema::RESERVED_PARAMS;
 pub(crate) use uri::redact_userinfo;

@@ -38,8 +38,7 @@ pub(crate) fn apply_entry(p: &mut ProviderDraft, name: &str, entry: &RawEntry) {
     p.mark_given(name);
     p.replace(at);
     if let Err(e) = field.resolved() {
-        p.issues.settle::<()>(&key, Err(e), Vec::new());
-        return;
+        return p.issues.error(&key, e);
     }
     if let Some(sub) = Subtable::named(name) {
         match field.table() {

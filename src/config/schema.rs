@@ -167,6 +167,12 @@ pub(crate) enum Reserved {
 /// THE list of authorization parameters nobody configures. The configuration refuses them
 /// ([`super::error::ConfigError::ReservedParameter`]) and the provider drops them from the
 /// authorization URL as a backstop, both from this one list.
+/// The tenant segments of Microsoft Entra ID's discovery documents that admit users of
+/// every Entra tenant (`consumers`, the other multi-tenant segment, is one fixed tenant:
+/// personal Microsoft accounts). Checked by the configuration (Entra's hosts) and by
+/// discovery (any host whose document turns out to be such a template).
+pub(crate) const ADMITS_EVERY_TENANT: [&str; 2] = ["common", "organizations"];
+
 pub(crate) const RESERVED_PARAMS: [(&str, Reserved); 9] = [
     ("response_type", Reserved::SetByFlow),
     ("client_id", Reserved::SetByFlow),

@@ -2400,6 +2400,46 @@ fn an_unresolved_key_vault_reference_is_an_error_naming_the_key() {
 }
 
 #[test]
+fn an_unresolved_key_vault_reference_in_a_variable_alone_is_about_its_value() {
+    // App Service's usual layout: no secrets file, every key an application setting. The
+    // key was given, so the error is the reference, not a missing key.
+    let reference = "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/oidc/)";
+    let settings = [
+        (
+            "OIDC_AUTH__REDIRECT_URI",
+            "https://app.example/oauth2callback",
+        ),
+        (
+            "OIDC_AUTH__COOKIE_SECRET",
+            "a cookie secret that is long enough",
+        ),
+        ("OIDC_AUTH__CLIENT_ID", "id"),
+        ("OIDC_AUTH__CLIENT_SECRET", "secret"),
+        (
+            "OIDC_AUTH__SERVER_METADATA_URL",
+            "https://login.example/.well-known/openid-configuration",
+        ),
+    ];
+    let no_files = Path::new("/nonexistent/tower-oidc-login-test");
+    AuthConfig::load_from(None, no_files, env(&settings)).expect("the settings are complete");
+    for (variable, key) in [
+        ("OIDC_AUTH__COOKIE_SECRET", "auth.cookie_secret"),
+        ("OIDC_AUTH__CLIENT_SECRET", "auth.client_secret"),
+    ] {
+        let vars: Vec<(&str, &str)> = settings
+            .iter()
+            .map(|&(k, v)| (k, if k == variable { reference } else { v }))
+            .collect();
+        let e = AuthConfig::load_from(None, no_files, env(&vars)).expect_err("refused");
+        assert!(
+            matches!(e, ConfigError::InvalidValue { key: ref k, .. } if k == key),
+            "{variable}: {e:?}"
+        );
+        assert_mentions(&e, &[variable, "Key Vault reference that was not resolved"]);
+    }
+}
+
+#[test]
 fn host_in_redirect_uri_comes_from_website_hostname() {
     assert!(
         std::env::var_os("WEBSITE_HOSTNAME").is_none(),

@@ -252,7 +252,7 @@ pub(crate) fn entra_multi_tenant_segment(url: &Url) -> Option<&str> {
         return None;
     }
     let segment = url.path_segments()?.next()?;
-    ["common", "organizations"]
+    super::schema::ADMITS_EVERY_TENANT
         .iter()
         .any(|s| segment.eq_ignore_ascii_case(s))
         .then_some(segment)
@@ -261,10 +261,13 @@ pub(crate) fn entra_multi_tenant_segment(url: &Url) -> Option<&str> {
 /// Why a `/common` or `/organizations` provider without a tenant rule is refused, and the
 /// three ways out.
 pub(crate) fn entra_multi_tenant_reason(value: &str, url: &Url, segment: &str) -> String {
-    let mut own = url.clone();
     let rest: Vec<&str> = url.path_segments().into_iter().flatten().skip(1).collect();
-    own.set_path(&format!("/<tenant ID>/{}", rest.join("/")));
-    let own = own.as_str().replace("%3Ctenant%20ID%3E", "<tenant ID>");
+    let own = format!(
+        "{}://{}/<tenant ID>/{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        rest.join("/")
+    );
     format!(
         "\"{}\" is Microsoft Entra ID's multi-tenant document (/{segment}): it signs in users of \
          every Entra tenant in the world, and no tenant rule limits who may log in; set \

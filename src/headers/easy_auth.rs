@@ -110,6 +110,15 @@ const LONG_TYPES: [(&str, &str); 16] = [
 /// Claims that are lists in an ID token even with one value.
 const LIST_CLAIMS: [&str; 4] = ["roles", "groups", "amr", "wids"];
 
+/// Claims an ID token has once, which `User`'s getters read as strings: a second value
+/// does not turn them into a list; the first one stays. (`sub` is chosen apart, see
+/// [`identify`].)
+const SINGLE_CLAIMS: [&str; 6] = ["name", "email", "preferred_username", "oid", "tid", "iss"];
+
+/// The claim type that is the subject when present, before a plain `sub`.
+const NAME_IDENTIFIER: &str =
+    "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier";
+
 /// The claim `typ` is in an ID token.
 fn short_name(typ: &str) -> &str {
     LONG_TYPES
@@ -118,8 +127,8 @@ fn short_name(typ: &str) -> &str {
         .map_or(typ, |(_, short)| short)
 }
 
-/// Adds `val` to claim `name`: a list claim always gathers a list; another claim seen twice
-/// becomes one.
+/// Adds `val` to claim `name`: a list claim always gathers a list; a single claim keeps its
+/// first value; another claim seen twice becomes a list.
 fn add(claims: &mut Map<String, Value>, name: &str, val: Value) {
     let list = LIST_CLAIMS.contains(&name);
     match claims.get_mut(name) {
@@ -129,7 +138,7 @@ fn add(claims: &mut Map<String, Value>, name: &str, val: Value) {
             }
         }
         Some(existing) => {
-            if *existing != val {
+            if *existing != val && !SINGLE_CLAIMS.contains(&name) {
                 let first = existing.take();
                 *existing = Value::Array(vec![first, val]);
             }
@@ -165,6 +174,8 @@ pub(super) fn identify(headers: &HeaderMap, max: usize) -> Result<Option<FrontEn
 
     let mut claims = Map::new();
     let mut name_by_typ = None;
+    // The subject, by kind of claim: the name identifier first, then a plain `sub`.
+    let (mut by_name_identifier, mut by_sub) = (None, None);
     for PrincipalClaim { typ, val } in list {
         if name_by_typ.is_none() && name_typ.is_some_and(|n| n.eq_ignore_ascii_case(&typ)) {
             name_by_typ = Some(val.clone());
@@ -173,37 +184,43 @@ pub(super) fn identify(headers: &HeaderMap, max: usize) -> Result<Option<FrontEn
         if role_typ.is_some_and(|r| r.eq_ignore_ascii_case(&typ)) && name != "roles" {
             add(&mut claims, "roles", val.clone());
         }
-        add(&mut claims, name, val);
+        match name {
+            "sub" if typ.eq_ignore_ascii_case(NAME_IDENTIFIER) => {
+                by_name_identifier.get_or_insert(val);
+            }
+            "sub" => {
+                by_sub.get_or_insert(val);
+            }
+            _ => add(&mut claims, name, val),
+        }
     }
 
-    // The companion headers fill what the principal lacks.
+    // The companion headers fill what the principal lacks. The subject is one non-empty
+    // string or the request is not logged in: an identity that reads differently to
+    // different code (a list, a number) is no identity.
+    let sub = match [by_name_identifier, by_sub]
+        .into_iter()
+        .flatten()
+        .find_map(text)
+    {
+        Some(sub) => sub,
+        None => companion(headers, &X_MS_CLIENT_PRINCIPAL_ID, max)?
+            .ok_or(flaw(Problem::NoSubject))?
+            .to_owned(),
+    };
+    claims.insert("sub".into(), Value::String(sub));
     if !claims.contains_key("name") {
-        let name = match name_by_typ {
+        let name = match name_by_typ.and_then(text) {
             Some(name) => Some(name),
-            None => one_value(headers, &X_MS_CLIENT_PRINCIPAL_NAME, max)?
-                .map(|n| Value::String(n.into())),
+            None => companion(headers, &X_MS_CLIENT_PRINCIPAL_NAME, max)?.map(str::to_owned),
         };
         if let Some(name) = name {
-            claims.insert("name".into(), name);
+            claims.insert("name".into(), Value::String(name));
         }
-    }
-    if !claims.contains_key("sub") {
-        if let Some(id) =
-            one_value(headers, &X_MS_CLIENT_PRINCIPAL_ID, max)?.filter(|id| !id.is_empty())
-        {
-            claims.insert("sub".into(), Value::String(id.into()));
-        }
-    }
-    if !claims.get("sub").is_some_and(non_empty) {
-        return Err(Flaw {
-            header: X_MS_CLIENT_PRINCIPAL,
-            problem: Problem::NoSubject,
-        });
     }
     let provider = match principal.auth_typ.filter(|t| !t.is_empty()) {
         Some(typ) => typ,
-        None => one_value(headers, &X_MS_CLIENT_PRINCIPAL_IDP, max)?
-            .filter(|idp| !idp.is_empty())
+        None => companion(headers, &X_MS_CLIENT_PRINCIPAL_IDP, max)?
             .unwrap_or("easy_auth")
             .to_owned(),
     };
@@ -213,12 +230,21 @@ pub(super) fn identify(headers: &HeaderMap, max: usize) -> Result<Option<FrontEn
     Ok(Some(FrontEndUser::new(provider, claims)))
 }
 
-fn non_empty(value: &Value) -> bool {
+/// `value` if it is a non-empty string.
+fn text(value: Value) -> Option<String> {
     match value {
-        Value::String(s) => !s.is_empty(),
-        Value::Null => false,
-        _ => true,
+        Value::String(s) if !s.is_empty() => Some(s),
+        _ => None,
     }
+}
+
+/// A companion header's value, unless it is empty.
+fn companion<'h>(
+    headers: &'h HeaderMap,
+    name: &http::HeaderName,
+    max: usize,
+) -> Result<Option<&'h str>, Flaw> {
+    Ok(one_value(headers, name, max)?.filter(|v| !v.is_empty()))
 }
 
 #[cfg(test)]
@@ -328,6 +354,46 @@ mod tests {
         assert_eq!(user.claims()["sub"], "id-1");
         assert_eq!(user.claims()["roles"], json!(["Admin"]));
         assert_eq!(user.provider(), "google");
+    }
+
+    #[test]
+    fn the_subject_is_one_string_the_name_identifier_first() {
+        let principal = |claims: Value| headers(&encoded(&json!({ "claims": claims })));
+        let user = identify(
+            &principal(json!([
+                {"typ": "sub", "val": "plain"},
+                {"typ": NAME_IDENTIFIER, "val": "by-name-id"},
+                {"typ": "sub", "val": "other"},
+                {"typ": "name", "val": "First"},
+                {"typ": "name", "val": "Second"}
+            ])),
+            MAX,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(user.claims()["sub"], "by-name-id");
+        assert_eq!(user.claims()["name"], "First");
+
+        // Not a string: not a subject, and no principal id header to fall back on.
+        for val in [
+            json!(42),
+            json!(["a", "b"]),
+            json!({"id": "a"}),
+            json!(true),
+        ] {
+            let h = principal(json!([{ "typ": "sub", "val": val }]));
+            assert_eq!(problem(&h), Problem::NoSubject, "{val}");
+        }
+        // An empty one gives way to the principal id header.
+        let mut h = principal(json!([{"typ": "sub", "val": ""}]));
+        h.insert(X_MS_CLIENT_PRINCIPAL_ID, HeaderValue::from_static("id-1"));
+        h.insert(X_MS_CLIENT_PRINCIPAL_NAME, HeaderValue::from_static(""));
+        let user = identify(&h, MAX).unwrap().unwrap();
+        assert_eq!(user.claims()["sub"], "id-1");
+        assert!(
+            !user.claims().contains_key("name"),
+            "an empty name header is no name"
+        );
     }
 
     #[test]

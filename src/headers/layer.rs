@@ -394,17 +394,12 @@ fn login_page(path: &str, return_param: &str) -> Result<FrontEndLogin, TrustedHe
         return_param: return_param.to_owned(),
         reason,
     };
-    if !path.starts_with('/') || path.starts_with("//") || path.starts_with("/\\") {
+    // The same rule as any path the layer redirects to, and no query or fragment, since
+    // the return parameter is appended.
+    if !crate::redirect::plain_path(path) || path.contains(['?', '#']) {
         return Err(invalid(
-            "it must be a path of this site, starting with one `/`",
-        ));
-    }
-    if path
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
-    {
-        return Err(invalid(
-            "it must be a plain path, without spaces, `?` or `#`",
+            "it must be a plain path of this site: one leading `/`, no `\\`, spaces, \
+             control characters, `?` or `#`",
         ));
     }
     if return_param.is_empty()
@@ -461,6 +456,8 @@ mod tests {
             ("https://evil.example/", "rd"),
             ("//evil.example/", "rd"),
             ("/\\evil.example", "rd"),
+            ("/%2F%2Fevil.example", "rd"),
+            ("/a\\b", "rd"),
             ("/login?x=1", "rd"),
             ("/login", ""),
             ("/login", "r&d"),

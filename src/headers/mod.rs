@@ -101,6 +101,11 @@
 //! `TrustedHeadersLayer` outside it, `AuthLayer` ignores these headers; the first request
 //! that carries `X-MS-CLIENT-PRINCIPAL`, `X-Forwarded-User` or `X-Forwarded-Email` logs one
 //! `warn` line saying so.
+//!
+//! `AuthLayer`'s login rules (`allowed_emails`, `allowed_groups`, `allowed_roles`,
+//! `allowed_tenants`) apply to logins through its `/auth/login`, not to users these headers
+//! name: who may enter is then the front end's decision, or a route's, with
+//! [`Policy`](crate::extract::Policy) and [`Authorized`](crate::extract::Authorized).
 
 mod easy_auth;
 mod future;
@@ -142,8 +147,7 @@ pub const DEFAULT_MAX_HEADER_BYTES: usize = 32 * 1024;
 /// The range `max_header_bytes` accepts.
 pub(crate) const HEADER_BYTES_RANGE: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
 
-/// Claims the [`User`](crate::User) JSON already uses for itself.
-pub(crate) const RESERVED_CLAIMS: [&str; 2] = ["provider", "is_logged_in"];
+pub(crate) use crate::user::RESERVED_CLAIMS;
 
 pub(crate) const X_MS_CLIENT_PRINCIPAL: HeaderName =
     HeaderName::from_static("x-ms-client-principal");
@@ -209,6 +213,7 @@ pub(crate) enum Problem {
 }
 
 impl Problem {
+    #[cfg(test)]
     const ALL: [Problem; 7] = [
         Problem::TooLarge,
         Problem::Repeated,
@@ -219,8 +224,9 @@ impl Problem {
         Problem::NoSubject,
     ];
 
+    /// This kind's bit in the set of kinds already warned about (seven kinds, eight bits).
     fn bit(self) -> u8 {
-        1 << Problem::ALL.iter().position(|p| *p == self).unwrap_or(0)
+        1 << self as u8
     }
 
     fn describe(self) -> &'static str {

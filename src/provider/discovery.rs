@@ -24,6 +24,7 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use super::http::{display_url, HttpClient, HttpError};
+use crate::config::ADMITS_EVERY_TENANT;
 use crate::util::bounded;
 
 /// The most of a provider's text (an issuer, a parser's message) quoted in a page or log.
@@ -189,6 +190,9 @@ pub(crate) struct Cache {
     /// `server_metadata_url` as configured, before URL normalisation: what the discovery
     /// document's `issuer` is compared with.
     configured_url: String,
+    /// Whether the provider's rules say which tenants may log in (`allowed_tenants` or
+    /// `allow_any_tenant`), which a document admitting every Entra tenant needs.
+    tenant_rule: bool,
     current: RwLock<Option<Arc<Snapshot>>>,
     /// Held for the whole of a fetch, which is what makes concurrent callers share one.
     fetch: Mutex<FetchState>,
@@ -197,12 +201,19 @@ pub(crate) struct Cache {
 
 impl Cache {
     /// `configured_url` is `server_metadata_url` as written, `metadata_url` the same URL
-    /// parsed.
-    pub(crate) fn new(name: &str, metadata_url: Url, configured_url: &str) -> Cache {
+    /// parsed; `tenant_rule`: whether the provider's rules limit or explicitly open the
+    /// tenants.
+    pub(crate) fn new(
+        name: &str,
+        metadata_url: Url,
+        configured_url: &str,
+        tenant_rule: bool,
+    ) -> Cache {
         Cache {
             name: name.to_owned(),
             metadata_url,
             configured_url: configured_url.to_owned(),
+            tenant_rule,
             current: RwLock::new(None),
             fetch: Mutex::new(FetchState::default()),
             timing: Timing::default(),
@@ -346,6 +357,20 @@ impl Cache {
 
         let issuer_kind = check_issuer(&self.configured_url, &shown, metadata.issuer().as_str())
             .map_err(Unavailable::plain)?;
+        // The configuration refuses Entra's own /common and /organizations without a tenant
+        // rule; this is the same rule for any document that turns out to admit every tenant
+        // (a proxy or custom host in front of Entra), decided by what the document says.
+        if issuer_kind == IssuerKind::TenantTemplate
+            && !self.tenant_rule
+            && template_segment(&self.configured_url, metadata.issuer().as_str())
+                .is_some_and(|segment| ADMITS_EVERY_TENANT.contains(&segment))
+        {
+            return Err(Unavailable::plain(format!(
+                "the discovery document at {shown} admits users of every Microsoft Entra \
+                 tenant, and no tenant rule limits who may log in; set `allowed_tenants` \
+                 (or `allow_any_tenant = true` if every tenant is really welcome)"
+            )));
+        }
 
         let token_endpoint = metadata.token_endpoint().cloned().ok_or_else(|| {
             Unavailable::plain(format!(
@@ -442,6 +467,20 @@ const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
 /// The well-known suffix of an RFC 8414 authorization server metadata document.
 const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
 
+/// The multi-tenant segment (`common`, …) that, put into the templated `issuer`, gives the
+/// document `configured_url` was fetched from; `None` for any other document.
+pub(crate) fn template_segment(configured_url: &str, issuer: &str) -> Option<&'static str> {
+    let fetched_from = configured_url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(configured_url);
+    MULTI_TENANT_SEGMENTS.into_iter().find(|segment| {
+        metadata_urls_of(&issuer.replace(TENANT_PLACEHOLDER, segment))
+            .iter()
+            .any(|url| url == fetched_from)
+    })
+}
+
 /// OpenID Connect Discovery 1.0 section 4.3: the `issuer` a discovery document names must be
 /// the one whose URL the document was fetched from, exactly (string comparison: no case
 /// folding, no default-port or percent-encoding normalisation). Otherwise whoever serves the
@@ -475,12 +514,9 @@ pub(crate) fn check_issuer(
     if issuer.to_ascii_lowercase().contains(TENANT_PLACEHOLDER) {
         // The template, with the document's own tenant segment put in, must be the issuer
         // of the document: the multi-tenant documents of the same provider, and no other.
-        let segment = MULTI_TENANT_SEGMENTS.iter().find(|segment| {
-            metadata_urls_of(&issuer.replace(TENANT_PLACEHOLDER, segment))
-                .iter()
-                .any(|url| url == fetched_from)
-        });
-        if segment.is_some() && issuer.matches(TENANT_PLACEHOLDER).count() == 1 {
+        if template_segment(configured_url, issuer).is_some()
+            && issuer.matches(TENANT_PLACEHOLDER).count() == 1
+        {
             return Ok(IssuerKind::TenantTemplate);
         }
         return Err(format!(

@@ -131,6 +131,8 @@ impl Provider {
                 config.name(),
                 provider.discovery_url().clone(),
                 config.server_metadata_url(),
+                config.access_rules().tenants().is_some()
+                    || config.access_rules().allow_any_tenant(),
             ),
             config,
         })

@@ -148,6 +148,7 @@ mod tests {
             refused("invalid_request", Some("redirect_uri did not match")),
             refused("invalid_request", None),
             LoginError::UnknownState,
+            LoginError::TokenRejected("invalid_client_metadata (not a credential)".into()),
         ] {
             assert_eq!(err.fix(Some("idp")), None, "{err}");
             let (page, log) = page_and_log(&err, Some("idp")).await;

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use foldhash::fast::RandomState;
 use tower_sessions_core::session::Id;
@@ -23,9 +23,9 @@ pub(crate) const DEFAULT_TTL: Duration = Duration::from_millis(750);
 const CAPACITY: usize = 16_384;
 const SHARDS: usize = 16;
 
-/// foldhash, seeded per process: ids are random values this process read back from its
-/// own store, and SipHash cost more than the rest of a lookup.
-/// Each copy with the instant it stops being trusted.
+/// Each copy with the instant it stops being trusted. Hashed with foldhash, seeded per
+/// process: ids are random values this process read back from its own store, and SipHash
+/// cost more than the rest of a lookup.
 type Shard = HashMap<Id, (Arc<LoggedIn>, Instant), RandomState>;
 
 pub(crate) struct LocalCache {
@@ -68,10 +68,13 @@ impl LocalCache {
     /// request asks the store again.
     pub(crate) fn insert(&self, id: Id, user: Arc<LoggedIn>) {
         let now = Instant::now();
-        let left = i128::from(user.expires_at()) * 1_000_000_000 - crate::pending::now_unix_nanos();
-        let keep = self.ttl.min(Duration::from_nanos(
-            u64::try_from(left.clamp(0, i128::from(u64::MAX))).unwrap_or(0),
-        ));
+        let expires = u64::try_from(user.expires_at())
+            .ok()
+            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)));
+        let left = expires
+            .and_then(|at| at.duration_since(SystemTime::now()).ok())
+            .unwrap_or_default();
+        let keep = self.ttl.min(left);
         if keep.is_zero() {
             return;
         }
@@ -124,11 +127,12 @@ mod tests {
     fn a_session_that_expires_first_is_not_served_past_its_expiry() {
         let cache = LocalCache::new(Duration::from_secs(60));
         let (soon, gone) = (Id::default(), Id::default());
-        cache.insert(soon, user(soon, 1));
+        // Expiries are whole seconds: `soon` has between one and two seconds left.
+        cache.insert(soon, user(soon, 2));
         cache.insert(gone, user(gone, 0));
         assert!(cache.get(&gone).is_none(), "already expired: never kept");
         assert!(cache.get(&soon).is_some());
-        std::thread::sleep(Duration::from_millis(1100));
+        std::thread::sleep(Duration::from_millis(2100));
         assert!(cache.get(&soon).is_none(), "expired within the TTL");
     }
 }

@@ -14,9 +14,11 @@
 //! narrower path. The pending-login and logout cookies are on `/` for that reason: a
 //! sibling subdomain that could plant a `__Secure-` pending-login cookie of a login it
 //! started itself could finish that login in the victim's browser (login CSRF). Only the
-//! session cookie of an app under a path prefix is `__Secure-`. Keys come from `cookie_secret` ([`KeyRing`]): the current secret signs,
-//! every configured secret verifies, and a cookie no key accepts is an anonymous visitor,
-//! never an error.
+//! session cookie of an app under a path prefix is `__Secure-`.
+//!
+//! Keys come from `cookie_secret` ([`KeyRing`]): the current secret signs, every
+//! configured secret verifies, and a cookie no key accepts is an anonymous visitor, never
+//! an error.
 
 use std::time::Duration;
 
@@ -190,7 +192,7 @@ impl CookieJar {
     /// The content sealed for `state`, if this browser sent its cookie and a key opens it.
     pub(crate) fn open_pending(&self, headers: &HeaderMap, state: &str) -> Option<String> {
         let name = self.pending_name(state);
-        let opened = pairs(headers, &name).take(MAX_SAME_NAME).find_map(|pair| {
+        pairs(headers, &name).take(MAX_SAME_NAME).find_map(|pair| {
             let sealed = Cookie::parse_encoded(pair.text()?).ok()?.into_owned();
             self.keys.all().find_map(|keys| {
                 let jar = cookie::CookieJar::new();
@@ -198,8 +200,7 @@ impl CookieJar {
                     .decrypt(sealed.clone())
                     .map(|c| c.value().to_owned())
             })
-        });
-        opened
+        })
     }
 
     /// A `Set-Cookie` that deletes the pending-login cookie of `state`.

@@ -41,6 +41,9 @@ pub(crate) trait TokenSource: Send + Sync {
     fn fresh_access_token<'a>(&'a self, user: &'a Arc<LoggedIn>) -> TokenFuture<'a>;
 }
 
+/// Names the [`User`] JSON uses for itself, which no claim may take.
+pub(crate) const RESERVED_CLAIMS: [&str; 2] = ["provider", "is_logged_in"];
+
 /// A source for users who hold no tokens of ours (those a front end logged in).
 #[derive(Debug)]
 pub(crate) struct NoTokens;
@@ -195,6 +198,10 @@ impl User {
 
     /// Where to log in and come back to `return_to` (a path and query); `None` when no layer
     /// made this value or the front end's login page is not known.
+    ///
+    /// `return_to` is the request's own target, which anyone can make look like
+    /// `//elsewhere.example`: only a same-origin path is passed on (else the home page),
+    /// because a front end's login page may redirect to it unchecked.
     pub(crate) fn login_url(&self, return_to: &str) -> Option<String> {
         let (path, param) = match &self.context.as_deref()?.login {
             Login::Layer(path) => (&**path, "return_to"),
@@ -203,8 +210,9 @@ impl User {
                 (page.path(), page.return_param())
             }
         };
+        let return_to = crate::redirect::safe_return_to(Some(return_to), self.home()?);
         let query = form_urlencoded::Serializer::new(String::new())
-            .append_pair(param, return_to)
+            .append_pair(param, &return_to)
             .finish();
         Some(format!("{path}?{query}"))
     }
@@ -390,13 +398,13 @@ impl Serialize for User {
             return map.end();
         };
         let claims = u.claims();
-        let shadowed = ["provider", "is_logged_in"]
+        let shadowed = RESERVED_CLAIMS
             .iter()
             .filter(|k| claims.contains_key(**k))
             .count();
         let mut map = serializer.serialize_map(Some(claims.len() + 2 - shadowed))?;
         for (name, value) in claims {
-            if name != "provider" && name != "is_logged_in" {
+            if !RESERVED_CLAIMS.contains(&name.as_str()) {
                 map.serialize_entry(name, value)?;
             }
         }
@@ -464,6 +472,44 @@ mod tests {
                 access_lifetime: None,
             }))),
         })
+    }
+
+    #[test]
+    fn login_urls_pass_on_same_origin_paths_only() {
+        let layer = User::new(None, context(ExposeTokens::default()));
+        assert_eq!(
+            layer.login_url("/reports?year=2026").as_deref(),
+            Some("/auth/login?return_to=%2Freports%3Fyear%3D2026")
+        );
+        let front_end = Arc::new(UserContext {
+            expose: ExposeTokens::default(),
+            login: Login::FrontEnd(Some(FrontEndLogin::new(
+                "/.auth/login/aad",
+                "post_login_redirect_uri",
+            ))),
+            source: Arc::new(NoTokens),
+        });
+        let front_end = User {
+            inner: None,
+            context: Some(front_end),
+        };
+        for hostile in [
+            "//evil.example/x",
+            "/\\evil.example",
+            "https://evil.example/",
+        ] {
+            assert_eq!(
+                layer.login_url(hostile).as_deref(),
+                Some("/auth/login?return_to=%2F"),
+                "{hostile}"
+            );
+            assert_eq!(
+                front_end.login_url(hostile).as_deref(),
+                Some("/.auth/login/aad?post_login_redirect_uri=%2F"),
+                "{hostile}"
+            );
+        }
+        assert_eq!(User::anonymous().login_url("/"), None);
     }
 
     #[test]
