@@ -22,7 +22,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Map, Value};
 use support::logs::{self, Logs};
 use support::scratch::{self, TempDir};
-use support::{cookie_pair, free_port, start_configured_on, App, Browser, COOKIE_SECRET, REDIRECT};
+use support::{
+    cookie_pair, free_port, logged_in, start_configured_on, App, Browser, COOKIE_SECRET, REDIRECT,
+};
 use tower_oidc_login::testing::{
     ClientAuthMethod, DevClientKey, DevProvider, DevProviderBuilder, FederatedCredential, TokenCall,
 };
@@ -114,26 +116,10 @@ async fn log_in(app: &App) -> (Browser, reqwest::Response) {
     (browser, r)
 }
 
-/// Asserts that the login succeeded and the browser now has a session.
-async fn assert_logged_in(app: &App, browser: &Browser, answer: &reqwest::Response) {
-    assert!(
-        answer.status().is_redirection(),
-        "login finishes: {}",
-        answer.status()
-    );
-    let me = browser.me(app).await;
-    assert_eq!(me["is_logged_in"], true, "{me}");
-    assert_eq!(me["email"], "alice@example.com");
-}
-
-/// Asserts that the login failed with `status` and a page saying `says`, and left no session.
-async fn assert_refused(
-    app: &App,
-    browser: &Browser,
-    answer: reqwest::Response,
-    status: StatusCode,
-    says: &str,
-) -> String {
+/// Logs in as Alice and asserts that the login failed with `status` and a page saying
+/// `says`, and left no session; the page.
+async fn assert_login_refused(app: &App, status: StatusCode, says: &str) -> String {
+    let (browser, answer) = log_in(app).await;
     assert_eq!(answer.status(), status);
     assert!(
         cookie_pair(answer.headers(), "oidc_session").is_none(),
@@ -217,8 +203,7 @@ async fn private_key_jwt_rs256_with_a_certificate_logs_in_and_refreshes() {
     );
     let app = start(project.load(&secrets, &[]).expect("config")).await;
 
-    let (browser, answer) = log_in(&app).await;
-    assert_logged_in(&app, &browser, &answer).await;
+    let browser = logged_in(&app).await;
     let exchanges = calls(&dev, "authorization_code");
     assert_eq!(exchanges.len(), 1);
     let exchange = &exchanges[0];
@@ -277,8 +262,7 @@ async fn private_key_jwt_es256_from_a_variable_with_escaped_newlines() {
         .expect("config");
     let app = start(config).await;
 
-    let (browser, answer) = log_in(&app).await;
-    assert_logged_in(&app, &browser, &answer).await;
+    logged_in(&app).await;
     let exchange = &calls(&dev, "authorization_code")[0];
     assert_private_key_jwt(&dev, exchange);
     let header = exchange.client_assertion_header.as_ref().expect("header");
@@ -310,17 +294,9 @@ async fn a_key_the_provider_does_not_know_fails_the_login_without_a_session() {
     );
     let app = start(project.load(&secrets, &[]).expect("config")).await;
 
-    let (browser, answer) = log_in(&app).await;
     // The provider's answer (`invalid_client`) to the app's credential: a 4xx in plain words,
     // never a 500.
-    let page = assert_refused(
-        &app,
-        &browser,
-        answer,
-        StatusCode::BAD_REQUEST,
-        "invalid_client",
-    )
-    .await;
+    let page = assert_login_refused(&app, StatusCode::BAD_REQUEST, "invalid_client").await;
     // What to change, since trying again cannot help.
     assert!(
         page.contains("does not accept this app&#x27;s client credential")
@@ -330,13 +306,7 @@ async fn a_key_the_provider_does_not_know_fails_the_login_without_a_session() {
     let exchange = &calls(&dev, "authorization_code")[0];
     assert_eq!(exchange.client_auth, Some(ClientAuthMethod::PrivateKeyJwt));
     let assertion = exchange.param("client_assertion").expect("an assertion");
-    let failed = logs.matching(&["login failed", "invalid_client", "fix="]);
-    assert_eq!(
-        failed.len(),
-        1,
-        "one line with the reason: {:?}",
-        logs.lines()
-    );
+    logs.one(&["login failed", "invalid_client", "fix="]);
     assert!(
         !logs::text().contains(assertion),
         "the assertion is never logged"
@@ -488,13 +458,28 @@ async fn identity_token(
     .into_response()
 }
 
-/// `dev`'s table with a managed identity as its credential.
-fn managed_identity_secrets(dev: &DevProvider, client_id: Option<&str>) -> String {
+/// `dev`'s table with a managed identity as its credential, loaded on a platform whose
+/// identity endpoint is `endpoint` and whose `IDENTITY_HEADER` is `identity_header`.
+fn managed_identity_config(
+    project: &Project,
+    dev: &DevProvider,
+    client_id: Option<&str>,
+    endpoint: &str,
+    identity_header: &str,
+) -> AuthConfig {
     let mut extra = "client_assertion = \"azure_managed_identity\"\n".to_owned();
     if let Some(id) = client_id {
         extra.push_str(&format!("managed_identity_client_id = \"{id}\"\n"));
     }
-    secrets_without_secret(dev, &extra)
+    project
+        .load(
+            &secrets_without_secret(dev, &extra),
+            &[
+                ("IDENTITY_ENDPOINT", endpoint),
+                ("IDENTITY_HEADER", identity_header),
+            ],
+        )
+        .expect("config")
 }
 
 #[tokio::test]
@@ -502,15 +487,13 @@ async fn managed_identity_tokens_log_in_and_are_fetched_once() {
     let endpoint = IdentityEndpoint::start(Some(IDENTITY_CLIENT_ID), Answer::Valid).await;
     let dev = trusting(&endpoint.url).start().await.expect("provider");
     let project = Project::new();
-    let config = project
-        .load(
-            &managed_identity_secrets(&dev, Some(IDENTITY_CLIENT_ID)),
-            &[
-                ("IDENTITY_ENDPOINT", &endpoint.url),
-                ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ],
-        )
-        .expect("config");
+    let config = managed_identity_config(
+        &project,
+        &dev,
+        Some(IDENTITY_CLIENT_ID),
+        &endpoint.url,
+        IDENTITY_HEADER,
+    );
     assert!(
         !config
             .warnings()
@@ -523,8 +506,7 @@ async fn managed_identity_tokens_log_in_and_are_fetched_once() {
     assert_eq!(endpoint.calls(), 0, "nothing is fetched before a login");
 
     for _ in 0..2 {
-        let (browser, answer) = log_in(&app).await;
-        assert_logged_in(&app, &browser, &answer).await;
+        logged_in(&app).await;
     }
     assert_eq!(
         endpoint.calls(),
@@ -558,15 +540,7 @@ async fn the_system_assigned_identity_is_asked_for_without_a_client_id() {
     let endpoint = IdentityEndpoint::start(None, Answer::Valid).await;
     let dev = trusting(&endpoint.url).start().await.expect("provider");
     let project = Project::new();
-    let config = project
-        .load(
-            &managed_identity_secrets(&dev, None),
-            &[
-                ("IDENTITY_ENDPOINT", &endpoint.url),
-                ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ],
-        )
-        .expect("config");
+    let config = managed_identity_config(&project, &dev, None, &endpoint.url, IDENTITY_HEADER);
     assert!(
         config
             .warnings()
@@ -576,8 +550,7 @@ async fn the_system_assigned_identity_is_asked_for_without_a_client_id() {
         config.warnings()
     );
     let app = start(config).await;
-    let (browser, answer) = log_in(&app).await;
-    assert_logged_in(&app, &browser, &answer).await;
+    logged_in(&app).await;
     assert_eq!(endpoint.calls(), 1);
 }
 
@@ -588,22 +561,17 @@ async fn an_identity_endpoint_that_refuses_the_header_is_a_503_without_a_session
     let dev = trusting(&endpoint.url).start().await.expect("provider");
     let project = Project::new();
     const WRONG_HEADER: &str = "a-header-value-from-another-app";
-    let config = project
-        .load(
-            &managed_identity_secrets(&dev, Some(IDENTITY_CLIENT_ID)),
-            &[
-                ("IDENTITY_ENDPOINT", &endpoint.url),
-                ("IDENTITY_HEADER", WRONG_HEADER),
-            ],
-        )
-        .expect("config");
+    let config = managed_identity_config(
+        &project,
+        &dev,
+        Some(IDENTITY_CLIENT_ID),
+        &endpoint.url,
+        WRONG_HEADER,
+    );
     let app = start(config).await;
 
-    let (browser, answer) = log_in(&app).await;
-    assert_refused(
+    assert_login_refused(
         &app,
-        &browser,
-        answer,
         StatusCode::SERVICE_UNAVAILABLE,
         "managed identity did not give it a credential",
     )
@@ -614,13 +582,7 @@ async fn an_identity_endpoint_that_refuses_the_header_is_a_503_without_a_session
         0,
         "no token request without a credential"
     );
-    let failed = logs.matching(&["login failed", "managed identity endpoint", "400"]);
-    assert_eq!(
-        failed.len(),
-        1,
-        "one line with the reason: {:?}",
-        logs.lines()
-    );
+    logs.one(&["login failed", "managed identity endpoint", "400"]);
     assert!(
         !logs::text().contains(WRONG_HEADER),
         "the identity header is a secret and never logged"
@@ -633,22 +595,17 @@ async fn an_identity_endpoint_that_is_down_is_a_503_without_a_session() {
     let down = format!("http://127.0.0.1:{}/msi/token", free_port());
     let dev = trusting(&down).start().await.expect("provider");
     let project = Project::new();
-    let config = project
-        .load(
-            &managed_identity_secrets(&dev, Some(IDENTITY_CLIENT_ID)),
-            &[
-                ("IDENTITY_ENDPOINT", &down),
-                ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ],
-        )
-        .expect("config");
+    let config = managed_identity_config(
+        &project,
+        &dev,
+        Some(IDENTITY_CLIENT_ID),
+        &down,
+        IDENTITY_HEADER,
+    );
     let app = start(config).await;
 
-    let (browser, answer) = log_in(&app).await;
-    let page = assert_refused(
+    let page = assert_login_refused(
         &app,
-        &browser,
-        answer,
         StatusCode::SERVICE_UNAVAILABLE,
         "managed identity did not give it a credential",
     )
@@ -658,13 +615,7 @@ async fn an_identity_endpoint_that_is_down_is_a_503_without_a_session() {
         "no internal address on the page: {page}"
     );
     assert_eq!(dev.request_counts().token, 0);
-    let failed = logs.matching(&["login failed", "managed identity endpoint"]);
-    assert_eq!(
-        failed.len(),
-        1,
-        "one line with the reason: {:?}",
-        logs.lines()
-    );
+    logs.one(&["login failed", "managed identity endpoint"]);
 }
 
 #[tokio::test]
@@ -672,25 +623,20 @@ async fn an_expired_token_from_the_identity_endpoint_is_refused_without_a_sessio
     let endpoint = IdentityEndpoint::start(Some(IDENTITY_CLIENT_ID), Answer::Expired).await;
     let dev = trusting(&endpoint.url).start().await.expect("provider");
     let project = Project::new();
-    let config = project
-        .load(
-            &managed_identity_secrets(&dev, Some(IDENTITY_CLIENT_ID)),
-            &[
-                ("IDENTITY_ENDPOINT", &endpoint.url),
-                ("IDENTITY_HEADER", IDENTITY_HEADER),
-            ],
-        )
-        .expect("config");
+    let config = managed_identity_config(
+        &project,
+        &dev,
+        Some(IDENTITY_CLIENT_ID),
+        &endpoint.url,
+        IDENTITY_HEADER,
+    );
     let app = start(config).await;
 
     let logs = Logs::capture();
-    let (browser, answer) = log_in(&app).await;
     // The platform failed to renew it: the provider is not asked (it would answer
     // `invalid_client`, which reads as a registration problem).
-    assert_refused(
+    assert_login_refused(
         &app,
-        &browser,
-        answer,
         StatusCode::SERVICE_UNAVAILABLE,
         "managed identity gave it an expired credential",
     )
@@ -700,37 +646,40 @@ async fn an_expired_token_from_the_identity_endpoint_is_refused_without_a_sessio
         0,
         "an expired token is not offered"
     );
-    let failed = logs.matching(&["login failed", "expired"]);
-    assert_eq!(
-        failed.len(),
-        1,
-        "one line with the reason: {:?}",
-        logs.lines()
-    );
+    logs.one(&["login failed", "expired"]);
 
     // Not kept either: the next login asks again.
-    let (browser, answer) = log_in(&app).await;
-    assert_refused(
-        &app,
-        &browser,
-        answer,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "expired",
-    )
-    .await;
+    assert_login_refused(&app, StatusCode::SERVICE_UNAVAILABLE, "expired").await;
     assert_eq!(endpoint.calls(), 2);
 }
 
 // ------------------------------------------------------------------ workload identity
 
-/// A Kubernetes service account token as AKS projects it, signed by the cluster's issuer key.
-fn service_account_token(issuer: &str, key: &DevClientKey) -> (String, String) {
+/// The AKS cluster's OIDC issuer.
+const CLUSTER: &str = "https://oidc.aks.example/cluster-issuer/";
+/// The app's Kubernetes service account, as the subject of its tokens.
+const SERVICE_ACCOUNT: &str = "system:serviceaccount:default:app";
+
+/// A provider whose app registration trusts [`SERVICE_ACCOUNT`]'s tokens from [`CLUSTER`],
+/// signed with `cluster_key`.
+fn trusting_cluster(cluster_key: &DevClientKey) -> DevProviderBuilder {
+    DevProvider::builder()
+        .federated_credential(FederatedCredential::new(
+            CLUSTER,
+            SERVICE_ACCOUNT,
+            cluster_key.jwks(),
+        ))
+        .client_auth_methods([ClientAuthMethod::FederatedCredential])
+}
+
+/// A Kubernetes service account token as AKS projects it, signed by the cluster's issuer key
+/// and expiring at `exp` (Unix seconds); the token and its `jti`.
+fn service_account_token(key: &DevClientKey, exp: i64) -> (String, String) {
     let mut claims =
         DevClientKey::assertion_claims("-", FederatedCredential::AZURE_AD_TOKEN_EXCHANGE);
-    let iat = claims["iat"].as_i64().unwrap_or_default();
-    claims.insert("iss".into(), json!(issuer));
-    claims.insert("sub".into(), json!("system:serviceaccount:default:app"));
-    claims.insert("exp".into(), json!(iat + 3600));
+    claims.insert("iss".into(), json!(CLUSTER));
+    claims.insert("sub".into(), json!(SERVICE_ACCOUNT));
+    claims.insert("exp".into(), json!(exp));
     let jti = claims["jti"].as_str().unwrap_or_default().to_owned();
     (
         key.sign_jwt(&key.assertion_header(), &claims)
@@ -739,44 +688,40 @@ fn service_account_token(issuer: &str, key: &DevClientKey) -> (String, String) {
     )
 }
 
-#[tokio::test]
-async fn workload_identity_reads_the_token_file_and_reads_it_again_when_replaced() {
-    const CLUSTER: &str = "https://oidc.aks.example/cluster-issuer/";
-    let cluster_key = DevClientKey::rsa();
-    let dev = DevProvider::builder()
-        .federated_credential(FederatedCredential::new(
-            CLUSTER,
-            "system:serviceaccount:default:app",
-            cluster_key.jwks(),
-        ))
-        .client_auth_methods([ClientAuthMethod::FederatedCredential])
-        .start()
-        .await
-        .expect("provider");
-    let project = Project::new();
-    let (first, first_jti) = service_account_token(CLUSTER, &cluster_key);
-    let token_file = project.write("azure-identity-token", &first);
-    let config = project
+/// `dev`'s table with workload identity as its credential, loaded on a platform that
+/// projects the token to `token_file`.
+fn workload_identity_config(project: &Project, dev: &DevProvider, token_file: &Path) -> AuthConfig {
+    project
         .load(
-            &secrets_without_secret(&dev, "client_assertion = \"azure_workload_identity\"\n"),
+            &secrets_without_secret(dev, "client_assertion = \"azure_workload_identity\"\n"),
             &[(
                 "AZURE_FEDERATED_TOKEN_FILE",
                 &token_file.display().to_string(),
             )],
         )
-        .expect("config");
-    let app = start(config).await;
+        .expect("config")
+}
+
+#[tokio::test]
+async fn workload_identity_reads_the_token_file_and_reads_it_again_when_replaced() {
+    let cluster_key = DevClientKey::rsa();
+    let dev = trusting_cluster(&cluster_key)
+        .start()
+        .await
+        .expect("provider");
+    let project = Project::new();
+    let (first, first_jti) = service_account_token(&cluster_key, now() + 3600);
+    let token_file = project.write("azure-identity-token", &first);
+    let app = start(workload_identity_config(&project, &dev, &token_file)).await;
 
     for _ in 0..2 {
-        let (browser, answer) = log_in(&app).await;
-        assert_logged_in(&app, &browser, &answer).await;
+        logged_in(&app).await;
     }
     // Kubernetes rotates the token by swapping in a new file.
-    let (second, second_jti) = service_account_token(CLUSTER, &cluster_key);
+    let (second, second_jti) = service_account_token(&cluster_key, now() + 3600);
     let staged = project.write("azure-identity-token.new", &second);
     std::fs::rename(&staged, &token_file).expect("replace the token file");
-    let (browser, answer) = log_in(&app).await;
-    assert_logged_in(&app, &browser, &answer).await;
+    logged_in(&app).await;
 
     let jtis: Vec<Value> = calls(&dev, "authorization_code")
         .iter()
@@ -793,53 +738,25 @@ async fn workload_identity_reads_the_token_file_and_reads_it_again_when_replaced
 
 #[tokio::test]
 async fn an_expired_or_missing_token_file_is_a_503_without_a_session() {
-    const CLUSTER: &str = "https://oidc.aks.example/cluster-issuer/";
     let cluster_key = DevClientKey::rsa();
-    let dev = DevProvider::builder()
-        .federated_credential(FederatedCredential::new(
-            CLUSTER,
-            "system:serviceaccount:default:app",
-            cluster_key.jwks(),
-        ))
+    let dev = trusting_cluster(&cluster_key)
         .start()
         .await
         .expect("provider");
     let project = Project::new();
-    let mut claims =
-        DevClientKey::assertion_claims("-", FederatedCredential::AZURE_AD_TOKEN_EXCHANGE);
-    claims.insert("iss".into(), json!(CLUSTER));
-    claims.insert("sub".into(), json!("system:serviceaccount:default:app"));
-    claims.insert("exp".into(), json!(now() - 30));
-    let expired = cluster_key
-        .sign_jwt(&cluster_key.assertion_header(), &claims)
-        .expect("signed");
+    let (expired, _) = service_account_token(&cluster_key, now() - 30);
     let token_file = project.write("azure-identity-token", &expired);
-    let config = project
-        .load(
-            &secrets_without_secret(&dev, "client_assertion = \"azure_workload_identity\"\n"),
-            &[(
-                "AZURE_FEDERATED_TOKEN_FILE",
-                &token_file.display().to_string(),
-            )],
-        )
-        .expect("config");
-    let app = start(config).await;
+    let app = start(workload_identity_config(&project, &dev, &token_file)).await;
 
-    let (browser, answer) = log_in(&app).await;
-    assert_refused(
+    assert_login_refused(
         &app,
-        &browser,
-        answer,
         StatusCode::SERVICE_UNAVAILABLE,
         "workload identity token has expired",
     )
     .await;
     std::fs::remove_file(&token_file).expect("rm");
-    let (browser, answer) = log_in(&app).await;
-    let page = assert_refused(
+    let page = assert_login_refused(
         &app,
-        &browser,
-        answer,
         StatusCode::SERVICE_UNAVAILABLE,
         "workload identity token could not be read",
     )

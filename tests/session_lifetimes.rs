@@ -10,7 +10,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::Value;
 use support::logs::Logs;
-use support::{cookie_pair, start_app_with, App, Browser, COOKIE_SECRET, REDIRECT};
+use support::{cookie_pair, logged_in, start_app_with, App, Browser, COOKIE_SECRET, REDIRECT};
 use tower_oidc_login::testing::{
     DevProvider, DevProviderBuilder, Misbehaviour, RefreshTokenIssue, RefreshTokenRotation,
 };
@@ -31,21 +31,6 @@ async fn setup(builder: DevProviderBuilder, auth: &str, provider: &str) -> (DevP
     ) + provider;
     let app = start_app_with(&secrets, "", |b| b).await;
     (dev, app)
-}
-
-/// A browser logged in as Alice.
-async fn logged_in(app: &App) -> Browser {
-    let browser = Browser::new();
-    let r = browser
-        .login(&app.url("/auth/login"), "Alice", "alice@example.com")
-        .await;
-    assert!(
-        r.status().is_redirection(),
-        "login finishes: {}",
-        r.status()
-    );
-    assert_eq!(browser.me(app).await["is_logged_in"], true);
-    browser
 }
 
 async fn token(browser: &Browser, app: &App) -> (StatusCode, Value) {

@@ -440,16 +440,14 @@ async fn auth_layer_ignores_identity_headers_and_warns_once() {
         .login(&app.url("/auth/login"), "Sam Session", "sam@example.com")
         .await;
     let user: Value = browser
-        .client
-        .get(app.url("/me"))
-        .header("x-ms-client-principal", &admin)
-        .header("x-forwarded-user", "admin")
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+        .json_with(
+            &app.url("/me"),
+            &[
+                ("x-ms-client-principal", &admin),
+                ("x-forwarded-user", "admin"),
+            ],
+        )
+        .await;
     assert_eq!(user["email"], "sam@example.com");
     assert!(user.get("roles").is_none());
 }
@@ -508,27 +506,13 @@ async fn stacked_on_auth_layer_the_headers_user_wins_only_when_present() {
     assert_eq!(user["email"], "sam@example.com");
     assert_eq!(user["provider"], "default");
     let user: Value = browser
-        .client
-        .get(app.url("/me"))
-        .header("x-ms-client-principal", &admin)
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+        .json_with(&app.url("/me"), &[("x-ms-client-principal", &admin)])
+        .await;
     assert_eq!(user["email"], "alice@contoso.com");
     // Broken headers do not log the session user out.
     let user: Value = browser
-        .client
-        .get(app.url("/me"))
-        .header("x-ms-client-principal", "%%%")
-        .send()
-        .await
-        .expect("GET")
-        .json()
-        .await
-        .expect("JSON");
+        .json_with(&app.url("/me"), &[("x-ms-client-principal", "%%%")])
+        .await;
     assert_eq!(user["email"], "sam@example.com");
 
     assert!(logs.matching(&["AuthLayer ignores it"]).is_empty());

@@ -102,6 +102,19 @@ impl Logs {
             .filter(|l| parts.iter().all(|p| l.contains(p)))
             .collect()
     }
+
+    /// The one line that contains every one of `parts`; fails, showing every line, unless
+    /// exactly one does.
+    pub fn one(&self, parts: &[&str]) -> String {
+        let mut found = self.matching(parts);
+        assert_eq!(
+            found.len(),
+            1,
+            "one line with {parts:?}: {:?}",
+            self.lines()
+        );
+        found.remove(0)
+    }
 }
 
 impl Drop for Logs {

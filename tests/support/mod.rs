@@ -272,8 +272,16 @@ impl Browser {
 
     /// `GET url` as JSON, with this browser's cookies.
     pub async fn json(&self, url: &str) -> serde_json::Value {
-        self.client
-            .get(url)
+        self.json_with(url, &[]).await
+    }
+
+    /// `GET url` as JSON, with this browser's cookies and `headers`.
+    pub async fn json_with(&self, url: &str, headers: &[(&str, &str)]) -> serde_json::Value {
+        headers
+            .iter()
+            .fold(self.client.get(url), |request, (name, value)| {
+                request.header(*name, *value)
+            })
             .send()
             .await
             .expect("GET")
@@ -292,6 +300,23 @@ impl Browser {
             .await
             .expect("JSON")
     }
+}
+
+/// A browser logged in as Alice (alice@example.com), checked through `/me`.
+pub async fn logged_in(app: &App) -> Browser {
+    let browser = Browser::new();
+    let r = browser
+        .login(&app.url("/auth/login"), "Alice", "alice@example.com")
+        .await;
+    assert!(
+        r.status().is_redirection(),
+        "login finishes: {}",
+        r.status()
+    );
+    let me = browser.me(app).await;
+    assert_eq!(me["is_logged_in"], true, "{me}");
+    assert_eq!(me["email"], "alice@example.com");
+    browser
 }
 
 /// `GET url` as JSON from a fresh client that sends only `cookie` (a replayed cookie).
