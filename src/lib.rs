@@ -9,6 +9,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod access;
+mod body;
 mod client_key;
 pub mod config;
 pub mod error;
@@ -36,6 +37,7 @@ pub mod testing;
 mod user;
 mod util;
 
+pub use body::PageBody;
 pub use client_key::{ClientKey, KeyError};
 pub use config::{AuthConfig, AuthConfigBuilder, ConfigError, ProviderConfig, Secret};
 pub use error::LoginError;
@@ -44,5 +46,5 @@ pub use error::LoginError;
 pub use extract::{CurrentUser, MissingAuthLayer};
 pub use guard::{AccessDenied, LoginRequired, RequireLogin, RequireLoginLayer, UserRule};
 pub use hook::{AfterLogin, AfterLoginHook, BoxError, LoginInfo};
-pub use layer::{AuthBody, AuthLayer, AuthLayerBuilder, AuthService, Routes};
+pub use layer::{AuthLayer, AuthLayerBuilder, AuthService, Routes};
 pub use user::{AccessToken, TokenError, Tokens, User};

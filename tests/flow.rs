@@ -656,6 +656,90 @@ async fn a_plain_hyper_service_gets_the_user_without_axum() {
     server.abort();
 }
 
+/// The layers answer in the wrapped service's own body type: an axum router wrapped whole
+/// stays a service of axum's `Body` (no `Either` for axum to box once more per response),
+/// and the layer's own pages and the guard's answers still arrive whole.
+#[tokio::test]
+async fn the_layers_answer_in_the_wrapped_services_own_body_type() {
+    use axum::body::Body;
+    use axum::routing::get;
+    use axum::Router;
+    use std::convert::Infallible;
+    use tower_oidc_login::{AuthConfig, AuthLayer, RequireLoginLayer};
+
+    fn axum_body_in_and_out<S>(service: S) -> S
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>,
+    {
+        service
+    }
+
+    let provider = DevProvider::start().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let config =
+        AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
+    let auth = AuthLayer::builder(config).port(port).build().unwrap();
+    let private = Router::new()
+        .route("/private", get(|| async { "private" }))
+        .route_layer(RequireLoginLayer::new());
+    let app = axum_body_in_and_out(
+        tower::ServiceBuilder::new().layer(auth).service(
+            Router::new()
+                .route("/", get(|| async { "home" }))
+                .merge(private),
+        ),
+    );
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, tower::make::Shared::new(app)).await;
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    let home = client.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(home.status(), StatusCode::OK);
+    assert_eq!(home.text().await.unwrap(), "home");
+
+    // The guard's own answer to an API client: JSON, whole.
+    let refused = client.get(format!("{base}/private")).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let refused: serde_json::Value = refused.json().await.unwrap();
+    assert_eq!(refused["error"], "login_required");
+
+    // The layer's own page: a logout POST from another site is refused with a page.
+    let page = client
+        .post(format!("{base}/auth/logout"))
+        .header("origin", "https://elsewhere.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::FORBIDDEN);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("<title>Logout refused</title>"), "{page}");
+
+    // And the login itself goes through it.
+    let login = provider
+        .login_as(
+            &format!("{base}/auth/login"),
+            &DevUser::new("Body Type", "body@example.com"),
+        )
+        .await
+        .expect("login through the wrapped router");
+    let private = client
+        .get(format!("{base}/private"))
+        .header("cookie", &login.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(private.status(), StatusCode::OK);
+    assert_eq!(private.text().await.unwrap(), "private");
+    server.abort();
+}
+
 #[tokio::test]
 async fn building_the_layer_reports_configuration_errors() {
     use tower_oidc_login::{AuthConfig, AuthLayer, ConfigError};

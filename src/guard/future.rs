@@ -7,12 +7,10 @@ use std::task::{ready, Context, Poll};
 
 use bytes::Bytes;
 use http::Response;
-use http_body_util::{Either, Full};
+use http_body_util::Full;
 use pin_project_lite::pin_project;
 
-/// The response body of [`RequireLogin`](super::RequireLogin): the wrapped service's, or
-/// the guard's own redirect or `401`.
-pub(crate) type GuardBody<B> = Either<B, Full<Bytes>>;
+use crate::body::PageBody;
 
 pin_project! {
     /// The response future of [`RequireLogin`](super::RequireLogin): the wrapped service's
@@ -56,19 +54,18 @@ impl<F> RequireLoginFuture<F> {
 impl<F, B, E> Future for RequireLoginFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: PageBody,
 {
-    type Output = Result<Response<GuardBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                Poll::Ready(Ok(ready!(future.poll(cx))?.map(Either::Left)))
-            }
+            KindProj::Inner { future } => Poll::Ready(Ok(ready!(future.poll(cx))?)),
             KindProj::Rejected { response } => match response.take() {
-                Some(response) => Poll::Ready(Ok(response.map(Either::Right))),
+                Some(response) => Poll::Ready(Ok(response.map(B::from_page))),
                 // Polled again after it answered: a contract violation by the caller, which
                 // still gets an answer rather than a panic.
-                None => Poll::Ready(Ok(Response::new(Either::Right(Full::default())))),
+                None => Poll::Ready(Ok(Response::new(B::from_page(Full::default())))),
             },
         }
     }

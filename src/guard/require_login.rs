@@ -1,18 +1,16 @@
 //! [`RequireLoginLayer`] and its service: anonymous requests never reach the wrapped service.
 
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::{Either, Full};
 use tower_layer::Layer;
 use tower_service::Service;
-
-use std::sync::Arc;
 
 use super::future::RequireLoginFuture;
 use super::rejection::{AccessDenied, LoginRequired};
 use super::rule::{AnyGroup, AnyRole, Rules, UserRule};
+use crate::body::PageBody;
 use crate::user::User;
 
 /// A [`Layer`] that answers anonymous requests with [`LoginRequired`], and logged-in users
@@ -69,8 +67,9 @@ pub struct RequireLogin<S> {
 impl<S, B, ResBody> Service<Request<B>> for RequireLogin<S>
 where
     S: Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: PageBody,
 {
-    type Response = Response<Either<ResBody, Full<Bytes>>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = RequireLoginFuture<S::Future>;
 

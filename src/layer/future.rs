@@ -8,12 +8,10 @@ use std::task::{ready, Context, Poll};
 use bytes::Bytes;
 use http::header::{HeaderValue, SET_COOKIE};
 use http::Response;
-use http_body_util::{Either, Full};
+use http_body_util::Full;
 use pin_project_lite::pin_project;
 
-/// The response body of [`AuthService`](super::AuthService): the wrapped service's body, or
-/// one of the layer's own small pages and redirects.
-pub type AuthBody<B> = Either<B, Full<Bytes>>;
+use crate::body::PageBody;
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 
@@ -91,8 +89,9 @@ impl<F: Future> AuthFuture<F> {
 impl<F, B, E> Future for AuthFuture<F>
 where
     F: Future<Output = Result<Response<B>, E>>,
+    B: PageBody,
 {
-    type Output = Result<Response<AuthBody<B>>, E>;
+    type Output = Result<Response<B>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
@@ -101,26 +100,27 @@ where
                 Poll::Ready(finish(result, stale.take()))
             }
             KindProj::Route { future } => {
-                Poll::Ready(Ok(ready!(future.as_mut().poll(cx)).map(Either::Right)))
+                Poll::Ready(Ok(ready!(future.as_mut().poll(cx)).map(B::from_page)))
             }
             KindProj::Loading { future } => match ready!(future.as_mut().poll(cx)) {
                 Loaded::Inner { output, stale } => Poll::Ready(finish(output, stale)),
-                Loaded::Page(page) => Poll::Ready(Ok(page.map(Either::Right))),
+                Loaded::Page(page) => Poll::Ready(Ok(page.map(B::from_page))),
             },
         }
     }
 }
 
-/// The wrapped service's response with our body type, deleting a stale session cookie.
+/// The wrapped service's response as it is (its body is not wrapped: see
+/// [`PageBody`]), deleting a stale session cookie.
 fn finish<B, E>(
     result: Result<Response<B>, E>,
     stale: Option<HeaderValue>,
-) -> Result<Response<AuthBody<B>>, E> {
+) -> Result<Response<B>, E> {
     let mut response = result?;
     if let Some(removal) = stale {
         response.headers_mut().append(SET_COOKIE, removal);
     }
-    Ok(response.map(Either::Left))
+    Ok(response)
 }
 
 impl<F: Future> fmt::Debug for AuthFuture<F> {

@@ -25,11 +25,10 @@
 //! `Router::layer` (which wraps every route in another boxed service); see BENCHMARKS.md:
 //!
 //! ```no_run
-//! # use axum::{body::Body, routing::get, Router};
+//! # use axum::{routing::get, Router};
 //! # use tower_oidc_login::{AuthConfig, AuthLayer};
 //! # async fn run(auth: AuthLayer) -> Result<(), Box<dyn std::error::Error>> {
 //! let app = tower::ServiceBuilder::new()
-//!     .map_response(|r: http::Response<_>| r.map(Body::new))
 //!     .layer(auth)
 //!     .service(Router::new().route("/", get(|| async { "hello" })));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8501").await?;
@@ -47,6 +46,6 @@ mod future;
 mod service;
 
 pub use self::auth_layer::{AuthLayer, AuthLayerBuilder, DEFAULT_COOKIE_NAME};
-pub use self::future::{AuthBody, AuthFuture};
+pub use self::future::AuthFuture;
 pub use self::service::AuthService;
 pub use crate::paths::Routes;

@@ -8,7 +8,8 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::future::{AuthBody, AuthFuture, Loaded};
+use super::future::{AuthFuture, Loaded};
+use crate::body::PageBody;
 use crate::pages;
 use crate::refresh::AfterUpkeep;
 use crate::session::Id;
@@ -111,8 +112,9 @@ where
     B: http_body::Body + Send + 'static,
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    ResBody: PageBody,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<ResBody>;
     type Error = S::Error;
     type Future = AuthFuture<S::Future>;
 

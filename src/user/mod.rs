@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::config::ExposeTokens;
 
 pub(crate) use self::front_end::{FrontEndLogin, FrontEndUser};
+use self::logged_in::Common;
 pub(crate) use self::logged_in::LoggedIn;
 pub(crate) use self::stored::StoredUser;
 pub(crate) use self::tokens::ProviderTokens;
@@ -263,24 +264,31 @@ impl User {
         self.claim_value(name)?.as_str()
     }
 
+    fn common_claim(&self, which: Common) -> Option<&str> {
+        match self.inner.as_ref()? {
+            Who::Session(user) => user.common(which),
+            Who::FrontEnd(user) => user.claims().get(which.claim())?.as_str(),
+        }
+    }
+
     /// `sub`: the provider's stable identifier for the user.
     pub fn sub(&self) -> Option<&str> {
-        self.str_claim("sub")
+        self.common_claim(Common::Sub)
     }
 
     /// `name`.
     pub fn name(&self) -> Option<&str> {
-        self.str_claim("name")
+        self.common_claim(Common::Name)
     }
 
     /// `email`.
     pub fn email(&self) -> Option<&str> {
-        self.str_claim("email")
+        self.common_claim(Common::Email)
     }
 
     /// `preferred_username` (Microsoft Entra ID puts the sign-in name here).
     pub fn preferred_username(&self) -> Option<&str> {
-        self.str_claim("preferred_username")
+        self.common_claim(Common::PreferredUsername)
     }
 
     /// `iss`: the issuer that vouched for the user.
@@ -537,6 +545,36 @@ mod tests {
         );
         assert!(debug.contains("[redacted]"), "{debug}");
         assert_eq!(shown.to_json()["provider"], "p");
+    }
+
+    #[test]
+    fn the_common_accessors_read_what_the_claims_say() {
+        // `name` is a number in the ID token (not a string: no name), `email` is replaced by
+        // an added claim, `preferred_username` only comes as an added claim.
+        let token = jwt(
+            r#"{"alg":"RS256"}"#,
+            r#"{"sub":"u1","name":7,"email":"old@example.com"}"#,
+            b"sig",
+        );
+        let added = serde_json::json!({"email": "new@example.com", "preferred_username": "pu"});
+        let stored = StoredUser::new("p", &token)
+            .unwrap()
+            .with_extra_claims(added.as_object().unwrap().clone())
+            .unwrap();
+        let parsed = LoggedIn::decode(Arc::new(stored), Id::default(), 0).unwrap();
+        let user = User::new(Some(parsed), context(ExposeTokens::default()));
+        assert_eq!(user.sub(), Some("u1"));
+        assert_eq!(user.name(), None);
+        assert_eq!(user.email(), Some("new@example.com"));
+        assert_eq!(user.preferred_username(), Some("pu"));
+        for which in Common::ALL {
+            assert_eq!(
+                user.common_claim(which),
+                user.str_claim(which.claim()),
+                "{which:?}"
+            );
+        }
+        assert_eq!(User::anonymous().name(), None);
     }
 
     #[tokio::test]

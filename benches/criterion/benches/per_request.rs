@@ -206,7 +206,6 @@ impl Fixture {
             ),
             outer: App::new(
                 tower::ServiceBuilder::new()
-                    .map_response(|r: Response<_>| r.map(Body::new))
                     .layer(outer_layer)
                     .service(router()),
             ),

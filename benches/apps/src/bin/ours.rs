@@ -80,7 +80,6 @@ async fn serve() {
     oidc_bench_apps::write_atomically(&format!("{dir}/{name}.port"), &port.to_string());
     if outer {
         let app = tower::ServiceBuilder::new()
-            .map_response(|r: axum::http::Response<_>| r.map(axum::body::Body::new))
             .layer(layer)
             .service(Router::new().route("/", get(hello_user)));
         axum::serve(listener, tower::make::Shared::new(app))
