@@ -3,7 +3,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http::Response;
@@ -60,7 +60,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => Poll::Ready(Ok(ready!(future.poll(cx))?)),
+            KindProj::Inner { future } => future.poll(cx),
             KindProj::Rejected { response } => match response.take() {
                 Some(response) => Poll::Ready(Ok(response.map(B::from_page))),
                 // Polled again after it answered: a contract violation by the caller, which
