@@ -482,9 +482,13 @@ fn managed_identity_config(
         .expect("config")
 }
 
-#[tokio::test]
-async fn managed_identity_tokens_log_in_and_are_fetched_once() {
-    let endpoint = IdentityEndpoint::start(Some(IDENTITY_CLIENT_ID), Answer::Valid).await;
+/// A user-assigned identity whose endpoint gives `answer`, a provider trusting it, and the
+/// configuration an app there loads with `identity_header` (the project holds its files).
+async fn user_assigned(
+    answer: Answer,
+    identity_header: &str,
+) -> (IdentityEndpoint, DevProvider, Project, AuthConfig) {
+    let endpoint = IdentityEndpoint::start(Some(IDENTITY_CLIENT_ID), answer).await;
     let dev = trusting(&endpoint.url).start().await.expect("provider");
     let project = Project::new();
     let config = managed_identity_config(
@@ -492,8 +496,14 @@ async fn managed_identity_tokens_log_in_and_are_fetched_once() {
         &dev,
         Some(IDENTITY_CLIENT_ID),
         &endpoint.url,
-        IDENTITY_HEADER,
+        identity_header,
     );
+    (endpoint, dev, project, config)
+}
+
+#[tokio::test]
+async fn managed_identity_tokens_log_in_and_are_fetched_once() {
+    let (endpoint, dev, _project, config) = user_assigned(Answer::Valid, IDENTITY_HEADER).await;
     assert!(
         !config
             .warnings()
@@ -557,17 +567,8 @@ async fn the_system_assigned_identity_is_asked_for_without_a_client_id() {
 #[tokio::test]
 async fn an_identity_endpoint_that_refuses_the_header_is_a_503_without_a_session() {
     let logs = Logs::capture();
-    let endpoint = IdentityEndpoint::start(Some(IDENTITY_CLIENT_ID), Answer::Valid).await;
-    let dev = trusting(&endpoint.url).start().await.expect("provider");
-    let project = Project::new();
     const WRONG_HEADER: &str = "a-header-value-from-another-app";
-    let config = managed_identity_config(
-        &project,
-        &dev,
-        Some(IDENTITY_CLIENT_ID),
-        &endpoint.url,
-        WRONG_HEADER,
-    );
+    let (endpoint, dev, _project, config) = user_assigned(Answer::Valid, WRONG_HEADER).await;
     let app = start(config).await;
 
     assert_login_refused(
@@ -620,16 +621,7 @@ async fn an_identity_endpoint_that_is_down_is_a_503_without_a_session() {
 
 #[tokio::test]
 async fn an_expired_token_from_the_identity_endpoint_is_refused_without_a_session() {
-    let endpoint = IdentityEndpoint::start(Some(IDENTITY_CLIENT_ID), Answer::Expired).await;
-    let dev = trusting(&endpoint.url).start().await.expect("provider");
-    let project = Project::new();
-    let config = managed_identity_config(
-        &project,
-        &dev,
-        Some(IDENTITY_CLIENT_ID),
-        &endpoint.url,
-        IDENTITY_HEADER,
-    );
+    let (endpoint, dev, _project, config) = user_assigned(Answer::Expired, IDENTITY_HEADER).await;
     let app = start(config).await;
 
     let logs = Logs::capture();

@@ -662,10 +662,8 @@ async fn a_plain_hyper_service_gets_the_user_without_axum() {
 #[tokio::test]
 async fn the_layers_answer_in_the_wrapped_services_own_body_type() {
     use axum::body::Body;
-    use axum::routing::get;
-    use axum::Router;
     use std::convert::Infallible;
-    use tower_oidc_login::{AuthConfig, AuthLayer, RequireLoginLayer};
+    use tower_oidc_login::AuthConfig;
 
     fn axum_body_in_and_out<S>(service: S) -> S
     where
@@ -675,43 +673,31 @@ async fn the_layers_answer_in_the_wrapped_services_own_body_type() {
     }
 
     let provider = DevProvider::start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let config =
         AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
-    let auth = AuthLayer::builder(config).port(port).build().unwrap();
-    let private = Router::new()
-        .route("/private", get(|| async { "private" }))
-        .route_layer(RequireLoginLayer::new());
-    let app = axum_body_in_and_out(
-        tower::ServiceBuilder::new().layer(auth).service(
-            Router::new()
-                .route("/", get(|| async { "home" }))
-                .merge(private),
-        ),
-    );
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, tower::make::Shared::new(app)).await;
-    });
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let app = serve_configured(
+        0,
+        config,
+        |b| b,
+        |auth| axum_body_in_and_out(tower::ServiceBuilder::new().layer(auth).service(router(""))),
+    )
+    .await;
 
-    let home = client.get(format!("{base}/")).send().await.unwrap();
+    let browser = Browser::new();
+    let home = browser.get(&app.url("/")).await;
     assert_eq!(home.status(), StatusCode::OK);
-    assert_eq!(home.text().await.unwrap(), "home");
+    assert_eq!(home.text().await.unwrap(), "anonymous");
 
     // The guard's own answer to an API client: JSON, whole.
-    let refused = client.get(format!("{base}/private")).send().await.unwrap();
+    let refused = reqwest::get(app.url("/guarded")).await.unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     let refused: serde_json::Value = refused.json().await.unwrap();
     assert_eq!(refused["error"], "login_required");
 
     // The layer's own page: a logout POST from another site is refused with a page.
-    let page = client
-        .post(format!("{base}/auth/logout"))
+    let page = browser
+        .client
+        .post(app.url("/auth/logout"))
         .header("origin", "https://elsewhere.example")
         .header("sec-fetch-site", "cross-site")
         .send()
@@ -722,22 +708,15 @@ async fn the_layers_answer_in_the_wrapped_services_own_body_type() {
     assert!(page.contains("<title>Logout refused</title>"), "{page}");
 
     // And the login itself goes through it.
-    let login = provider
-        .login_as(
-            &format!("{base}/auth/login"),
-            &DevUser::new("Body Type", "body@example.com"),
-        )
-        .await
-        .expect("login through the wrapped router");
-    let private = client
-        .get(format!("{base}/private"))
-        .header("cookie", &login.cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(private.status(), StatusCode::OK);
-    assert_eq!(private.text().await.unwrap(), "private");
-    server.abort();
+    browser
+        .login(&app.url("/auth/login"), "Body Type", "body@example.com")
+        .await;
+    let guarded = browser.get(&app.url("/guarded")).await;
+    assert_eq!(guarded.status(), StatusCode::OK);
+    assert_eq!(
+        guarded.text().await.unwrap(),
+        "guarded for body@example.com"
+    );
 }
 
 #[tokio::test]

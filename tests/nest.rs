@@ -6,23 +6,15 @@ mod support;
 use axum::routing::get;
 use axum::Router;
 use reqwest::StatusCode;
-use support::{location, Browser, COOKIE_SECRET, REDIRECT};
+use support::{location, serve_configured, App, Browser, COOKIE_SECRET, REDIRECT};
 use tower_oidc_login::testing::DevProvider;
-use tower_oidc_login::{AuthConfig, AuthLayer, CurrentUser, RequireLoginLayer};
+use tower_oidc_login::{AuthConfig, CurrentUser, RequireLoginLayer};
 
 /// An app whose login-only pages live under `/app`: `/app/reports` takes a `CurrentUser`,
 /// `/app/admin/panel` sits behind `RequireLoginLayer` in a router nested twice.
-async fn nested_app(provider: &DevProvider) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
+async fn nested_app(provider: &DevProvider) -> App {
     let config =
         AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).expect("config");
-    let auth = AuthLayer::builder(config)
-        .port(port)
-        .build()
-        .expect("layer");
     let admin = Router::new()
         .route("/panel", get(|| async { "panel" }))
         .route_layer(RequireLoginLayer::new());
@@ -34,11 +26,13 @@ async fn nested_app(provider: &DevProvider) -> (String, tokio::task::JoinHandle<
             }),
         )
         .nest("/admin", admin);
-    let app = Router::new().nest("/app", app_pages).layer(auth);
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://127.0.0.1:{port}"), task)
+    serve_configured(
+        0,
+        config,
+        |b| b,
+        |auth| Router::new().nest("/app", app_pages).layer(auth),
+    )
+    .await
 }
 
 fn return_to(login_url: &str) -> String {
@@ -52,7 +46,8 @@ fn return_to(login_url: &str) -> String {
 #[tokio::test]
 async fn current_user_under_nest_returns_to_the_full_path() {
     let provider = DevProvider::start().await.expect("provider");
-    let (base, _task) = nested_app(&provider).await;
+    let app = nested_app(&provider).await;
+    let base = &app.base;
     let browser = Browser::new();
 
     let r = browser.get(&format!("{base}/app/reports?week=3")).await;
@@ -88,7 +83,8 @@ async fn current_user_under_nest_returns_to_the_full_path() {
 #[tokio::test]
 async fn require_login_layer_inside_nest_returns_to_the_full_path() {
     let provider = DevProvider::start().await.expect("provider");
-    let (base, _task) = nested_app(&provider).await;
+    let app = nested_app(&provider).await;
+    let base = &app.base;
     let browser = Browser::new();
 
     let r = browser.get(&format!("{base}/app/admin/panel")).await;

@@ -17,8 +17,7 @@ use tower_oidc_login::extract::{Authorized, Policy};
 use tower_oidc_login::session::{Id, MemoryStore, Record, SessionStore, StoreError};
 use tower_oidc_login::testing::{DevLoginError, DevProvider, DevUser, LoginStep, Misbehaviour};
 use tower_oidc_login::{
-    AfterLogin, AuthConfig, AuthLayer, AuthLayerBuilder, BoxError, LoginInfo, RequireLoginLayer,
-    User,
+    AfterLogin, AuthConfig, AuthLayerBuilder, BoxError, LoginInfo, RequireLoginLayer, User,
 };
 
 /// An app whose `[auth]` table ends with `rules` (so a rule there is every provider's).
@@ -425,11 +424,8 @@ impl Policy for ReportReaders {
 #[tokio::test]
 async fn route_rules_answer_403_to_logged_in_users_they_refuse_even_under_nest() {
     let provider = DevProvider::start().await.unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
     let config =
         AuthConfig::from_toml_str(&provider.secrets_toml(REDIRECT, COOKIE_SECRET)).unwrap();
-    let auth = AuthLayer::builder(config).port(port).build().unwrap();
     let admin = Router::new()
         .route("/panel", get(|| async { "panel" }))
         .route_layer(
@@ -445,11 +441,18 @@ async fn route_rules_answer_403_to_logged_in_users_they_refuse_even_under_nest()
             },
         ),
     );
-    let app = Router::new()
-        .nest("/app", Router::new().nest("/admin", admin).merge(reports))
-        .layer(auth);
-    let _server = tokio::spawn(async move { axum::serve(listener, app).await });
-    let base = format!("http://127.0.0.1:{port}");
+    let app = serve_configured(
+        0,
+        config,
+        |b| b,
+        |auth| {
+            Router::new()
+                .nest("/app", Router::new().nest("/admin", admin).merge(reports))
+                .layer(auth)
+        },
+    )
+    .await;
+    let base = &app.base;
 
     // Anonymous: what they get today (a login redirect for browsers, 401 for APIs), with the
     // full path to come back to.

@@ -267,7 +267,7 @@ impl User {
     fn common_claim(&self, which: Common) -> Option<&str> {
         match self.inner.as_ref()? {
             Who::Session(user) => user.common(which),
-            Who::FrontEnd(user) => user.claims().get(which.claim())?.as_str(),
+            Who::FrontEnd(_) => self.str_claim(which.claim()),
         }
     }
 

@@ -150,6 +150,27 @@ pub async fn start_configured_on(
     prefix: &str,
     customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
 ) -> App {
+    serve_configured(port, config, customize, |layer| router(prefix).layer(layer)).await
+}
+
+/// Serves on 127.0.0.1 (`port`, 0: any free one) what `app` makes of the layer built from
+/// `config`, for a test whose routes or way of adding the layer are its own.
+pub async fn serve_configured<S>(
+    port: u16,
+    config: AuthConfig,
+    customize: impl FnOnce(tower_oidc_login::AuthLayerBuilder) -> tower_oidc_login::AuthLayerBuilder,
+    app: impl FnOnce(AuthLayer) -> S,
+) -> App
+where
+    S: tower::Service<
+            axum::extract::Request,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+{
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .expect("bind");
@@ -163,7 +184,7 @@ pub async fn start_configured_on(
         AuthLayer::builder(config)
     };
     let layer = customize(builder).build().expect("layer builds");
-    let app = router(prefix).layer(layer.clone());
+    let app = tower::make::Shared::new(app(layer.clone()));
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
