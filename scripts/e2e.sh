@@ -158,6 +158,12 @@ if [[ "$status" -ne 0 ]]; then
         tail -n 60 "$log"
     done
 fi
+if [[ "$status" -ne 0 && -s "$scratch/results.tap" ]]; then
+    # The failures once more, after the logs, so that the end of the output (all a CI summary
+    # may keep) says which assertion failed and why: each `not ok` with its YAML block.
+    echo "----- failing tests (from the TAP report)"
+    awk '/^ *not ok /{show=1} show{print} show && /^ *\.\.\.$/{show=0}' "$scratch/results.tap" | head -n 200
+fi
 echo "e2e finished in $((SECONDS - started)) s (exit $status)"
 echo "e2e: ${passed:-0} passed, ${failed:-0} failed"
 if [[ "$status" -eq 0 && "${passed:-0}" -eq 0 ]]; then
