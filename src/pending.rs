@@ -64,7 +64,7 @@ pub(crate) fn now_unix() -> i64 {
 }
 
 /// Unix nanoseconds now (negative before 1970, on a clock set that way).
-pub(crate) fn now_unix_nanos() -> i128 {
+fn now_unix_nanos() -> i128 {
     use std::time::{SystemTime, UNIX_EPOCH};
     match SystemTime::now().duration_since(UNIX_EPOCH) {
         Ok(after) => after.as_nanos() as i128,

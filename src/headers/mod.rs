@@ -303,14 +303,37 @@ pub(crate) fn one_value<'h>(
 }
 
 /// For [`AuthLayer`](crate::AuthLayer) without the mode on: warns once (per layer) that a
-/// request carried identity headers, which are ignored. Until then each request costs three
-/// header lookups; after it, one atomic load.
+/// request carried identity headers, which are ignored. Until then each thread looks at
+/// its first [`CHECK_FIRST`] requests' header names, then at every [`THEN_EVERY`]th;
+/// after the warning, one atomic load.
 #[derive(Debug, Default)]
 pub(crate) struct IgnoredHeaders(AtomicBool);
 
+/// Requests each thread checks in full before it samples.
+const CHECK_FIRST: u32 = 1024;
+/// Past those, the share of requests checked. A front end puts its headers on every
+/// request, so a sample finds them within moments; the headers are ignored whether or not
+/// this sees them: it only warns. Checking every request cost a pass over every header
+/// name, the longer the more headers a browser sends.
+const THEN_EVERY: u32 = 64;
+
+thread_local! {
+    /// Requests this thread has looked at (wrapping), for sampling.
+    static SEEN: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this request's header names are to be checked.
+fn check_due() -> bool {
+    SEEN.with(|seen| {
+        let n = seen.get();
+        seen.set(n.wrapping_add(1));
+        n < CHECK_FIRST || n % THEN_EVERY == 0
+    })
+}
+
 impl IgnoredHeaders {
     pub(crate) fn notice(&self, headers: &HeaderMap) {
-        if self.0.load(Ordering::Relaxed) {
+        if self.0.load(Ordering::Relaxed) || !check_due() {
             return;
         }
         // One pass over the request's header names (a handful) instead of three map
@@ -342,6 +365,43 @@ impl IgnoredHeaders {
 mod tests {
     use super::*;
     use http::HeaderValue;
+
+    #[test]
+    fn identity_headers_are_noticed_at_first_then_within_a_sample() {
+        // libtest runs each test on a thread of its own: this thread's count starts at 0.
+        let plain = HeaderMap::new();
+        let mut carried = HeaderMap::new();
+        carried.insert(X_FORWARDED_USER, HeaderValue::from_static("admin"));
+
+        let early = IgnoredHeaders::default();
+        early.notice(&carried);
+        assert!(
+            early.0.load(Ordering::Relaxed),
+            "the first request is checked"
+        );
+
+        // The rest of the first ones and the first sampled one carry nothing.
+        let late = IgnoredHeaders::default();
+        for _ in 1..=CHECK_FIRST {
+            late.notice(&plain);
+        }
+        assert!(!late.0.load(Ordering::Relaxed));
+        // Past the first ones, a front end's headers on every request are seen within one
+        // sampling period.
+        let mut requests = 0;
+        while !late.0.load(Ordering::Relaxed) && requests <= THEN_EVERY {
+            late.notice(&carried);
+            requests += 1;
+        }
+        assert!(
+            late.0.load(Ordering::Relaxed),
+            "noticed within {THEN_EVERY} requests"
+        );
+        assert!(
+            requests > 1,
+            "not every request is checked any more: {requests}"
+        );
+    }
 
     #[test]
     fn one_value_refuses_repeated_oversized_and_binary_values() {

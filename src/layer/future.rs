@@ -95,6 +95,12 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
+            // The common case: the wrapped service's own poll, its response not moved
+            // through `finish`.
+            KindProj::Inner {
+                future,
+                stale: None,
+            } => future.poll(cx),
             KindProj::Inner { future, stale } => {
                 let result = ready!(future.poll(cx));
                 Poll::Ready(finish(result, stale.take()))

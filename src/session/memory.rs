@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use foldhash::fast::RandomState;
@@ -66,7 +67,27 @@ struct Inner {
 
 struct Entry {
     expiry: OffsetDateTime,
+    /// `expiry` as the clock reads it, kept beside it because every logged-in request
+    /// compares against it: `SystemTime::now()` against this is one comparison, where
+    /// converting either side costs a division and more per request.
+    deadline: SystemTime,
     data: Data,
+}
+
+impl Entry {
+    fn new(expiry: OffsetDateTime, data: Data) -> Entry {
+        Entry {
+            expiry,
+            deadline: SystemTime::from(expiry),
+            data,
+        }
+    }
+
+    /// Moves the expiry; the old one.
+    fn set_expiry(&mut self, expiry: OffsetDateTime) -> OffsetDateTime {
+        self.deadline = SystemTime::from(expiry);
+        std::mem::replace(&mut self.expiry, expiry)
+    }
 }
 
 enum Data {
@@ -243,13 +264,11 @@ impl MemoryStore {
     ) -> session_store::Result<Id> {
         loop {
             let id = Id::default();
-            let entry = Entry {
-                expiry,
-                data: Data::User {
-                    user: user.clone(),
-                    parsed: None,
-                },
+            let data = Data::User {
+                user: user.clone(),
+                parsed: None,
             };
+            let entry = Entry::new(expiry, data);
             if self.insert(id, entry, true)? {
                 return Ok(id);
             }
@@ -260,15 +279,12 @@ impl MemoryStore {
     /// logged-in request. Claims are parsed outside the lock, once per session while it
     /// stays among the recently used.
     pub(crate) fn load_user(&self, id: &Id) -> Option<Arc<LoggedIn>> {
-        // Nanoseconds, not `OffsetDateTime::now_utc()`: the same comparison without working
-        // out today's date on every logged-in request.
-        let now = crate::pending::now_unix_nanos();
+        // The clock as it is, not `OffsetDateTime::now_utc()`: the same comparison without
+        // working out today's date on every logged-in request.
+        let now = SystemTime::now();
         let (user, expiry) = {
             let inner = self.lock();
-            let entry = inner
-                .entries
-                .get(id)
-                .filter(|e| e.expiry.unix_timestamp_nanos() > now)?;
+            let entry = inner.entries.get(id).filter(|e| e.deadline > now)?;
             let expiry = entry.expiry;
             let user = match &entry.data {
                 Data::User {
@@ -315,7 +331,7 @@ impl MemoryStore {
         let Some(entry) = inner.entries.get_mut(id) else {
             return false;
         };
-        let old = std::mem::replace(&mut entry.expiry, expiry);
+        let old = entry.set_expiry(expiry);
         if let Data::User {
             parsed: Some(parsed),
             ..
@@ -414,10 +430,7 @@ impl SessionStore for MemoryStore {
         // A collision of 128-bit random ids is not expected, but a store must never let a
         // new session take over an existing one.
         loop {
-            let entry = Entry {
-                expiry: record.expiry_date,
-                data: Data::from_record(record),
-            };
+            let entry = Entry::new(record.expiry_date, Data::from_record(record));
             if self.insert(record.id, entry, true)? {
                 return Ok(());
             }
@@ -426,10 +439,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let entry = Entry {
-            expiry: record.expiry_date,
-            data: Data::from_record(record),
-        };
+        let entry = Entry::new(record.expiry_date, Data::from_record(record));
         self.insert(record.id, entry, false).map(|_| ())
     }
 
