@@ -98,9 +98,9 @@
 //! `Router::layer`, add it after). A request whose headers carry a user is that user (the
 //! headers win, and the session cookie is not read); any other request gets the session's
 //! user as usual, and the layer's `/auth/login` stays available. Without a
-//! `TrustedHeadersLayer` outside it, `AuthLayer` ignores these headers; the first request
-//! that carries `X-MS-CLIENT-PRINCIPAL`, `X-Forwarded-User` or `X-Forwarded-Email` logs one
-//! `warn` line saying so.
+//! `TrustedHeadersLayer` outside it, `AuthLayer` ignores these headers and logs one `warn`
+//! line saying so when requests carry `X-MS-CLIENT-PRINCIPAL`, `X-Forwarded-User` or
+//! `X-Forwarded-Email` (it looks at each thread's first 1,024 requests, then at one in 64).
 //!
 //! `AuthLayer`'s login rules (`allowed_emails`, `allowed_groups`, `allowed_roles`,
 //! `allowed_tenants`) apply to logins through its `/auth/login`, not to users these headers
