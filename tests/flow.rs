@@ -8,6 +8,19 @@ use reqwest::StatusCode;
 use support::*;
 use tower_oidc_login::testing::{DevProvider, DevUser};
 
+/// A logout POST as another site's form would send it: `Origin` elsewhere,
+/// `Sec-Fetch-Site: cross-site`, with `browser`'s cookies.
+async fn cross_site_logout_post(browser: &Browser, logout_url: &str) -> reqwest::Response {
+    browser
+        .client
+        .post(logout_url)
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap()
+}
+
 fn two_provider_secrets(alpha: &DevProvider, beta: &DevProvider) -> String {
     format!(
         "[auth]\nredirect_uri = \"{REDIRECT}\"\ncookie_secret = \"{COOKIE_SECRET}\"\n\n{}\n{}\n",
@@ -410,14 +423,7 @@ async fn logout_get_from_the_app_logs_out_and_from_elsewhere_asks_first() {
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
 
     // A cross-site POST is refused.
-    let r = browser
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", "https://evil.example")
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let r = cross_site_logout_post(&browser, &app.url("/auth/logout")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(browser.me(&app).await["is_logged_in"], true);
 
@@ -695,14 +701,7 @@ async fn the_layers_answer_in_the_wrapped_services_own_body_type() {
     assert_eq!(refused["error"], "login_required");
 
     // The layer's own page: a logout POST from another site is refused with a page.
-    let page = browser
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", "https://elsewhere.example")
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let page = cross_site_logout_post(&browser, &app.url("/auth/logout")).await;
     assert_eq!(page.status(), StatusCode::FORBIDDEN);
     let page = page.text().await.unwrap();
     assert!(page.contains("<title>Logout refused</title>"), "{page}");
@@ -804,14 +803,7 @@ async fn a_cross_site_logout_post_gets_a_logout_refused_page() {
     browser
         .login(&app.url("/auth/login"), "L", "l@example.com")
         .await;
-    let r = browser
-        .client
-        .post(app.url("/auth/logout"))
-        .header("origin", "https://evil.example")
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
+    let r = cross_site_logout_post(&browser, &app.url("/auth/logout")).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let page = r.text().await.unwrap();
     assert!(page.contains("<title>Logout refused</title>"), "{page}");

@@ -55,7 +55,7 @@ struct Inner {
     /// lookup, and ids are random values this process made, not chosen by a client.
     entries: HashMap<Id, Entry, RandomState>,
     /// Every entry's expiry, soonest first, so a sweep pops what expired and stops.
-    expiries: BTreeSet<(OffsetDateTime, i128)>,
+    expiries: BTreeSet<(SystemTime, i128)>,
     /// Used-state ids in arrival order, for evicting the oldest. May hold ids already
     /// consumed; they are skipped and compacted away.
     pending_order: VecDeque<Id>,
@@ -66,27 +66,19 @@ struct Inner {
 }
 
 struct Entry {
-    expiry: OffsetDateTime,
-    /// `expiry` as the clock reads it, kept beside it because every logged-in request
-    /// compares against it: `SystemTime::now()` against this is one comparison, where
-    /// converting either side costs a division and more per request.
-    deadline: SystemTime,
+    /// As the clock reads it, not as a date: every logged-in request compares it with
+    /// `SystemTime::now()`, one comparison, where a date costs working out today's date or
+    /// a conversion per request. Dates are made from it only for records handed out.
+    expiry: SystemTime,
     data: Data,
 }
 
 impl Entry {
     fn new(expiry: OffsetDateTime, data: Data) -> Entry {
         Entry {
-            expiry,
-            deadline: SystemTime::from(expiry),
+            expiry: SystemTime::from(expiry),
             data,
         }
-    }
-
-    /// Moves the expiry; the old one.
-    fn set_expiry(&mut self, expiry: OffsetDateTime) -> OffsetDateTime {
-        self.deadline = SystemTime::from(expiry);
-        std::mem::replace(&mut self.expiry, expiry)
     }
 }
 
@@ -135,7 +127,7 @@ impl Data {
         Data::Other(record.data.clone())
     }
 
-    fn to_record(&self, id: Id, expiry: OffsetDateTime) -> Option<Record> {
+    fn to_record(&self, id: Id, expiry: SystemTime) -> Option<Record> {
         let data = match self {
             Data::Pending(data) | Data::Other(data) => data.clone(),
             Data::User { user, .. } => {
@@ -145,7 +137,7 @@ impl Data {
         Some(Record {
             id,
             data,
-            expiry_date: expiry,
+            expiry_date: OffsetDateTime::from(expiry),
         })
     }
 }
@@ -185,7 +177,7 @@ impl MemoryStore {
 
     /// Live (unexpired) records right now, sessions and used login states.
     pub fn len(&self) -> usize {
-        let now = OffsetDateTime::now_utc();
+        let now = SystemTime::now();
         self.lock()
             .entries
             .values()
@@ -212,7 +204,7 @@ impl MemoryStore {
     /// Stores `entry` under `id`; with `new`, refuses (returns `false`) when `id` is taken.
     fn insert(&self, id: Id, entry: Entry, new: bool) -> session_store::Result<bool> {
         let mut inner = self.lock();
-        inner.sweep(OffsetDateTime::now_utc());
+        inner.sweep(SystemTime::now());
         if inner.entries.contains_key(&id) {
             if new {
                 return Ok(false);
@@ -284,7 +276,7 @@ impl MemoryStore {
         let now = SystemTime::now();
         let (user, expiry) = {
             let inner = self.lock();
-            let entry = inner.entries.get(id).filter(|e| e.deadline > now)?;
+            let entry = inner.entries.get(id).filter(|e| e.expiry > now)?;
             let expiry = entry.expiry;
             let user = match &entry.data {
                 Data::User {
@@ -296,7 +288,8 @@ impl MemoryStore {
             };
             (user, expiry)
         };
-        let parsed = LoggedIn::decode(user.clone(), *id, expiry.unix_timestamp())?;
+        let expires_at = OffsetDateTime::from(expiry).unix_timestamp();
+        let parsed = LoggedIn::decode(user.clone(), *id, expires_at)?;
         if self.parsed_capacity > 0 {
             self.lock()
                 .keep_parsed(id, &user, &parsed, self.parsed_capacity);
@@ -331,7 +324,8 @@ impl MemoryStore {
         let Some(entry) = inner.entries.get_mut(id) else {
             return false;
         };
-        let old = entry.set_expiry(expiry);
+        let new_expiry = SystemTime::from(expiry);
+        let old = std::mem::replace(&mut entry.expiry, new_expiry);
         if let Data::User {
             parsed: Some(parsed),
             ..
@@ -340,7 +334,7 @@ impl MemoryStore {
             parsed.set_expires_at(expiry.unix_timestamp());
         }
         inner.expiries.remove(&(old, id.0));
-        inner.expiries.insert((expiry, id.0));
+        inner.expiries.insert((new_expiry, id.0));
         true
     }
 }
@@ -360,7 +354,7 @@ impl Inner {
     }
 
     /// Removes what has expired: O(expired), not a walk over every record.
-    fn sweep(&mut self, now: OffsetDateTime) {
+    fn sweep(&mut self, now: SystemTime) {
         while let Some(&(expiry, id)) = self.expiries.first() {
             if expiry > now {
                 break;
@@ -444,7 +438,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let now = OffsetDateTime::now_utc();
+        let now = SystemTime::now();
         Ok(self
             .lock()
             .entries
@@ -652,7 +646,7 @@ pub(super) mod tests {
             "the parsed user follows"
         );
         let inner = store.lock();
-        assert_eq!(inner.entries[&id].expiry, later);
+        assert_eq!(inner.entries[&id].expiry, SystemTime::from(later));
         assert_eq!(inner.expiries.len(), inner.entries.len());
         drop(inner);
         assert!(store.set_expiry(&id, OffsetDateTime::now_utc() - time::Duration::seconds(1)));
