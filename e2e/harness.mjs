@@ -9,12 +9,15 @@ import { strict as assert } from 'node:assert';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
-  existsSync, mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync, writeSync,
+  appendFileSync, existsSync, mkdtempSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { Agent, createServer as createHttpServer, request as httpRequestRaw } from 'node:http';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import {
+  basename, dirname, join, resolve,
+} from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const E2E_DIR = dirname(fileURLToPath(import.meta.url));
@@ -24,6 +27,94 @@ export const BIN_DIR = process.env.E2E_BIN_DIR
   ?? join(process.env.CARGO_TARGET_DIR ?? join(REPO_DIR, 'target'), 'debug', 'examples');
 /** Seconds any single wait may take before the test fails. */
 export const WAIT_MS = Number(process.env.E2E_WAIT_MS ?? 20000);
+
+// ---------------------------------------------------------------------------------------
+// Steps: what each test file did, and what it is waiting for
+
+const STEPS_FILE = process.env.E2E_LOG_DIR ? join(process.env.E2E_LOG_DIR, 'steps.txt') : null;
+const TEST_FILE = basename(process.argv[1] ?? 'node');
+/** What this file is waiting for now (HTTP exchanges, lines from processes), by id. */
+const pending = new Map();
+let nextPending = 0;
+
+/**
+ * Appends one line to E2E_LOG_DIR/steps.txt (synchronously, so it is there even if the
+ * process is killed a moment later): scripts/e2e.sh prints a failed file's last steps at the
+ * end of its output. URLs are written without their query (codes, states).
+ */
+export function step(text) {
+  if (!STEPS_FILE) return;
+  appendFileSync(STEPS_FILE, `${new Date().toISOString()} ${TEST_FILE} ${text}\n`);
+}
+
+// Every 15 s, what is still awaited. Unref'd: it never keeps a finished file running. A
+// stretch without these lines while something is awaited means the event loop was blocked.
+if (STEPS_FILE) {
+  setInterval(() => {
+    if (pending.size === 0) return;
+    const now = Date.now();
+    for (const { what, since } of pending.values()) step(`still waiting (${now - since} ms): ${what}`);
+  }, 15000).unref();
+}
+
+const withoutQuery = (url) => {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+};
+
+/**
+ * `work(signal)` with a deadline of `ms`: the signal aborts it then, and the returned promise
+ * rejects then whether or not `work` listens. The timer is an ordinary (ref'd) one that this
+ * holds itself, unlike AbortSignal.timeout's, which holds its signal weakly and does not keep
+ * the process's event loop alive.
+ */
+export async function withDeadline(what, ms, work) {
+  const id = nextPending;
+  nextPending += 1;
+  pending.set(id, { what, since: Date.now() });
+  const controller = new AbortController();
+  let timer;
+  const expired = new Promise((_, rej) => {
+    timer = setTimeout(() => {
+      const err = new Error(`${what}: no answer within ${ms} ms`);
+      controller.abort(err);
+      rej(err);
+    }, ms);
+  });
+  try {
+    return await Promise.race([work(controller.signal), expired]);
+  } finally {
+    clearTimeout(timer);
+    pending.delete(id);
+  }
+}
+
+/**
+ * fetch with a deadline (WAIT_MS by default) that covers reading the body: `{ status, headers,
+ * text, json }`.
+ */
+export async function fetchText(url, init = {}, ms = WAIT_MS) {
+  const what = `${init.method ?? 'GET'} ${withoutQuery(url)}`;
+  const started = Date.now();
+  try {
+    const answer = await withDeadline(what, ms, async (signal) => {
+      const response = await fetch(url, { ...init, signal });
+      const text = await response.text();
+      return {
+        status: response.status,
+        headers: response.headers,
+        text,
+        /** The body as JSON (throws if it is not JSON, as Response.json does). */
+        get json() { return JSON.parse(text); },
+      };
+    });
+    step(`${what} -> ${answer.status} (${Date.now() - started} ms)`);
+    return answer;
+  } catch (err) {
+    step(`${what} failed after ${Date.now() - started} ms: ${err.message}`);
+    throw err;
+  }
+}
 
 // ---------------------------------------------------------------------------------------
 // Processes
@@ -51,6 +142,7 @@ export class Proc {
     this.waiters = [];
     this.child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     this.pid = this.child.pid;
+    step(`started ${label} (pid ${this.pid})`);
     // With E2E_LOG_DIR, every line also goes to LABEL-PID.log there (scripts/e2e.sh shows
     // them when a test fails).
     if (process.env.E2E_LOG_DIR && this.pid) {
@@ -61,6 +153,7 @@ export class Proc {
     }
     this.exited = new Promise((res) => {
       this.child.once('exit', (code, signal) => {
+        step(`${label} (pid ${this.pid}) exited (${code ?? signal})`);
         running.delete(this);
         this.exitCode = code;
         this.exitSignal = signal;
@@ -95,6 +188,9 @@ export class Proc {
 
   /** Resolves with the first line (from `from` on) that matches, or fails after `ms`. */
   waitForLine(pattern, { from = 0, ms = WAIT_MS } = {}) {
+    const id = nextPending;
+    nextPending += 1;
+    pending.set(id, { what: `${this.label} (pid ${this.pid}) to print ${pattern}`, since: Date.now() });
     return new Promise((res, rej) => {
       const waiter = {
         check: () => {
@@ -113,6 +209,7 @@ export class Proc {
         rej(new Error(`${this.label} (pid ${this.pid}) printed no ${pattern} within ${ms} ms:\n${this.tail()}`));
       }, ms);
       const done = () => {
+        pending.delete(id);
         clearTimeout(timer);
         this.waiters = this.waiters.filter((w) => w !== waiter);
       };
@@ -280,8 +377,7 @@ async function launchApp({ example, cwd, env, origin }) {
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
     try {
-      const r = await fetch(`${origin}/me`, { signal: AbortSignal.timeout(2000) });
-      await r.arrayBuffer();
+      await fetchText(`${origin}/me`, {}, 2000);
       break;
     } catch (err) {
       if (Date.now() > deadline) throw new Error(`${example} on ${origin} does not answer: ${err}\n${proc.tail()}`);
@@ -653,10 +749,9 @@ export class FetchBrowser {
   /** One request without following redirects: `{ status, headers, text }`. */
   async send(target, { method, headers, body }) {
     if (this.transport === 'http') return httpRequest(target, { method, headers, body });
-    const response = await fetch(target, {
-      method, headers, body: body ?? undefined, redirect: 'manual', signal: AbortSignal.timeout(WAIT_MS),
+    return fetchText(target, {
+      method, headers, body: body ?? undefined, redirect: 'manual',
     });
-    return { status: response.status, headers: response.headers, text: await response.text() };
   }
 
   /**

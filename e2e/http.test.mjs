@@ -8,7 +8,7 @@ import { strict as assert } from 'node:assert';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FetchBrowser, freePort, randomText, secretsToml, signInAtProvider, startApp, startProvider, stopAll,
+  FetchBrowser, fetchText, freePort, randomText, secretsToml, signInAtProvider, startApp, startProvider, stopAll,
 } from './harness.mjs';
 
 // Both providers know the callbacks of every app these tests start.
@@ -273,12 +273,12 @@ describe('quickstart with two oidc-providers', () => {
     const stayer = new FetchBrowser();
     await logIn(stayer, app, providers.google, 'ada');
     const oldKid = providers.google.kid;
-    const oldJwks = await (await fetch(`${providers.google.issuer}/jwks`)).json();
+    const oldJwks = (await fetchText(`${providers.google.issuer}/jwks`)).json;
     assert.deepEqual(oldJwks.keys.map((k) => k.kid), [oldKid]);
 
     providers.google = await providers.google.restart();
     assert.notEqual(providers.google.kid, oldKid);
-    const newJwks = await (await fetch(`${providers.google.issuer}/jwks`)).json();
+    const newJwks = (await fetchText(`${providers.google.issuer}/jwks`)).json;
     assert.deepEqual(newJwks.keys.map((k) => k.kid), [providers.google.kid]);
 
     const b = new FetchBrowser();

@@ -32,7 +32,7 @@ import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FetchBrowser, freePort, httpRequest, randomText, redisServerBinary, secretsToml, signInAtProvider,
+  FetchBrowser, fetchText, freePort, httpRequest, randomText, redisServerBinary, secretsToml, signInAtProvider,
   startApp, startProvider, startProxy, startRedis, stopAll,
 } from './harness.mjs';
 
@@ -281,8 +281,8 @@ describe('refresh, revocation and back-channel logout (access tokens of 4 s, rot
     // Grace's grant is revoked at the provider at once (checked below, once her access
     // token needs a refresh): until then the app hands out the token it has.
     grace = await logIn(apps.main.origin, p1, 'grace');
-    const revoked = await fetch(`${p1.issuer}/__test/revoke?sub=grace`, { method: 'POST' });
-    assert.deepEqual(await revoked.json(), { sub: 'grace', grants: 1 });
+    const revoked = await fetchText(`${p1.issuer}/__test/revoke?sub=grace`, { method: 'POST' });
+    assert.deepEqual(revoked.json, { sub: 'grace', grants: 1 });
     const still = await api(apps.main.origin, '/token', grace.cookie);
     assert.equal(still.status, 200, still.text);
   });
@@ -315,9 +315,9 @@ describe('refresh, revocation and back-channel logout (access tokens of 4 s, rot
     assert.equal(refreshGrants(p1).length - before, 1);
     figures.push(`refresh (fetch_userinfo off), 20 concurrent GET /token then 5 more: app -> provider ${JSON.stringify(requests.app)}`);
     // A real, fresh token: the provider's userinfo takes it.
-    const info = await fetch(`${p1.issuer}/me`, { headers: { authorization: `Bearer ${token}` } });
+    const info = await fetchText(`${p1.issuer}/me`, { headers: { authorization: `Bearer ${token}` } });
     assert.equal(info.status, 200);
-    assert.equal((await info.json()).sub, 'ada');
+    assert.equal(info.json.sub, 'ada');
   });
 
   test('rotated refresh tokens: three refreshes in a row, each with the token the last one returned', async () => {
@@ -363,8 +363,8 @@ describe('refresh, revocation and back-channel logout (access tokens of 4 s, rot
     const saved = p1.events('authorization_code.saved').filter((e) => e.sub === 'lin').map((e) => e.sid);
     assert.deepEqual(saved.slice(-2), [first.sid, second.sid]);
 
-    const sent = await fetch(`${p1.issuer}/__test/backchannel?sub=lin&sid=${first.sid}`, { method: 'POST' });
-    assert.deepEqual(await sent.json(), { ok: true, status: 200, error: null });
+    const sent = await fetchText(`${p1.issuer}/__test/backchannel?sub=lin&sid=${first.sid}`, { method: 'POST' });
+    assert.deepEqual(sent.json, { ok: true, status: 200, error: null });
     const delivery = relay.deliveries.at(-1);
     assert.equal(claimsOf(delivery.token).sid, first.sid);
     assert.equal(delivery.answer.status, 200);
@@ -378,8 +378,8 @@ describe('refresh, revocation and back-channel logout (access tokens of 4 s, rot
 
   test('back-channel logout by sub: every session of the user ends', async () => {
     const third = await logIn(apps.main.origin, p1, 'lin');
-    const sent = await fetch(`${p1.issuer}/__test/backchannel?sub=lin`, { method: 'POST' });
-    assert.deepEqual(await sent.json(), { ok: true, status: 200, error: null });
+    const sent = await fetchText(`${p1.issuer}/__test/backchannel?sub=lin`, { method: 'POST' });
+    assert.deepEqual(sent.json, { ok: true, status: 200, error: null });
     const claims = claimsOf(relay.deliveries.at(-1).token);
     assert.equal(claims.sub, 'lin');
     assert.equal(claims.sid, undefined);
@@ -514,9 +514,9 @@ describe('three quickstart replicas on Redis behind a round-robin proxy', { skip
   async function backchannel(params) {
     relay.target = `${proxy.origin}/auth/backchannel-logout`;
     const mark = proxy.served.length;
-    const sent = await fetch(`${p1.issuer}/__test/backchannel?${new URLSearchParams(params)}`, { method: 'POST' });
+    const sent = await fetchText(`${p1.issuer}/__test/backchannel?${new URLSearchParams(params)}`, { method: 'POST' });
     const ended = performance.now();
-    assert.deepEqual(await sent.json(), { ok: true, status: 200, error: null });
+    assert.deepEqual(sent.json, { ok: true, status: 200, error: null });
     const by = proxy.served.slice(mark).find((h) => h.path === '/auth/backchannel-logout');
     assert.ok(by, JSON.stringify(proxy.served.slice(mark)));
     return { by: by.replica, ended };

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import {
-  FetchBrowser, randomText, startProvider, stopAll, tempDir,
+  FetchBrowser, fetchText, randomText, startProvider, stopAll, tempDir,
 } from './harness.mjs';
 
 const b64url = (data) => Buffer.from(data).toString('base64url');
@@ -119,10 +119,10 @@ async function token(p, form, { basic = true } = {}) {
     const enc = (s) => encodeURIComponent(s).replace(/%20/g, '+');
     headers.authorization = `Basic ${Buffer.from(`${enc(p.clientId)}:${enc(p.clientSecret)}`).toString('base64')}`;
   }
-  const response = await fetch(`${p.issuer}/token`, {
+  const response = await fetchText(`${p.issuer}/token`, {
     method: 'POST', headers, body: new URLSearchParams(form).toString(),
   });
-  return { status: response.status, json: await response.json() };
+  return { status: response.status, json: response.json };
 }
 
 const codeForm = ({ code, verifier }) => ({
@@ -130,14 +130,13 @@ const codeForm = ({ code, verifier }) => ({
 });
 
 async function userinfo(p, accessToken) {
-  const response = await fetch(`${p.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
-  await response.arrayBuffer();
+  const response = await fetchText(`${p.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
   return response.status;
 }
 
 async function admin(p, path, params) {
-  const response = await fetch(`${p.issuer}${path}?${new URLSearchParams(params)}`, { method: 'POST' });
-  return { status: response.status, json: await response.json() };
+  const response = await fetchText(`${p.issuer}${path}?${new URLSearchParams(params)}`, { method: 'POST' });
+  return { status: response.status, json: response.json };
 }
 
 describe('provider.mjs options', () => {
@@ -210,15 +209,15 @@ describe('provider.mjs options', () => {
 
     assert.equal((await admin(p, '/__test/revoke', {})).status, 400);
     assert.equal((await admin(p, '/__test/nothing', { sub: 'x' })).status, 404);
-    const get = await fetch(`${p.issuer}/__test/revoke?sub=ada`);
+    const get = await fetchText(`${p.issuer}/__test/revoke?sub=ada`);
     assert.equal(get.status, 405);
   });
 
   test('--userinfo-other-subject: userinfo answers about another account than the ID token', async () => {
     const claimsAtUserinfo = async (p, accessToken) => {
-      const response = await fetch(`${p.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
+      const response = await fetchText(`${p.issuer}/me`, { headers: { authorization: `Bearer ${accessToken}` } });
       assert.equal(response.status, 200);
-      return response.json();
+      return response.json;
     };
     const broken = await provider(['--userinfo-other-subject']);
     const tokens = await token(broken, codeForm(await authorize(broken, { login: 'ada' })));
@@ -236,7 +235,7 @@ describe('provider.mjs options', () => {
     const rp = await startReceiver();
     receivers.push(rp);
     const p = await provider(['--backchannel-logout-uri', `${rp.origin}/auth/backchannel-logout`]);
-    const discovery = await (await fetch(`${p.issuer}/.well-known/openid-configuration`)).json();
+    const discovery = (await fetchText(`${p.issuer}/.well-known/openid-configuration`)).json;
     assert.equal(discovery.backchannel_logout_supported, true);
     assert.equal(discovery.backchannel_logout_session_supported, true);
 
@@ -280,7 +279,7 @@ describe('provider.mjs options', () => {
 
   test('without --backchannel-logout-uri there is no back-channel logout', async () => {
     const p = await provider();
-    const discovery = await (await fetch(`${p.issuer}/.well-known/openid-configuration`)).json();
+    const discovery = (await fetchText(`${p.issuer}/.well-known/openid-configuration`)).json;
     assert.equal(discovery.backchannel_logout_supported, undefined);
     const sent = await admin(p, '/__test/backchannel', { sub: 'ada' });
     assert.equal(sent.status, 502);
@@ -320,7 +319,7 @@ describe('provider.mjs options', () => {
     }, { basic: false });
 
     const fromFile = await provider(['--client-jwks', `@${file}`], { secret: false });
-    const discovery = await (await fetch(`${fromFile.issuer}/.well-known/openid-configuration`)).json();
+    const discovery = (await fetchText(`${fromFile.issuer}/.well-known/openid-configuration`)).json;
     assert.ok(discovery.token_endpoint_auth_methods_supported.includes('private_key_jwt'));
     const ok = await withAssertion(fromFile, await authorize(fromFile), assertion(fromFile, { key: ec.privateKey, kid: ecKid, alg: 'ES256' }));
     assert.equal(ok.status, 200, JSON.stringify(ok.json));
@@ -334,7 +333,7 @@ describe('provider.mjs options', () => {
     const rsaOk = await withAssertion(fromArg, await authorize(fromArg), assertion(fromArg, { key: rsa.privateKey, kid: rsaKid, alg: 'RS256', aud: fromArg.issuer }));
     assert.equal(rsaOk.status, 200, JSON.stringify(rsaOk.json));
     // A client secret is no way in for this client.
-    const secretTry = await fetch(`${fromArg.issuer}/token`, {
+    const secretTry = await fetchText(`${fromArg.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({

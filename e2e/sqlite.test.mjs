@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  FetchBrowser, freePort, randomText, secretsToml, signInAtProvider, startApp, startProvider, stopAll,
+  FetchBrowser, fetchText, freePort, randomText, secretsToml, signInAtProvider, startApp, startProvider, stopAll,
 } from './harness.mjs';
 
 const STORE_PATH = '.streamlit/sessions.db';
@@ -100,7 +100,7 @@ describe('quickstart with session_store = "sqlite://.streamlit/sessions.db"', ()
     assert.deepEqual(await me(b), { is_logged_in: false });
     await app.restart();
     // The old cookie, sent again after the restart, no longer logs anyone in.
-    const r = await fetch(`${app.origin}/me`, { headers: { accept: 'application/json', cookie: `oidc_session=${cookie}` } });
-    assert.deepEqual(await r.json(), { is_logged_in: false });
+    const r = await fetchText(`${app.origin}/me`, { headers: { accept: 'application/json', cookie: `oidc_session=${cookie}` } });
+    assert.deepEqual(r.json, { is_logged_in: false });
   });
 });

@@ -158,6 +158,16 @@ if [[ "$status" -ne 0 ]]; then
         tail -n 60 "$log"
     done
 fi
+if [[ "$status" -ne 0 && -s "$E2E_LOG_DIR/steps.txt" ]]; then
+    # What each failed file did last (e2e/harness.mjs `step`): its processes, its HTTP
+    # exchanges and, every 15 s, what it was still waiting for. A file that timed out ends
+    # with the wait it was stuck in.
+    failed_files=$(sed -n 's/^not ok [0-9]* - .*\/\([^/]*\.test\.mjs\)$/\1/p' "$scratch/results.tap" 2>/dev/null | sort -u)
+    for file in ${failed_files:-}; do
+        echo "----- last steps of $file"
+        grep -F " $file " "$E2E_LOG_DIR/steps.txt" | tail -n 30
+    done
+fi
 if [[ "$status" -ne 0 && -s "$scratch/results.tap" ]]; then
     # The failures once more, after the logs, so that the end of the output (all a CI summary
     # may keep) says which assertion failed and why: each `not ok` with its YAML block.
