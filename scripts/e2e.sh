@@ -127,10 +127,17 @@ target_dir="$(cargo metadata --format-version 1 --no-deps |
     node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
 export E2E_BIN_DIR="$target_dir/debug/examples"
 
-# 5. The tests, one file after the other, in a process group of their own.
+# 5. The tests, one file after the other (node's runner takes them in name order), in a
+#    process group of their own.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/tower-oidc-e2e.XXXXXX")"
 export E2E_BROWSER_HOME="$scratch/browser-home" E2E_LOG_DIR="$scratch/logs"
 mkdir -p "$E2E_BROWSER_HOME" "$E2E_LOG_DIR" "$scratch/tmp"
+# The runner writes its reports to files, never to this script's output: on Linux a write
+# to a pipe blocks once the pipe is full, so a reader of this output that pauses (a CI log
+# collector) would stop the runner's event loop, and every file's timeout would then fire
+# the moment it read on, failing tests that were never stuck. The reports are printed once
+# the run is over.
+echo "e2e: running ${tests[*]} (the report follows when they end)"
 set +e
 (
     cd e2e
@@ -139,14 +146,19 @@ set +e
     # file (10,000 real logins) needs minutes on a busy 2-core machine.
     export TMPDIR="$scratch/tmp"
     exec setsid timeout --kill-after=10 900 node --test --test-concurrency=1 --test-timeout=300000 \
-        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=spec --test-reporter-destination="$scratch/results.txt" \
         --test-reporter=tap --test-reporter-destination="$scratch/results.tap" \
-        "${tests[@]}"
+        "${tests[@]}" >"$scratch/runner.txt" 2>&1
 ) &
 test_pgid=$!
 wait "$test_pgid"
 status=$?
 set -e
+cat "$scratch/results.txt" 2>/dev/null || true
+if [[ -s "$scratch/runner.txt" ]]; then
+    echo "----- the test runner's own output"
+    cat "$scratch/runner.txt"
+fi
 
 passed=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$scratch/results.tap" 2>/dev/null | tail -1)
 failed=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$scratch/results.tap" 2>/dev/null | tail -1)
