@@ -57,6 +57,14 @@ if (STEPS_FILE) {
   }, 15000).unref();
 }
 
+/** Records that this file now awaits `what` (for the 15 s report); call the result when done. */
+function awaiting(what) {
+  const id = nextPending;
+  nextPending += 1;
+  pending.set(id, { what, since: Date.now() });
+  return () => pending.delete(id);
+}
+
 const withoutQuery = (url) => {
   const u = new URL(url);
   return `${u.origin}${u.pathname}`;
@@ -68,10 +76,8 @@ const withoutQuery = (url) => {
  * holds itself, unlike AbortSignal.timeout's, which holds its signal weakly and does not keep
  * the process's event loop alive.
  */
-export async function withDeadline(what, ms, work) {
-  const id = nextPending;
-  nextPending += 1;
-  pending.set(id, { what, since: Date.now() });
+async function withDeadline(what, ms, work) {
+  const over = awaiting(what);
   const controller = new AbortController();
   let timer;
   const expired = new Promise((_, rej) => {
@@ -85,7 +91,7 @@ export async function withDeadline(what, ms, work) {
     return await Promise.race([work(controller.signal), expired]);
   } finally {
     clearTimeout(timer);
-    pending.delete(id);
+    over();
   }
 }
 
@@ -188,9 +194,7 @@ export class Proc {
 
   /** Resolves with the first line (from `from` on) that matches, or fails after `ms`. */
   waitForLine(pattern, { from = 0, ms = WAIT_MS } = {}) {
-    const id = nextPending;
-    nextPending += 1;
-    pending.set(id, { what: `${this.label} (pid ${this.pid}) to print ${pattern}`, since: Date.now() });
+    const over = awaiting(`${this.label} (pid ${this.pid}) to print ${pattern}`);
     return new Promise((res, rej) => {
       const waiter = {
         check: () => {
@@ -209,7 +213,7 @@ export class Proc {
         rej(new Error(`${this.label} (pid ${this.pid}) printed no ${pattern} within ${ms} ms:\n${this.tail()}`));
       }, ms);
       const done = () => {
-        pending.delete(id);
+        over();
         clearTimeout(timer);
         this.waiters = this.waiters.filter((w) => w !== waiter);
       };
