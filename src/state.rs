@@ -19,7 +19,8 @@ use crate::keys::KeyRing;
 use crate::pages;
 use crate::paths::Routes;
 use crate::provider::Provider;
-use crate::session::{Admission, CookieJar, Id, Lookup, RefreshLocks, SessionCookie, Sessions};
+use crate::session::front;
+use crate::session::{Admission, CookieJar, Id, Lookup, RefreshLocks, SessionRead, Sessions};
 use crate::user::{LoggedIn, ProviderTokens, StoredUser};
 
 /// The answer to a cross-site logout `POST`.
@@ -140,18 +141,32 @@ impl AuthState {
     /// in-memory store. [`Visitor::Ask`] means the store must be asked with
     /// [`Self::ask_store`].
     pub(crate) fn visitor_now(&self, headers: &HeaderMap) -> Visitor {
-        let id = match self.cookies.session(headers) {
-            SessionCookie::Valid(id) => id,
-            SessionCookie::Absent | SessionCookie::Ambiguous => return Visitor::Anonymous,
-            SessionCookie::Invalid => return Visitor::StaleCookie,
+        // Taken before the store is asked (see `session::front`).
+        let stamp = self.sessions.stamp();
+        let (id, value) = match self
+            .cookies
+            .session_with(headers, |value| front::get(stamp, value))
+        {
+            SessionRead::Known { known: user, .. } => return self.live(user),
+            SessionRead::Verified { id, value } => (id, value),
+            SessionRead::Absent | SessionRead::Ambiguous => return Visitor::Anonymous,
+            SessionRead::Invalid => return Visitor::StaleCookie,
         };
         match self.sessions.load_user_now(&id) {
-            Lookup::Found(user) => match self.upkeep_due(&user) {
-                None => Visitor::LoggedIn(user),
-                Some(upkeep) => Visitor::Upkeep(user, upkeep),
-            },
+            Lookup::Found(user, until) => {
+                front::put(stamp, value, id, &user, until);
+                self.live(user)
+            }
             Lookup::Gone => Visitor::StaleCookie,
             Lookup::AskStore => Visitor::Ask(id),
+        }
+    }
+
+    /// A live session's visitor, with its upkeep if one is due.
+    fn live(&self, user: Arc<LoggedIn>) -> Visitor {
+        match self.upkeep_due(&user) {
+            None => Visitor::LoggedIn(user),
+            Some(upkeep) => Visitor::Upkeep(user, upkeep),
         }
     }
 

@@ -353,6 +353,10 @@ async fn logout_ends_the_session_here_and_at_the_provider() {
         .login(&app.url("/auth/login"), "L", "l@example.com")
         .await;
     let session = cookie_pair(done.headers(), "oidc_session").expect("session cookie");
+    // A request of the session first, so the server's per-thread front knows it (its
+    // runtime is this test's single thread): the logout must end it there too.
+    let before: serde_json::Value = json_with_cookie(&app.url("/me"), &session).await;
+    assert_eq!(before["is_logged_in"], true);
 
     let r = browser
         .client

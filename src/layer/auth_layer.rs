@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tower_layer::Layer;
 
-use super::service::{user_context, AuthService};
+use super::service::{AuthService, Shared};
 use crate::config::{AuthConfig, ConfigError, Secret, SessionStoreConfig};
 use crate::hook::AfterLoginHook;
 use crate::keys::KeyRing;
@@ -18,7 +18,6 @@ use crate::session::{
     CookieJar, MemoryStore, RefreshLocks, SessionStore, Sessions, CACHE_TTL, DEFAULT_MAX_PER_USER,
 };
 use crate::state::{logout_csrf_check, AuthState, ProviderRules};
-use crate::user::UserContext;
 
 /// The longest [`AuthLayerBuilder::login_timeout`]: nobody needs an hour at a sign-in
 /// page, and a longer window only keeps a login's sealed nonce and verifier usable longer.
@@ -43,9 +42,8 @@ pub const DEFAULT_COOKIE_NAME: &str = "oidc_session";
 /// [module docs](crate::layer).
 #[derive(Clone)]
 pub struct AuthLayer {
-    state: Arc<AuthState>,
-    /// Shared by every service and request of this layer (see `service::user_context`).
-    context: Arc<UserContext>,
+    /// Shared by every service and request of this layer (see `service::Shared`).
+    shared: Arc<Shared>,
 }
 
 /// Builds an [`AuthLayer`]; everything is validated in [`build`](Self::build).
@@ -85,7 +83,7 @@ impl AuthLayer {
     /// first login, and logs a warning for each provider that is not reachable. The app
     /// works either way: an unreachable provider is retried at the next login.
     pub async fn warm_up(&self) {
-        for provider in self.state.providers.values() {
+        for provider in self.shared.state.providers.values() {
             if let Err(e) = provider.ready().await {
                 tracing::warn!(provider = provider.name(), error = %e, "provider not reachable at start-up; login with it will retry");
             }
@@ -94,7 +92,7 @@ impl AuthLayer {
 
     /// The paths the layer answers: login, logout and callback.
     pub fn routes(&self) -> &Routes {
-        &self.state.routes
+        &self.shared.state.routes
     }
 }
 
@@ -257,8 +255,9 @@ impl AuthLayerBuilder {
             canonical_host: config.canonical_host(),
             ignored_headers: Default::default(),
         });
-        let context = user_context(&state);
-        Ok(AuthLayer { state, context })
+        Ok(AuthLayer {
+            shared: Shared::new(state),
+        })
     }
 }
 
@@ -273,7 +272,7 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService::new(inner, self.state.clone(), self.context.clone())
+        AuthService::new(inner, self.shared.clone())
     }
 }
 
@@ -281,10 +280,10 @@ impl fmt::Debug for AuthLayer {
     // The state holds keys and the store: show what the layer answers, nothing secret.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthLayer")
-            .field("routes", &self.state.routes)
+            .field("routes", &self.shared.state.routes)
             .field(
                 "providers",
-                &self.state.providers.keys().collect::<Vec<_>>(),
+                &self.shared.state.providers.keys().collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }

@@ -20,30 +20,34 @@ use crate::user::{LoggedIn, Login, User, UserContext};
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    state: Arc<AuthState>,
+    shared: Arc<Shared>,
+}
+
+/// What every service and request of one layer shares, behind one `Arc`: axum clones the
+/// service for every request of a route added with `Router::layer`, so one reference count
+/// to move there, not two. Made once per layer: axum may also call `Layer::layer` per
+/// request, so [`AuthService::new`] must not allocate.
+pub(super) struct Shared {
+    pub(super) state: Arc<AuthState>,
     /// What every request's [`User`] shares: the login route, the tokens handlers may
     /// see, and where fresh ones come from.
     context: Arc<UserContext>,
 }
 
-/// What every request's [`User`] of one layer shares. Made once per layer: axum may call
-/// `Layer::layer` for every request (routes added with `Router::layer`), so
-/// [`AuthService::new`] must not allocate.
-pub(super) fn user_context(state: &Arc<AuthState>) -> Arc<UserContext> {
-    Arc::new(UserContext {
-        expose: state.expose,
-        login: Login::Layer(Arc::from(state.routes.login.as_str())),
-        source: state.clone(),
-    })
+impl Shared {
+    pub(super) fn new(state: Arc<AuthState>) -> Arc<Self> {
+        let context = Arc::new(UserContext {
+            expose: state.expose,
+            login: Login::Layer(Arc::from(state.routes.login.as_str())),
+            source: state.clone(),
+        });
+        Arc::new(Shared { state, context })
+    }
 }
 
 impl<S> AuthService<S> {
-    pub(super) fn new(inner: S, state: Arc<AuthState>, context: Arc<UserContext>) -> Self {
-        AuthService {
-            inner,
-            state,
-            context,
-        }
+    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        AuthService { inner, shared }
     }
 }
 
@@ -65,11 +69,11 @@ impl<S> AuthService<S> {
         S::Future: Send + 'static,
         B: Send + 'static,
     {
-        let state = self.state.clone();
-        let context = self.context.clone();
+        let shared = self.shared.clone();
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         AuthFuture::loading(Box::pin(async move {
+            let Shared { state, context } = &*shared;
             let answer = match wait {
                 Wait::Store(id) => state.ask_store(id).await,
                 Wait::Upkeep(user, upkeep) => StoreAnswer::Upkeep(user, upkeep),
@@ -78,7 +82,7 @@ impl<S> AuthService<S> {
                 StoreAnswer::LoggedIn(user) => (Some(user), false),
                 StoreAnswer::Gone => (None, true),
                 StoreAnswer::Upkeep(user, upkeep) => {
-                    match crate::refresh::upkeep(&state, user, upkeep).await {
+                    match crate::refresh::upkeep(state, user, upkeep).await {
                         AfterUpkeep::LoggedIn(user) => (Some(user), false),
                         AfterUpkeep::Ended => (None, true),
                     }
@@ -87,7 +91,8 @@ impl<S> AuthService<S> {
                     return Loaded::Page(pages::sessions_unavailable(req.headers()))
                 }
             };
-            req.extensions_mut().insert(User::new(user, context));
+            req.extensions_mut()
+                .insert(User::new(user, context.clone()));
             let stale = stale.then(|| state.cookies.remove_session());
             Loaded::Inner {
                 output: inner.call(req).await,
@@ -100,7 +105,7 @@ impl<S> AuthService<S> {
 impl<S> fmt::Debug for AuthService<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthService")
-            .field("routes", &self.state.routes)
+            .field("routes", &self.shared.state.routes)
             .finish_non_exhaustive()
     }
 }
@@ -123,8 +128,9 @@ where
     }
 
     fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        if let Some(route) = self.state.routes.route(req.uri().path()) {
-            let state = self.state.clone();
+        let shared = &*self.shared;
+        if let Some(route) = shared.state.routes.route(req.uri().path()) {
+            let state = shared.state.clone();
             let (parts, body) = req.into_parts();
             return AuthFuture::route(Box::pin(async move {
                 crate::routes::handle(&state, route, parts, body).await
@@ -138,9 +144,9 @@ where
             }
             // It found nobody there: the session decides, as without it.
             Some(user) if user.is_from_front_end() => {}
-            _ => self.state.ignored_headers.notice(req.headers()),
+            _ => shared.state.ignored_headers.notice(req.headers()),
         }
-        let (user, stale) = match self.state.visitor_now(req.headers()) {
+        let (user, stale) = match shared.state.visitor_now(req.headers()) {
             Visitor::Anonymous => (None, false),
             Visitor::LoggedIn(user) => (Some(user), false),
             Visitor::StaleCookie => (None, true),
@@ -148,8 +154,8 @@ where
             Visitor::Upkeep(user, upkeep) => return self.after(Wait::Upkeep(user, upkeep), req),
         };
         req.extensions_mut()
-            .insert(User::new(user, self.context.clone()));
-        let removal = stale.then(|| self.state.cookies.remove_session());
+            .insert(User::new(user, shared.context.clone()));
+        let removal = stale.then(|| shared.state.cookies.remove_session());
         AuthFuture::inner(self.inner.call(req), removal)
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use foldhash::fast::RandomState;
 use tower_sessions_core::session::Id;
 
+use super::front::Generation;
 use crate::user::LoggedIn;
 
 /// How long a session read from the store is trusted without asking again. Under a
@@ -31,6 +32,9 @@ type Shard = HashMap<Id, (Arc<LoggedIn>, Instant), RandomState>;
 pub(crate) struct LocalCache {
     shards: [Mutex<Shard>; SHARDS],
     ttl: Duration,
+    /// Bumped whenever a copy takes the place of another or is dropped for a session that
+    /// ended here, with the shard's lock held (for the per-thread front).
+    generation: Generation,
 }
 
 impl LocalCache {
@@ -38,7 +42,13 @@ impl LocalCache {
         LocalCache {
             shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
             ttl,
+            generation: Generation::default(),
         }
+    }
+
+    /// Counts the copies replaced and dropped (for the per-thread front).
+    pub(crate) fn generation(&self) -> &Generation {
+        &self.generation
     }
 
     fn shard(&self, id: &Id) -> MutexGuard<'_, Shard> {
@@ -51,13 +61,13 @@ impl LocalCache {
     }
 
     /// The session, if it was read from the store less than the TTL ago and has not
-    /// expired since. One monotonic clock read: both limits were turned into one instant
-    /// when the copy was made.
-    pub(crate) fn get(&self, id: &Id) -> Option<Arc<LoggedIn>> {
+    /// expired since, with the instant the copy stops counting. One monotonic clock read:
+    /// both limits were turned into one instant when the copy was made.
+    pub(crate) fn get(&self, id: &Id) -> Option<(Arc<LoggedIn>, Instant)> {
         let mut shard = self.shard(id);
         let (user, until) = shard.get(id)?;
         if Instant::now() < *until {
-            return Some(user.clone());
+            return Some((user.clone(), *until));
         }
         shard.remove(id);
         None
@@ -85,11 +95,17 @@ impl LocalCache {
                 shard.clear();
             }
         }
-        shard.insert(id, (user, now + keep));
+        // A copy that takes the place of another (a user refreshed here) ends the front's
+        // slots of the old one; a first copy has none to end.
+        if shard.insert(id, (user, now + keep)).is_some() {
+            self.generation.bump();
+        }
     }
 
     pub(crate) fn remove(&self, id: &Id) {
-        self.shard(id).remove(id);
+        let mut shard = self.shard(id);
+        shard.remove(id);
+        self.generation.bump();
     }
 }
 
@@ -134,5 +150,28 @@ mod tests {
         assert!(cache.get(&soon).is_some());
         std::thread::sleep(Duration::from_millis(2100));
         assert!(cache.get(&soon).is_none(), "expired within the TTL");
+    }
+
+    #[test]
+    fn a_copy_replaced_or_dropped_ends_the_per_thread_fronts_slots() {
+        use crate::session::front::{Owner, Stamp};
+        let cache = LocalCache::new(Duration::from_secs(60));
+        let owner = Owner::unique();
+        let stamp = || Stamp::new(&owner, cache.generation());
+        let id = Id::default();
+        let empty = stamp();
+        cache.insert(id, user(id, 3600));
+        let filled = stamp();
+        assert_eq!(filled, empty, "a first copy ends no slot");
+        assert!(cache.get(&id).is_some());
+        assert_eq!(stamp(), filled, "reading changes nothing");
+        cache.insert(id, user(id, 3600));
+        let refreshed = stamp();
+        assert_ne!(
+            refreshed, filled,
+            "a copy in place of another (a refreshed user)"
+        );
+        cache.remove(&id);
+        assert_ne!(stamp(), refreshed, "a session ended here");
     }
 }

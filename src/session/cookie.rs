@@ -75,6 +75,31 @@ pub(crate) enum SessionCookie {
     Ambiguous,
 }
 
+/// The session cookies of a request as [`CookieJar::session_with`] read them.
+#[derive(Debug)]
+pub(crate) enum SessionRead<'h, T> {
+    /// The request carries no session cookie.
+    Absent,
+    /// One validly signed session id (its signature checked now, or remembered), and the
+    /// cookie value that carried it.
+    Verified { id: Id, value: &'h [u8] },
+    /// A value the caller's `known` vouched for, with what it knows.
+    Known { id: Id, known: T },
+    /// See [`SessionCookie::Invalid`].
+    Invalid,
+    /// See [`SessionCookie::Ambiguous`].
+    Ambiguous,
+}
+
+impl<T> SessionRead<'_, T> {
+    fn id(&self) -> Option<Id> {
+        match self {
+            SessionRead::Verified { id, .. } | SessionRead::Known { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
 /// The path of the pending-login and logout cookies: `/`, so they can be `__Host-` on https.
 const LOGIN_COOKIE_PATH: &str = "/";
 
@@ -113,31 +138,59 @@ impl CookieJar {
 
     /// The session id the request's session cookie carries.
     pub(crate) fn session(&self, headers: &HeaderMap) -> SessionCookie {
-        let mut found = SessionCookie::Absent;
+        match self.session_with(headers, |_| None::<(Id, ())>) {
+            SessionRead::Absent => SessionCookie::Absent,
+            SessionRead::Verified { id, .. } | SessionRead::Known { id, .. } => {
+                SessionCookie::Valid(id)
+            }
+            SessionRead::Invalid => SessionCookie::Invalid,
+            SessionRead::Ambiguous => SessionCookie::Ambiguous,
+        }
+    }
+
+    /// [`session`](Self::session), asking `known` first about each value: a value it
+    /// vouches for (one that verified before, with what it knows of that session) skips
+    /// the memo and the HMAC.
+    pub(crate) fn session_with<'h, T>(
+        &self,
+        headers: &'h HeaderMap,
+        mut known: impl FnMut(&[u8]) -> Option<(Id, T)>,
+    ) -> SessionRead<'h, T> {
+        let mut read = SessionRead::Absent;
         for pair in pairs(headers, &self.session_name).take(MAX_SAME_NAME) {
-            let id = match self.verified.get(pair.value) {
-                Some(id) => Some(id),
-                None => {
-                    let id = pair
-                        .text()
-                        .and_then(|text| self.verify(Purpose::Session, text))
-                        .and_then(|v| v.parse().ok());
-                    if let Some(id) = id {
-                        self.verified.insert(pair.value, id);
-                    }
-                    id
-                }
+            let next = match known(pair.value) {
+                Some((id, known)) => SessionRead::Known { id, known },
+                None => match self.check(pair) {
+                    Some(id) => SessionRead::Verified {
+                        id,
+                        value: pair.value,
+                    },
+                    None => SessionRead::Invalid,
+                },
             };
-            found = match (found, id) {
-                (SessionCookie::Valid(first), Some(id)) if first != id => {
-                    return SessionCookie::Ambiguous
-                }
-                (SessionCookie::Valid(first), _) => SessionCookie::Valid(first),
-                (_, Some(id)) => SessionCookie::Valid(id),
-                (_, None) => SessionCookie::Invalid,
+            read = match (read.id(), next.id()) {
+                (Some(first), Some(id)) if first != id => return SessionRead::Ambiguous,
+                // The first valid one stands; an invalid one beside it is not ours to
+                // delete (see `SessionCookie::Ambiguous`).
+                (Some(_), _) => read,
+                (None, _) => next,
             };
         }
-        found
+        read
+    }
+
+    /// The session id of one session cookie, if its signature verifies: remembered values
+    /// are found without the HMAC.
+    fn check(&self, pair: Pair<'_>) -> Option<Id> {
+        if let Some(id) = self.verified.get(pair.value) {
+            return Some(id);
+        }
+        let id = pair
+            .text()
+            .and_then(|text| self.verify(Purpose::Session, text))
+            .and_then(|v| v.parse().ok())?;
+        self.verified.insert(pair.value, id);
+        Some(id)
     }
 
     /// A `Set-Cookie` for the session cookie holding `id`.
@@ -280,7 +333,7 @@ impl CookieJar {
 
 /// Every cookie called `name` in the request's `Cookie` headers (at most
 /// [`MAX_COOKIE_HEADER`] bytes each; a larger header is no browser's and is skipped).
-fn pairs<'a>(headers: &'a HeaderMap, name: &'a str) -> Pairs<'a> {
+fn pairs<'a, 'n>(headers: &'a HeaderMap, name: &'n str) -> Pairs<'a, 'n> {
     Pairs {
         headers: headers.get_all(COOKIE).iter(),
         rest: &[],
@@ -293,14 +346,14 @@ fn pairs<'a>(headers: &'a HeaderMap, name: &'a str) -> Pairs<'a> {
 /// char pattern and trimming Unicode whitespace cost more than the rest of a logged-in
 /// request's own work. Separators are found with `memchr`; only a value that has to be
 /// verified is checked for UTF-8.
-struct Pairs<'a> {
+struct Pairs<'a, 'n> {
     headers: http::header::ValueIter<'a, HeaderValue>,
     /// What is left of the header being read.
     rest: &'a [u8],
-    name: &'a [u8],
+    name: &'n [u8],
 }
 
-impl<'a> Iterator for Pairs<'a> {
+impl<'a> Iterator for Pairs<'a, '_> {
     type Item = Pair<'a>;
 
     fn next(&mut self) -> Option<Pair<'a>> {

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use tower_sessions_core::session::{Id, Record};
 use tower_sessions_core::session_store::{self, SessionStore};
 
+use super::front::Generation;
 use super::record::{USED_STATE_KEY, USER_KEY};
 use crate::user::{LoggedIn, StoredUser};
 
@@ -44,6 +45,9 @@ use crate::user::{LoggedIn, StoredUser};
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Counts the changes to sessions, for the per-thread front (`front`): readable
+    /// without the lock. `Inner` holds the same counter and bumps it.
+    generation: Arc<Generation>,
     capacity: usize,
     pending_capacity: usize,
     parsed_capacity: usize,
@@ -63,6 +67,8 @@ struct Inner {
     /// Sessions whose parsed claims are kept, oldest first (same compaction rule).
     parsed_order: VecDeque<Id>,
     parsed_live: usize,
+    /// Bumped whenever a session is removed or changed, with the lock held.
+    generation: Arc<Generation>,
 }
 
 struct Entry {
@@ -153,8 +159,13 @@ impl MemoryStore {
     /// used login states). When full, expired records are swept first; if it is still full,
     /// a new login is refused with a store error (the callback answers an error page).
     pub fn with_capacity(capacity: usize) -> Self {
+        let generation = Arc::new(Generation::default());
         MemoryStore {
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(Inner {
+                generation: generation.clone(),
+                ..Inner::default()
+            }),
+            generation,
             capacity: capacity.max(1),
             pending_capacity: 100_000,
             parsed_capacity: 10_000,
@@ -267,10 +278,20 @@ impl MemoryStore {
         }
     }
 
+    /// Counts the changes to this store's sessions (for the per-thread front).
+    pub(crate) fn generation(&self) -> &Generation {
+        &self.generation
+    }
+
     /// The user of session `id` with parsed claims, without a copy: the fast path of every
     /// logged-in request. Claims are parsed outside the lock, once per session while it
     /// stays among the recently used.
     pub(crate) fn load_user(&self, id: &Id) -> Option<Arc<LoggedIn>> {
+        self.load_user_until(id).map(|(user, _)| user)
+    }
+
+    /// [`load_user`](Self::load_user), with the session's expiry.
+    pub(crate) fn load_user_until(&self, id: &Id) -> Option<(Arc<LoggedIn>, SystemTime)> {
         // The clock as it is, not `OffsetDateTime::now_utc()`: the same comparison without
         // working out today's date on every logged-in request.
         let now = SystemTime::now();
@@ -282,7 +303,7 @@ impl MemoryStore {
                 Data::User {
                     parsed: Some(parsed),
                     ..
-                } => return Some(parsed.clone()),
+                } => return Some((parsed.clone(), expiry)),
                 Data::User { user, .. } => user.clone(),
                 Data::Pending(_) | Data::Other(_) => return None,
             };
@@ -294,7 +315,7 @@ impl MemoryStore {
             self.lock()
                 .keep_parsed(id, &user, &parsed, self.parsed_capacity);
         }
-        Some(parsed)
+        Some((parsed, expiry))
     }
 }
 
@@ -314,6 +335,7 @@ impl MemoryStore {
         if was_parsed {
             inner.parsed_live = inner.parsed_live.saturating_sub(1);
         }
+        inner.generation.bump();
         true
     }
 
@@ -335,6 +357,7 @@ impl MemoryStore {
         }
         inner.expiries.remove(&(old, id.0));
         inner.expiries.insert((new_expiry, id.0));
+        inner.generation.bump();
         true
     }
 }
@@ -342,6 +365,11 @@ impl MemoryStore {
 impl Inner {
     fn remove(&mut self, id: &Id) -> Option<Entry> {
         let removed = self.entries.remove(id)?;
+        if let Data::User { .. } = removed.data {
+            // Only a logged-in session can be in a front's slot: the used login states
+            // swept at every login end none.
+            self.generation.bump();
+        }
         self.expiries.remove(&(removed.expiry, id.0));
         match removed.data {
             Data::Pending(_) => self.pending_live = self.pending_live.saturating_sub(1),
@@ -671,5 +699,46 @@ pub(super) mod tests {
         assert!(!inner.entries.contains_key(&dead.id));
         assert!(inner.entries.contains_key(&live) && inner.entries.contains_key(&other.id));
         assert_eq!(inner.expiries.len(), inner.entries.len());
+    }
+
+    #[tokio::test]
+    async fn every_change_to_a_session_ends_the_per_thread_fronts_slots() {
+        use crate::session::front::{Owner, Stamp};
+        let store = MemoryStore::default();
+        let owner = Owner::unique();
+        let stamp = || Stamp::new(&owner, store.generation());
+        let id = store.create_user(user_entry(1), in_a_minute()).unwrap();
+
+        let read = stamp();
+        assert!(store.load_user_until(&id).is_some());
+        assert_eq!(stamp(), read, "reading changes nothing");
+
+        assert!(store.replace_user(&id, user_entry(2)));
+        let refreshed = stamp();
+        assert_ne!(refreshed, read, "a refreshed user");
+
+        assert!(store.set_expiry(&id, in_a_minute() + time::Duration::minutes(5)));
+        let slid = stamp();
+        assert_ne!(slid, refreshed, "a slid expiry");
+
+        store.delete(&id).await.unwrap();
+        let deleted = stamp();
+        assert_ne!(deleted, slid, "a deleted session");
+
+        let expired = OffsetDateTime::now_utc() - time::Duration::seconds(1);
+        store.create_user(user_entry(2), expired).unwrap();
+        let before_sweep = stamp();
+        store.create(&mut record(60)).await.unwrap();
+        let swept = stamp();
+        assert_ne!(swept, before_sweep, "a session swept at expiry");
+
+        store.create(&mut record(-1)).await.unwrap();
+        let before_other = stamp();
+        store.create(&mut record(60)).await.unwrap();
+        assert_eq!(
+            stamp(),
+            before_other,
+            "a record that is not a session ends no slot"
+        );
     }
 }

@@ -7,10 +7,15 @@
 //! states, accepted logout tokens, refresh turns). Pending logins are not stored: they live
 //! sealed in the browser (`cookie`). Nothing but the session id ever leaves the server, so
 //! the cookie stays small however many claims the provider sends.
+//!
+//! A logged-in request reads, in order: the session cookie (`cookie`), the worker thread's
+//! `front` (a hit ends here), the verified-value memo (`memo`, else the HMAC), then the
+//! in-memory store (`memory`) or the external store's local copy (`cache`), else the store.
 
 mod cache;
 mod cookie;
 mod flight;
+pub(crate) mod front;
 mod index;
 mod memo;
 mod memory;
@@ -19,7 +24,7 @@ mod sessions;
 mod stores;
 
 pub(crate) use self::cache::DEFAULT_TTL as CACHE_TTL;
-pub(crate) use self::cookie::{CookieJar, SessionCookie};
+pub(crate) use self::cookie::{CookieJar, SessionCookie, SessionRead};
 pub(crate) use self::flight::RefreshLocks;
 pub use self::memory::MemoryStore;
 pub(crate) use self::sessions::{Admission, Lookup, Sessions, DEFAULT_MAX_PER_USER};

@@ -7,6 +7,7 @@ use tower_sessions_core::session::Id;
 use tower_sessions_core::session_store::{Error as StoreError, SessionStore};
 
 use super::cache::LocalCache;
+use super::front::{Generation, Owner, Stamp, Until};
 use super::index::{self, derived_id, Purpose, UserKey};
 use super::memory::MemoryStore;
 use super::record::{expiry_after, new_record, read, ENDED_KEY, USED_STATE_KEY, USER_KEY};
@@ -15,8 +16,8 @@ use crate::user::{LoggedIn, StoredUser};
 /// What [`Sessions::load_user_now`] knows without waiting.
 #[derive(Debug)]
 pub(crate) enum Lookup {
-    /// A live session.
-    Found(Arc<LoggedIn>),
+    /// A live session, and until when the answer holds without asking again.
+    Found(Arc<LoggedIn>, Until),
     /// No such session, or it expired.
     Gone,
     /// Only the (external) store can tell: ask [`Sessions::load_user`].
@@ -58,6 +59,8 @@ pub(crate) struct Sessions {
     admission: Option<Arc<dyn Admission>>,
     /// `session_idle_timeout`: a session's expiry slides to this after each request.
     idle: Option<Duration>,
+    /// Which slots of the per-thread front (`front`) are this layer's.
+    front: Owner,
 }
 
 /// How often at most an idle timeout's expiry is written: every five minutes, or every
@@ -82,6 +85,7 @@ impl Sessions {
             index_lock: tokio::sync::Mutex::new(()),
             admission: None,
             idle: None,
+            front: Owner::unique(),
         }
     }
 
@@ -248,15 +252,27 @@ impl Sessions {
     /// store, and for a session another store answered for moments ago.
     pub(crate) fn load_user_now(&self, id: &Id) -> Lookup {
         match &self.backend {
-            Backend::Memory(memory) => match memory.load_user(id) {
-                Some(user) => Lookup::Found(user),
+            Backend::Memory(memory) => match memory.load_user_until(id) {
+                Some((user, expiry)) => Lookup::Found(user, Until::Wall(expiry)),
                 None => Lookup::Gone,
             },
             Backend::External { cache, .. } => match cache.get(id) {
-                Some(user) => Lookup::Found(user),
+                Some((user, until)) => Lookup::Found(user, Until::Mono(until)),
                 None => Lookup::AskStore,
             },
         }
+    }
+
+    /// What a lookup in or a fill of the per-thread front is made under: this layer, and
+    /// the count of changes to the sessions [`load_user_now`](Self::load_user_now) answers
+    /// from (the in-memory store, or the external store's local cache). Taken before that
+    /// lookup, so a session that ends meanwhile leaves a slot that never counts.
+    pub(crate) fn stamp(&self) -> Stamp {
+        let generation: &Generation = match &self.backend {
+            Backend::Memory(memory) => memory.generation(),
+            Backend::External { cache, .. } => cache.generation(),
+        };
+        Stamp::new(&self.front, generation)
     }
 
     pub(crate) fn lifetime(&self) -> Duration {
@@ -267,7 +283,7 @@ impl Sessions {
     /// something this version cannot read (which then reads as anonymous, not an error).
     pub(crate) async fn load_user(&self, id: &Id) -> Result<Option<Arc<LoggedIn>>, StoreError> {
         match self.load_user_now(id) {
-            Lookup::Found(user) => return Ok(Some(user)),
+            Lookup::Found(user, _) => return Ok(Some(user)),
             Lookup::Gone => return Ok(None),
             Lookup::AskStore => {}
         }
