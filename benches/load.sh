@@ -323,7 +323,11 @@ wrk_to() { # FILE APP ROUTE COOKIE: one wrk run against APP into FILE
         "http://127.0.0.1:$(port "$2")/" >"$1"
 }
 for round in $(seq 1 "$ROUNDS"); do
-    for app in "${PAIRED_APPS[@]}"; do
+    # Rotate the order every round, as in the alternating runs: no app is always the
+    # first pair of a round or always right after another.
+    shift_by=$(( (round - 1) % ${#PAIRED_APPS[@]} ))
+    paired_order=("${PAIRED_APPS[@]:shift_by}" "${PAIRED_APPS[@]:0:shift_by}")
+    for app in "${paired_order[@]}"; do
         bare=$(bare_of "$(runtime_of "$app")")
         bare_pid_var="PID_$bare"
         cookie=$(cookie_for "$app")
