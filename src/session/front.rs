@@ -182,18 +182,44 @@ mod tests {
         Until::Mono(Instant::now() + Duration::from_secs(60))
     }
 
+    /// One layer's store and one session of it, its user held as the store would hold it.
+    struct Fixture {
+        owner: Owner,
+        generation: Generation,
+        id: Id,
+        held: Arc<LoggedIn>,
+    }
+
+    impl Fixture {
+        fn new() -> Self {
+            let id = Id::default();
+            Fixture {
+                owner: Owner::unique(),
+                generation: Generation::default(),
+                id,
+                held: user(id),
+            }
+        }
+
+        fn stamp(&self) -> Stamp {
+            Stamp::new(&self.owner, &self.generation)
+        }
+
+        fn put(&self, stamp: Stamp, value: &[u8], until: Until) {
+            put(stamp, value, self.id, &self.held, until);
+        }
+    }
+
     #[test]
     fn a_filled_value_is_found_under_the_same_stamp_only() {
-        let (owner, generation) = (Owner::unique(), Generation::default());
-        let id = Id::default();
-        let held = user(id);
-        let stamp = Stamp::new(&owner, &generation);
-        put(stamp, VALUE, id, &held, later());
+        let f = Fixture::new();
+        let stamp = f.stamp();
+        f.put(stamp, VALUE, later());
         let (found, _) = get(stamp, VALUE).expect("a hit");
-        assert_eq!(found, id);
+        assert_eq!(found, f.id);
 
-        generation.bump();
-        let after = Stamp::new(&owner, &generation);
+        f.generation.bump();
+        let after = f.stamp();
         assert!(
             get(after, VALUE).is_none(),
             "a change to the store ends every slot"
@@ -207,67 +233,57 @@ mod tests {
 
     #[test]
     fn a_fill_racing_with_a_change_never_counts() {
-        let (owner, generation) = (Owner::unique(), Generation::default());
-        let id = Id::default();
-        let held = user(id);
+        let f = Fixture::new();
         // The stamp is taken before the store is asked; the session ends meanwhile.
-        let before = Stamp::new(&owner, &generation);
-        generation.bump();
-        put(before, VALUE, id, &held, later());
-        assert!(get(Stamp::new(&owner, &generation), VALUE).is_none());
+        let before = f.stamp();
+        f.generation.bump();
+        f.put(before, VALUE, later());
+        assert!(get(f.stamp(), VALUE).is_none());
     }
 
     #[test]
     fn only_the_exact_value_counts_and_only_until_its_end() {
-        let (owner, generation) = (Owner::unique(), Generation::default());
-        let id = Id::default();
-        let held = user(id);
-        let stamp = Stamp::new(&owner, &generation);
-        put(stamp, VALUE, id, &held, later());
+        let f = Fixture::new();
+        let stamp = f.stamp();
+        f.put(stamp, VALUE, later());
         let mut changed = VALUE.to_vec();
         *changed.last_mut().unwrap() ^= 1;
         assert!(get(stamp, &changed).is_none(), "one byte off");
         assert!(get(stamp, &VALUE[..VALUE.len() - 1]).is_none(), "shorter");
 
-        put(stamp, VALUE, id, &held, Until::Mono(Instant::now()));
+        f.put(stamp, VALUE, Until::Mono(Instant::now()));
         assert!(get(stamp, VALUE).is_none(), "its end passed");
         let past = SystemTime::now() - Duration::from_secs(1);
-        put(stamp, VALUE, id, &held, Until::Wall(past));
+        f.put(stamp, VALUE, Until::Wall(past));
         assert!(get(stamp, VALUE).is_none(), "its expiry passed");
     }
 
     #[test]
     fn a_slot_does_not_keep_its_user_alive() {
-        let (owner, generation) = (Owner::unique(), Generation::default());
-        let id = Id::default();
-        let stamp = Stamp::new(&owner, &generation);
-        let held = user(id);
-        put(stamp, VALUE, id, &held, later());
+        let f = Fixture::new();
+        let stamp = f.stamp();
+        f.put(stamp, VALUE, later());
         assert!(get(stamp, VALUE).is_some());
-        drop(held);
+        drop(f);
         assert!(get(stamp, VALUE).is_none(), "the store let go of the user");
     }
 
     #[test]
     fn values_too_short_or_too_long_are_not_kept() {
-        let (owner, generation) = (Owner::unique(), Generation::default());
-        let id = Id::default();
-        let held = user(id);
-        let stamp = Stamp::new(&owner, &generation);
+        let f = Fixture::new();
+        let stamp = f.stamp();
         let long = [b'a'; MAX_VALUE + 1];
-        put(stamp, &long, id, &held, later());
+        f.put(stamp, &long, later());
         assert!(get(stamp, &long).is_none());
-        put(stamp, b"short", id, &held, later());
+        f.put(stamp, b"short", later());
         assert!(get(stamp, b"short").is_none());
     }
 
     #[test]
     fn slots_are_per_thread() {
-        let (owner, generation) = (Owner::unique(), Generation::default());
-        let id = Id::default();
-        let held = user(id);
-        let stamp = Stamp::new(&owner, &generation);
-        put(stamp, VALUE, id, &held, later());
+        let f = Fixture::new();
+        let stamp = f.stamp();
+        f.put(stamp, VALUE, later());
         let elsewhere = std::thread::spawn(move || get(stamp, VALUE).is_some())
             .join()
             .unwrap();
