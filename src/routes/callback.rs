@@ -16,7 +16,7 @@ use crate::access;
 use crate::error::LoginError;
 use crate::hook::{AfterLogin, LoginInfo};
 use crate::pages;
-use crate::pending::{now_unix, PendingLogin};
+use crate::pending::PendingLogin;
 use crate::provider::{Provider, TokenSet, UserInfoFailure};
 use crate::session::{Id, SessionCookie};
 use crate::state::AuthState;
@@ -145,7 +145,10 @@ async fn finish(
     let stored = admit(state, provider, stored, &tokens)
         .await
         .map_err(fail)?;
-    let ends_at = stored.ends_at;
+    // The cookie lives as long as the session can, counted from the same login time as the
+    // session's end, so its `Max-Age` is the configured lifetime to the second whatever the
+    // clock did meanwhile; the server-side record decides sooner.
+    let max_age = Duration::from_secs(stored.ends_at.saturating_sub(stored.login_at).max(0) as u64);
     // A fresh id for every login, whatever id the browser brought: a session id planted
     // before login is never the one that becomes logged in (session fixation).
     let id = state.sessions.create_user(stored).await.map_err(|e| {
@@ -165,8 +168,6 @@ async fn finish(
     tracing::info!(provider = %name, sub = tokens.claims.get("sub").and_then(|s| s.as_str()).unwrap_or(""), "login succeeded");
 
     let mut response = pages::redirect(&pending.return_to, &state.routes.home);
-    // The cookie lives as long as the session can: the server-side record decides sooner.
-    let max_age = Duration::from_secs(ends_at.saturating_sub(now_unix()).max(0) as u64);
     response
         .headers_mut()
         .append(SET_COOKIE, state.cookies.set_session(&id, max_age));
@@ -199,8 +200,10 @@ async fn session_user(
             })?;
         stored = stored.with_extra_claims(fields).ok_or_else(unreadable)?;
     }
-    let now = now_unix();
-    let mut ends_at = now.saturating_add(state.sessions.lifetime().as_secs() as i64);
+    // From the login, as `Sessions` counts a session without a recorded end.
+    let mut ends_at = stored
+        .login_at
+        .saturating_add(state.sessions.lifetime().as_secs() as i64);
     let refreshable = tokens.refresh_token.is_some();
     if state.follows_provider && !refreshable {
         // Nothing can tell whether the provider's session goes on past the ID token.
@@ -214,7 +217,9 @@ async fn session_user(
             access_token: tokens.access_token.clone(),
             access_expires_at: tokens
                 .expires_in
-                .map(|d| now.saturating_add(d.as_secs() as i64)),
+                // From the login time, taken just after the tokens arrived: never later
+                // than the provider counts.
+                .map(|d| stored.login_at.saturating_add(d.as_secs() as i64)),
             refresh_token: tokens.refresh_token.clone(),
             access_lifetime: tokens.expires_in.map(|d| d.as_secs() as i64),
         };
