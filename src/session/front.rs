@@ -144,7 +144,10 @@ pub(crate) fn get(stamp: Stamp, value: &[u8]) -> Option<(Id, Arc<LoggedIn>)> {
 /// Remembers that `value` (a session cookie value that verified) is session `id` with
 /// `user` until `until`, under `stamp` (taken before the store was asked).
 pub(crate) fn put(stamp: Stamp, value: &[u8], id: Id, user: &Arc<LoggedIn>, until: Until) {
-    let (Some(index), true) = (index(value), value.len() <= MAX_VALUE) else {
+    if value.len() > MAX_VALUE {
+        return;
+    }
+    let Some(index) = index(value) else {
         return;
     };
     let mut copy = [0u8; MAX_VALUE];
