@@ -200,10 +200,7 @@ async fn session_user(
             })?;
         stored = stored.with_extra_claims(fields).ok_or_else(unreadable)?;
     }
-    // From the login, as `Sessions` counts a session without a recorded end.
-    let mut ends_at = stored
-        .login_at
-        .saturating_add(state.sessions.lifetime().as_secs() as i64);
+    let mut ends_at = state.sessions.end_for_login(stored.login_at);
     let refreshable = tokens.refresh_token.is_some();
     if state.follows_provider && !refreshable {
         // Nothing can tell whether the provider's session goes on past the ID token.

@@ -98,7 +98,7 @@ impl Sessions {
     /// When `user`'s session ends whatever happens (Unix seconds).
     fn ends_at(&self, user: &StoredUser) -> i64 {
         match user.ends_at {
-            0 => user.login_at.saturating_add(self.lifetime.as_secs() as i64),
+            0 => self.end_for_login(user.login_at),
             at => at,
         }
     }
@@ -275,8 +275,11 @@ impl Sessions {
         Stamp::new(&self.front, generation)
     }
 
-    pub(crate) fn lifetime(&self) -> Duration {
-        self.lifetime
+    /// The latest end (Unix seconds) of a session that logged in at `login_at`:
+    /// `session_max_age` from the login. The one rule for it: a record without its own end
+    /// and the session a login creates both count this way.
+    pub(crate) fn end_for_login(&self, login_at: i64) -> i64 {
+        login_at.saturating_add(self.lifetime.as_secs() as i64)
     }
 
     /// The user of session `id`, or `None` when the session is unknown, expired or holds
